@@ -1,0 +1,48 @@
+# One entry point for every check. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+# The project runs on Python 3.13, the Lambda runtime in template.yaml. Found on PATH, or
+# under pyenv (where this image keeps it, inactive).
+ifndef PYTHON313
+PYTHON313 := $(shell command -v python3.13 2>/dev/null || echo "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.13.0/bin/python3.13")
+endif
+
+# SAM CLI needs a region (never credentials) to validate and build; no telemetry.
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+# sam build looks for python3.13 on PATH: the venv's.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help install test lint build clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed  ## Create .venv (Python 3.13) with the project and its dev tools
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x "$(PYTHON313)" || { echo "Python 3.13 not found (looked on PATH and in pyenv: $(PYTHON313))" >&2; exit 1; }
+	"$(PYTHON313)" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+test: install  ## Run the test suite (unit, template, state machine, local cloud)
+	$(BIN)/pytest
+
+lint: install  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint -a cfn_lint_serverless.rules -- template.yaml
+	$(BIN)/sam validate --lint
+
+build: install  ## sam build (functions and the shared layer, arm64)
+	$(BIN)/sam build
+
+clean:  ## Remove build output and caches (keeps .venv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""Read template.yaml, the single source of truth, as SAM and as CloudFormation.
+
+Used by the tests, the offline local cloud and the docs so that no setting is written
+twice. Development-time code: it needs cfn-lint and aws-sam-translator (dev extras) and is
+never imported by a Lambda function.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+# Properties holding a local path that `sam build`/`sam package` replace with an S3 URI.
+_LOCAL_URI_PROPERTIES = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::StateMachine": "DefinitionUri",
+}
+
+
+@functools.cache
+def load_sam(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as written (SAM), with short-form intrinsics (!Ref ...) as dicts."""
+    from cfnlint.decode import decode  # dev dependency
+
+    template, errors = decode(str(path))
+    if errors or template is None:
+        raise ValueError(f"{path} does not parse: {errors}")
+    return dict(template)
+
+
+def local_paths(sam: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> the local path (CodeUri, ContentUri, DefinitionUri) it is built from."""
+    found: dict[str, str] = {}
+    for logical_id, resource in sam["Resources"].items():
+        prop = _LOCAL_URI_PROPERTIES.get(resource["Type"])
+        value = resource.get("Properties", {}).get(prop) if prop else None
+        if isinstance(value, str) and not value.startswith("s3://"):
+            found[logical_id] = value
+    return found
+
+
+@functools.cache
+def load_cfn(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template after the SAM transform (what CloudFormation deploys), offline.
+
+    Local paths are swapped for placeholder S3 URIs, as `sam package` would, and managed
+    policy names resolve to nothing (no IAM call is made).
+    """
+    from samtranslator.translator.transform import transform  # dev dependency
+
+    sam = copy.deepcopy(load_sam(path))
+    for logical_id in local_paths(sam):
+        resource = sam["Resources"][logical_id]
+        prop = _LOCAL_URI_PROPERTIES[resource["Type"]]
+        resource["Properties"][prop] = f"s3://runledger-placeholder/{logical_id}"
+
+    class _NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return dict(transform(sam, {}, _NoManagedPolicies()))
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Logical id -> resource, for every resource of one type."""
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    """Parameter name -> its Default (parameters without one are left out)."""
+    return {
+        name: spec["Default"]
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
