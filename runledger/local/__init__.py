@@ -1,0 +1,1 @@
+"""The local cloud: runs the real template offline on moto."""

@@ -1,0 +1,136 @@
+"""Resolve CloudFormation intrinsic functions against the local cloud's physical resources.
+
+The local cloud creates each resource of the translated template in moto and records what
+`Ref` and `Fn::GetAtt` return for it; this module evaluates the template's values with
+those. It covers the intrinsics template.yaml uses (Ref, Fn::GetAtt, Fn::Sub, Fn::If,
+Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Join, Fn::Select, Fn::Split) and fails loudly on
+any other, so a template change that needs more is noticed at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NO_VALUE = object()  # AWS::NoValue: the property is dropped
+
+
+class UnresolvableError(ValueError):
+    """The template uses something the local cloud cannot resolve."""
+
+
+@dataclass
+class Scope:
+    """What a template's intrinsics resolve against."""
+
+    parameters: Mapping[str, Any]
+    refs: dict[str, Any] = field(default_factory=dict)  # logical id -> Ref value
+    attributes: dict[tuple[str, str], Any] = field(default_factory=dict)  # (id, attr) -> value
+    conditions: Mapping[str, Any] = field(default_factory=dict)  # name -> condition expression
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    stack_name: str = "runledger-local"
+
+    def pseudo(self, name: str) -> Any:
+        values = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}"
+            f":stack/{self.stack_name}/local",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": NO_VALUE,
+        }
+        if name not in values:
+            raise UnresolvableError(f"unknown pseudo parameter {name}")
+        return values[name]
+
+    def ref(self, name: str) -> Any:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise UnresolvableError(
+            f"Ref {name}: no such parameter, or the resource is not created yet"
+        )
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        try:
+            return self.attributes[(logical_id, attribute)]
+        except KeyError:
+            raise UnresolvableError(
+                f"Fn::GetAtt {logical_id}.{attribute}: not known to the local cloud"
+            ) from None
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise UnresolvableError(f"unknown condition {name}")
+        return bool(resolve(self.conditions[name], self))
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def _sub(template: str, variables: Mapping[str, Any], scope: Scope) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1).strip()
+        if name in variables:
+            return str(resolve(variables[name], scope))
+        if "." in name and not name.startswith("AWS::"):
+            logical_id, attribute = name.split(".", 1)
+            return str(scope.get_att(logical_id, attribute))
+        return str(scope.ref(name))
+
+    return _SUB_VARIABLE.sub(replace, template).replace("${!", "${")
+
+
+def resolve(value: Any, scope: Scope) -> Any:
+    """``value`` with every intrinsic function evaluated; AWS::NoValue entries dropped."""
+    if isinstance(value, list):
+        items = [resolve(v, scope) for v in value]
+        return [v for v in items if v is not NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return scope.ref(arg)
+        if key == "Fn::GetAtt":
+            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return scope.get_att(logical_id, attribute)
+        if key == "Fn::Sub":
+            if isinstance(arg, str):
+                return _sub(arg, {}, scope)
+            return _sub(arg[0], arg[1], scope)
+        if key == "Fn::If":
+            name, if_true, if_false = arg
+            return resolve(if_true if scope.condition(name) else if_false, scope)
+        if key == "Fn::Equals":
+            left, right = (resolve(v, scope) for v in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not resolve(arg[0], scope)
+        if key == "Fn::And":
+            return all(resolve(v, scope) for v in arg)
+        if key == "Fn::Or":
+            return any(resolve(v, scope) for v in arg)
+        if key == "Condition":
+            return scope.condition(arg)
+        if key == "Fn::Join":
+            separator, items = arg
+            return separator.join(str(v) for v in resolve(items, scope))
+        if key == "Fn::Select":
+            index, items = arg
+            return resolve(items, scope)[int(resolve(index, scope))]
+        if key == "Fn::Split":
+            separator, text = arg
+            return str(resolve(text, scope)).split(separator)
+        if key.startswith("Fn::"):
+            raise UnresolvableError(f"{key} is not supported by the local cloud")
+    resolved = {k: resolve(v, scope) for k, v in value.items()}
+    return {k: v for k, v in resolved.items() if v is not NO_VALUE}
