@@ -1,0 +1,48 @@
+"""CollectMetrics: read what a finished Batch job measured and price the job.
+
+Event (from the CollectMetrics state)::
+
+    {"run_id": "kmer-2026-11-23-001",
+     "variant": {"name": "od-2vcpu", "vcpus": 2, "memory_mib": 4096,
+                 "capacity": "ON_DEMAND", "timeout_seconds": 3600},
+     "results_uri": "s3://bucket/runs/kmer-2026-11-23-001/od-2vcpu/metrics.json",
+     "job": {"job_id": "...", "status": "SUCCEEDED", "started_at": 1763884800000,
+             "stopped_at": 1763884925000, "attempts": 1}}
+
+``results_uri`` may also be ``file:///path`` or a plain path (the local cloud). Times are
+epoch milliseconds.
+
+Returns ``{"name", "status": "SUCCEEDED", "capacity", "vcpus", "memory_mib", "job_id",
+"attempts", "duration_seconds", "metrics": {...the job's metrics.json...}, "cost":
+{"batch_usd", "vcpu_seconds", "gib_seconds"}, "attributes": {...}}`` where ``attributes``
+is the VARIANT# item without pk/sk in DynamoDB JSON (status, capacity, vcpus, memory_mib,
+job_id, attempts, duration_seconds, started_at, stopped_at, metrics, cost).
+
+Raises MetricsNotFoundError when the metrics file is missing or unreadable, and
+JobNotSucceededError for a job that did not succeed: the variant is recorded FAILED.
+Metric: BatchCostUSD (None unit; USD of this job).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runledger.models import CollectMetricsEvent
+from runledger.results import collect_metrics
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=CollectMetricsEvent)
+def lambda_handler(event: CollectMetricsEvent, context: LambdaContext) -> dict[str, Any]:
+    result = collect_metrics(event)
+    metrics.add_metric(name="BatchCostUSD", unit=MetricUnit.NoUnit, value=result.cost.batch_usd)
+    return result.model_dump(mode="json")

@@ -1,0 +1,52 @@
+"""SummarizeRun: compare a run's variants (fastest, cheapest) and estimate its cost.
+
+Event (from the SummarizeRun state)::
+
+    {"run_id": "kmer-2026-11-23-001",
+     "request": {...as ValidateRequest returned it...},
+     "variants": [<CollectMetrics' result, with or without "attributes">,
+                  {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
+     "transitions_estimate": 19}            # optional; default 7 + 4 * len(variants)
+
+Returns::
+
+    {"status": "SUCCEEDED",
+     "summary": {"variants_total", "variants_succeeded", "variants_failed",
+                 "failed_variants": [...], "fastest": {"name", "duration_seconds"},
+                 "cheapest": {"name", "batch_usd"}},
+     "cost": {"currency": "USD", "total_usd",
+              "breakdown": {"batch", "stepfunctions", "lambda", "pipes", "dynamodb"},
+              "by_variant": {name: usd}, "price_region": "us-east-1", "prices_as_of": "..."},
+     "attributes": {"summary": {"M": ...}, "cost": {"M": ...}}}
+
+Lambda cost assumes every runledger function has this function's memory size.
+Raises AllVariantsFailedError when no variant succeeded (the run is recorded FAILED).
+Metrics: RunCostUSD (None unit), VariantsFailed (Count).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runledger.models import SummarizeRunEvent
+from runledger.summary import summarize_run
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=SummarizeRunEvent)
+def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str, Any]:
+    result = summarize_run(event, lambda_memory_mb=int(context.memory_limit_in_mb))
+    metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=result.cost.total_usd)
+    metrics.add_metric(
+        name="VariantsFailed", unit=MetricUnit.Count, value=result.summary.variants_failed
+    )
+    return result.model_dump(mode="json")

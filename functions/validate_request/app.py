@@ -1,0 +1,43 @@
+"""ValidateRequest: is this request item runnable? An invalid request is an answer, not an error.
+
+Event (from the ValidateRequest state)::
+
+    {"pk": "RUN#kmer-2026-11-23-001",
+     "image": {"pk": {"S": "RUN#kmer-2026-11-23-001"}, "sk": {"S": "REQUEST"},
+               "workflow": {"S": "kmer-count"}, "input": {"M": {"k": {"N": "21"}, ...}},
+               "variants": {"L": [{"M": {...}}]}, ...}}
+
+``image`` is the stream record's NewImage in DynamoDB JSON.
+
+Returns ``{"valid": true, "request": {run_id, workflow, cost_center, input, variants:
+[{name, vcpus, memory_mib, capacity, timeout_seconds}]}, "reason": null}`` or
+``{"valid": false, "request": null, "reason": "<one line per problem, <= 1000 chars>"}``.
+
+Never raises for anything the item holds (the event must be a JSON object). Metrics:
+ValidRequests / InvalidRequests (Count).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runledger.models import ValidateRequestEvent
+from runledger.validation import validate_request
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ValidateRequestEvent)
+def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:
+    result = validate_request(event.pk, event.image)
+    metric = "ValidRequests" if result.valid else "InvalidRequests"
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

@@ -1,0 +1,459 @@
+"""The run request contract and the shapes the Lambda steps exchange with the state machine.
+
+``RunRequest`` (with ``Variant`` and the workflow's input model) is the contract of a run
+request and its documentation: the docstrings and field descriptions below are what the
+README and ``RunRequest.model_json_schema()`` show. A request item in the runs table looks
+like this (plain JSON; the table stores it as DynamoDB JSON)::
+
+    {"pk": "RUN#kmer-2026-11-23-001", "sk": "REQUEST", "status": "REQUESTED",
+     "workflow": "kmer-count", "cost_center": "genomics-lab",
+     "input": {"uri": "s3://bucket/sample.fastq", "k": 21},
+     "variants": [
+       {"name": "od-1vcpu",   "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"},
+       {"name": "spot-2vcpu", "vcpus": 2, "memory_mib": 4096, "capacity": "SPOT"}]}
+
+The request models are strict (a number written as a string is an error, not coerced) and
+forbid unknown attributes. The handler event models further down are built by the state
+machine, not by people: they are lax and ignore attributes they do not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from runledger.workflows import WORKFLOWS, WorkflowInput
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
+COST_CENTER_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+PK_PREFIX = "RUN#"
+REQUEST_SK = "REQUEST"
+VARIANT_SK_PREFIX = "VARIANT#"
+MAX_VARIANTS = 50
+#: Largest request image accepted, as compact JSON of the DynamoDB-JSON stream image. It
+#: keeps the request well inside Step Functions' 256 KiB state payload and is one
+#: EventBridge Pipes request (Pipes bill every 64 KB of payload as one request).
+MAX_REQUEST_BYTES = 64 * 1024
+
+#: Attributes the workflow writes on a request item (or that exist on re-runs); the
+#: validator ignores them, along with the table keys.
+IGNORED_ATTRIBUTES = frozenset(
+    {
+        "pk",
+        "sk",
+        "status",
+        "execution",
+        "claimed_at",
+        "started_at",
+        "finished_at",
+        "summary",
+        "cost",
+        "error",
+        "cause",
+        "reason",
+        "attempt",
+        "updated_at",
+        "variant_count",
+        "ttl",
+    }
+)
+
+#: Valid Fargate task sizes: vCPU -> the memory sizes (MiB) allowed with it.
+#: https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
+FARGATE_MEMORY_MIB: Mapping[float, Sequence[int]] = {
+    0.25: (512, 1024, 2048),
+    0.5: range(1024, 4096 + 1, 1024),
+    1: range(2048, 8192 + 1, 1024),
+    2: range(4096, 16384 + 1, 1024),
+    4: range(8192, 30720 + 1, 1024),
+    8: range(16384, 61440 + 1, 4096),
+    16: range(32768, 122880 + 1, 8192),
+}
+
+Capacity = Literal["ON_DEMAND", "SPOT"]
+
+
+def compact_number(value: float) -> int | float:
+    """``2.0 -> 2``, ``0.25 -> 0.25``: whole numbers serialize as integers."""
+    return int(value) if float(value).is_integer() else value
+
+
+def format_vcpus(vcpus: float) -> str:
+    """A vCPU count as AWS Batch wants it in a resource requirement: "0.25", "0.5", "1", "2"."""
+    return str(compact_number(vcpus))
+
+
+def describe_memory_choices(vcpus: float) -> str:
+    """The memory sizes allowed with ``vcpus``, in words."""
+    sizes = FARGATE_MEMORY_MIB[vcpus]
+    if isinstance(sizes, range):
+        return f"{sizes.start}..{sizes[-1]} in steps of {sizes.step}"
+    return ", ".join(str(size) for size in sizes[:-1]) + f" or {sizes[-1]}"
+
+
+#: A vCPU count: a float that serializes as an int when whole (``2``, not ``2.0``).
+Vcpus = Annotated[float, PlainSerializer(compact_number, return_type=int | float)]
+
+
+class Variant(BaseModel):
+    """One way to run the workload: a Fargate task size and a capacity type.
+
+    ``vcpus`` and ``memory_mib`` must be a valid Fargate combination (see
+    ``FARGATE_MEMORY_MIB``): 0.25 vCPU with 512, 1024 or 2048 MiB; 0.5 with 1024..4096;
+    1 with 2048..8192; 2 with 4096..16384; 4 with 8192..30720 (steps of 1024); 8 with
+    16384..61440 (steps of 4096); 16 with 32768..122880 (steps of 8192).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(
+        pattern=VARIANT_NAME_PATTERN,
+        description=(
+            "Unique within the request; lowercase letters, digits and '-', at most 40 "
+            "characters, starting with a letter or digit. Names the VARIANT#<name> item."
+        ),
+    )
+    vcpus: Vcpus = Field(description="Fargate vCPUs: 0.25, 0.5, 1, 2, 4, 8 or 16.")
+    memory_mib: int = Field(description="Fargate memory in MiB, valid for the chosen vcpus.")
+    capacity: Capacity = Field(
+        description="ON_DEMAND (Fargate) or SPOT (Fargate Spot: cheaper, can be reclaimed)."
+    )
+    timeout_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=86400,
+        description="Batch attempt timeout in seconds, 60..86400 (default 3600).",
+    )
+
+    @field_validator("vcpus")
+    @classmethod
+    def _vcpus_is_a_fargate_size(cls, vcpus: float) -> float:
+        if vcpus not in FARGATE_MEMORY_MIB:
+            allowed = ", ".join(format_vcpus(size) for size in FARGATE_MEMORY_MIB)
+            raise PydanticCustomError(
+                "fargate_vcpus",
+                "must be one of {allowed}, got {vcpus}",
+                {"allowed": allowed, "vcpus": format_vcpus(vcpus)},
+            )
+        return vcpus
+
+    @model_validator(mode="after")
+    def _memory_fits_the_vcpus(self) -> Variant:
+        if self.memory_mib not in FARGATE_MEMORY_MIB[self.vcpus]:
+            raise PydanticCustomError(
+                "fargate_combination",
+                "memory_mib {memory_mib} is not a Fargate size for {vcpus} vCPU; use {choices}",
+                {
+                    "memory_mib": self.memory_mib,
+                    "vcpus": format_vcpus(self.vcpus),
+                    "choices": describe_memory_choices(self.vcpus),
+                },
+            )
+        return self
+
+
+RunId = Annotated[
+    str,
+    Field(
+        pattern=RUN_ID_PATTERN,
+        description=(
+            "The run's id, from the item's key pk = RUN#<run_id>: letters, digits, '.', "
+            "'_' and '-', at most 80 characters, starting with a letter or digit."
+        ),
+    ),
+]
+CostCenter = Annotated[
+    str,
+    Field(
+        pattern=COST_CENTER_PATTERN,
+        description="Who pays: 1..64 letters, digits, '.', '_' or '-'. Tags every Batch job.",
+    ),
+]
+
+
+class RunRequest(BaseModel):
+    """A run request: the user-written attributes of a ``sk = REQUEST`` item.
+
+    ``run_id`` comes from the key (``pk = RUN#<run_id>``). Attributes the workflow writes
+    back (status, execution, summary, cost, ... see ``IGNORED_ATTRIBUTES``) are not part of
+    the request. The whole item, as stored, must fit in ``MAX_REQUEST_BYTES``.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    run_id: RunId
+    workflow: str = Field(description="A registered workflow; today only 'kmer-count'.")
+    cost_center: CostCenter
+    input: WorkflowInput = Field(description="The workflow's input (kmer-count: uri and k).")
+    variants: list[Variant] = Field(
+        min_length=1,
+        max_length=MAX_VARIANTS,
+        description=f"1..{MAX_VARIANTS} variants with unique names; each runs as one Batch job.",
+    )
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow_is_registered(cls, workflow: str) -> str:
+        if workflow not in WORKFLOWS:
+            raise PydanticCustomError(
+                "unknown_workflow",
+                "unknown workflow {workflow}; known: {known}",
+                {"workflow": repr(workflow)[:100], "known": ", ".join(sorted(WORKFLOWS))},
+            )
+        return workflow
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names_are_unique(cls, variants: list[Variant]) -> list[Variant]:
+        seen: set[str] = set()
+        for index, variant in enumerate(variants):
+            if variant.name in seen:
+                # ``index`` lets the reason point at variants.<index>.name.
+                raise PydanticCustomError(
+                    "duplicate_variant_name",
+                    'duplicate variant name "{name}"',
+                    {"name": variant.name, "index": index},
+                )
+            seen.add(variant.name)
+        return variants
+
+    @model_validator(mode="after")
+    def _input_matches_the_workflow(self) -> RunRequest:
+        expected = WORKFLOWS[self.workflow].input_model
+        if not isinstance(self.input, expected):
+            raise PydanticCustomError(
+                "workflow_input",
+                "input does not match workflow {workflow}",
+                {"workflow": repr(self.workflow)},
+            )
+        return self
+
+
+def run_id_from_pk(pk: str) -> str:
+    """``"RUN#abc" -> "abc"``; raises ``ValueError`` when ``pk`` lacks the prefix."""
+    if not pk.startswith(PK_PREFIX):
+        raise ValueError(f"must look like {PK_PREFIX}<run_id>")
+    return pk.removeprefix(PK_PREFIX)
+
+
+# --------------------------------------------------------------------------- handler I/O
+
+
+class _Event(BaseModel):
+    """Base of the events the state machine sends: lax, unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ValidateRequestEvent(_Event):
+    """validate_request's event: ``{"pk": "RUN#...", "image": <NewImage, DynamoDB JSON>}``.
+
+    Both are ``Any`` on purpose: whatever the table holds must end as ``valid: false``
+    with a reason, never as a parse error.
+    """
+
+    pk: Any = None
+    image: Any = None
+
+
+class ValidationResult(BaseModel):
+    """validate_request's result: ``{"valid", "request", "reason"}``."""
+
+    valid: bool
+    request: RunRequest | None = Field(description="The normalized request when valid.")
+    reason: str | None = Field(description="One line per problem when invalid (<= 1000 chars).")
+
+
+class PrepareVariantEvent(_Event):
+    """prepare_variant's event: the run's identity and input plus one variant."""
+
+    run_id: RunId
+    workflow: str
+    cost_center: CostCenter
+    input: dict[str, Any]
+    variant: Variant
+
+
+class ResourceRequirement(BaseModel):
+    """A Batch ContainerOverrides resource requirement (``Type`` VCPU or MEMORY)."""
+
+    Type: Literal["VCPU", "MEMORY"]
+    Value: str
+
+
+class EnvironmentVariable(BaseModel):
+    """A Batch ContainerOverrides environment variable."""
+
+    Name: str
+    Value: str
+
+
+class ContainerOverrides(BaseModel):
+    """Batch SubmitJob ``ContainerOverrides``, in the Step Functions (PascalCase) shape."""
+
+    ResourceRequirements: list[ResourceRequirement]
+    Environment: list[EnvironmentVariable]
+
+
+class PreparedJob(BaseModel):
+    """prepare_variant's result: what RunJob submits and where the job writes its metrics."""
+
+    job_name: str = Field(description="<run_id>-<variant> in [A-Za-z0-9_-], <= 128 chars.")
+    results_uri: str = Field(description="Where the job writes metrics.json.")
+    container_overrides: ContainerOverrides
+    timeout_seconds: int = Field(description="The variant's Batch attempt timeout.")
+
+
+class BatchJob(BaseModel):
+    """The finished Batch job as RunJob reports it (times in epoch milliseconds)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    job_id: str
+    status: str
+    started_at: int = Field(ge=0)
+    stopped_at: int = Field(ge=0)
+    attempts: int = Field(default=1, ge=0)
+
+    @model_validator(mode="after")
+    def _stops_after_it_starts(self) -> BatchJob:
+        if self.stopped_at < self.started_at:
+            raise ValueError(
+                f"stopped_at ({self.stopped_at}) is before started_at ({self.started_at})"
+            )
+        return self
+
+
+class CollectMetricsEvent(_Event):
+    """collect_metrics' event: the variant, where its metrics are, and its finished job."""
+
+    run_id: RunId
+    variant: Variant
+    results_uri: str
+    job: BatchJob
+
+
+class VariantCost(BaseModel):
+    """A variant's Batch (Fargate) cost: USD and the billed usage behind it."""
+
+    batch_usd: float
+    vcpu_seconds: float
+    gib_seconds: float
+
+
+class VariantSucceeded(BaseModel):
+    """collect_metrics' result; one item of summarize_run's ``variants``.
+
+    ``attributes`` (the VARIANT# item in DynamoDB JSON, without keys) is set by
+    collect_metrics; the state machine drops it after writing the item.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    status: Literal["SUCCEEDED"] = "SUCCEEDED"
+    capacity: Capacity
+    vcpus: Vcpus
+    memory_mib: int
+    job_id: str
+    attempts: int
+    duration_seconds: float
+    metrics: dict[str, Any]
+    cost: VariantCost
+    attributes: dict[str, Any] | None = None
+
+
+class VariantFailed(BaseModel):
+    """A variant the state machine caught failing.
+
+    ``{"name", "status": "FAILED", "error", "cause"}``: Step Functions' error name and cause.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    status: Literal["FAILED"]
+    error: str | None = None
+    cause: str | None = None
+
+
+VariantOutcome = Annotated[VariantSucceeded | VariantFailed, Field(discriminator="status")]
+
+
+class SummarizeRunEvent(_Event):
+    """summarize_run's event: the validated request and one outcome per variant."""
+
+    run_id: RunId
+    request: RunRequest
+    variants: list[VariantOutcome]
+    transitions_estimate: int | None = Field(
+        default=None, ge=0, description="State transitions, if the caller counted them."
+    )
+
+
+class Fastest(BaseModel):
+    """The succeeded variant with the shortest Batch duration."""
+
+    name: str
+    duration_seconds: float
+
+
+class Cheapest(BaseModel):
+    """The succeeded variant with the lowest Batch cost."""
+
+    name: str
+    batch_usd: float
+
+
+class RunSummary(BaseModel):
+    """How the variants did."""
+
+    variants_total: int
+    variants_succeeded: int
+    variants_failed: int
+    failed_variants: list[str]
+    fastest: Fastest
+    cheapest: Cheapest
+
+
+class CostBreakdown(BaseModel):
+    """The run's estimated cost by service, USD."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    batch: float
+    stepfunctions: float
+    lambda_: float = Field(alias="lambda")
+    pipes: float
+    dynamodb: float
+
+
+class RunCost(BaseModel):
+    """The run's estimated cost: unit prices from runledger/prices.json times usage."""
+
+    currency: Literal["USD"] = "USD"
+    total_usd: float
+    breakdown: CostBreakdown
+    by_variant: dict[str, float] = Field(description="Batch USD per succeeded variant.")
+    price_region: str
+    prices_as_of: str
+
+
+class RunResult(BaseModel):
+    """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
+
+    status: Literal["SUCCEEDED"] = "SUCCEEDED"
+    summary: RunSummary
+    cost: RunCost
+    attributes: dict[str, Any]

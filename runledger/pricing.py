@@ -1,0 +1,239 @@
+"""Estimate what a run costs: unit prices from ``prices.json`` times the run's usage.
+
+This is the genomics-blog style estimate, not a bill. Every unit price, its source URL and
+the date it was copied live in ``runledger/prices.json`` (us-east-1 list prices), read once
+per process. Assumptions are named there too (Fargate Spot discount, Lambda duration).
+
+Money is a ``float`` of USD, never rounded here: sums of a few dozen terms keep a relative
+error near 1e-16, far below the cents anyone reads. Round only to show a number
+(``format_usd``). Batch jobs run on Fargate x86_64 (Fargate Spot has no arm64); the
+Lambda functions run on arm64.
+
+Usage model of one run with N variants (happy path; see the functions for details):
+
+* Batch: per variant, vCPU-seconds and GiB-seconds billed by Fargate (``fargate_cost``).
+* Step Functions Standard: ``estimated_transitions(N)`` = 7 + 4N state transitions.
+* Lambda: ``lambda_invocations(N)`` = 2 + 2N invocations at the function memory.
+* EventBridge Pipes: 1 request (the request image is capped at 64 KiB, one Pipes chunk).
+* DynamoDB on demand: ``dynamodb_writes(N)`` = 4 + N write request units.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Arch = Literal["x86_64", "arm64"]
+CapacityType = Literal["ON_DEMAND", "SPOT"]
+
+SECONDS_PER_HOUR = 3600
+MIB_PER_GIB = 1024
+DEFAULT_LAMBDA_MEMORY_MB = 256
+
+
+class UnitPrice(BaseModel):
+    """One unit price: USD per ``unit``, where it was published and when it was copied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usd: float = Field(ge=0)
+    unit: str
+    source: str
+    as_of: str
+
+
+class PricedValue(BaseModel):
+    """A pricing rule or assumption: a number with its reason and source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    note: str
+    source: str
+    as_of: str
+
+
+class PriceBook(BaseModel):
+    """The parsed ``prices.json``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    currency: Literal["USD"]
+    as_of: str
+    note: str
+    prices: dict[str, UnitPrice]
+    rules: dict[str, PricedValue]
+    assumptions: dict[str, PricedValue]
+
+    def usd(self, name: str) -> float:
+        """The unit price called ``name`` (a key of ``prices``)."""
+        return self.prices[name].usd
+
+
+@functools.cache
+def price_book() -> PriceBook:
+    """The price book shipped with the package, loaded and validated once per process."""
+    text = resources.files("runledger").joinpath("prices.json").read_text(encoding="utf-8")
+    return PriceBook.model_validate(json.loads(text))
+
+
+@dataclass(frozen=True, slots=True)
+class FargateCost:
+    """The cost of one Fargate task and the billed usage behind it."""
+
+    usd: float
+    billed_seconds: int
+    vcpu_seconds: float
+    gib_seconds: float
+
+
+def fargate_billed_seconds(seconds: float) -> int:
+    """Seconds Fargate bills for a task that ran ``seconds``: rounded up, at least the minimum."""
+    minimum = int(price_book().rules["fargate_minimum_billed_seconds"].value)
+    return max(minimum, math.ceil(seconds))
+
+
+def fargate_cost(
+    vcpus: float,
+    memory_mib: int,
+    seconds: float,
+    capacity: CapacityType,
+    arch: Arch = "x86_64",
+) -> FargateCost:
+    """Price one Fargate task of ``vcpus`` and ``memory_mib`` that ran for ``seconds``.
+
+    Billed time is ``fargate_billed_seconds(seconds)``. Memory is priced per GB-hour with
+    1 GB = 1024 MiB (Fargate's sizes are GiB). SPOT takes the assumed Spot discount off the
+    on-demand price. Batch's startedAt..stoppedAt excludes image pull time, which Fargate
+    also bills, so this slightly underestimates.
+
+    Raises:
+        ValueError: negative ``seconds``, or SPOT with arm64 (Fargate Spot is x86_64 only).
+    """
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0, got {seconds}")
+    if capacity == "SPOT" and arch != "x86_64":
+        raise ValueError("Fargate Spot runs x86_64 tasks only")
+    book = price_book()
+    billed = fargate_billed_seconds(seconds)
+    vcpu_seconds = vcpus * billed
+    gib_seconds = memory_mib / MIB_PER_GIB * billed
+    usd = (
+        vcpu_seconds * book.usd(f"fargate_linux_{arch}_vcpu_hour")
+        + gib_seconds * book.usd(f"fargate_linux_{arch}_gb_hour")
+    ) / SECONDS_PER_HOUR
+    if capacity == "SPOT":
+        usd *= 1 - book.assumptions["fargate_spot_discount"].value
+    return FargateCost(
+        usd=usd, billed_seconds=billed, vcpu_seconds=vcpu_seconds, gib_seconds=gib_seconds
+    )
+
+
+def lambda_cost(
+    invocations: int,
+    memory_mb: int = DEFAULT_LAMBDA_MEMORY_MB,
+    billed_seconds: float | None = None,
+    arch: Arch = "arm64",
+) -> float:
+    """USD for ``invocations`` Lambda calls at ``memory_mb`` lasting ``billed_seconds`` each.
+
+    Requests plus GB-seconds (1 GB = 1024 MB). ``billed_seconds`` defaults to the
+    ``lambda_billed_seconds_per_invocation`` assumption. The free tier is ignored.
+    """
+    book = price_book()
+    if billed_seconds is None:
+        billed_seconds = book.assumptions["lambda_billed_seconds_per_invocation"].value
+    gb_seconds = invocations * (memory_mb / 1024) * billed_seconds
+    return invocations * book.usd("lambda_request") + gb_seconds * book.usd(
+        f"lambda_{arch}_gb_second"
+    )
+
+
+def stepfunctions_cost(transitions: int) -> float:
+    """USD for ``transitions`` Standard workflow state transitions (free tier ignored)."""
+    return transitions * price_book().usd("stepfunctions_standard_state_transition")
+
+
+def pipes_cost(requests: int = 1) -> float:
+    """USD for ``requests`` EventBridge Pipes requests (events that pass the filter)."""
+    return requests * price_book().usd("pipes_request")
+
+
+def dynamodb_write_cost(write_request_units: int) -> float:
+    """USD for ``write_request_units`` on-demand DynamoDB write request units."""
+    return write_request_units * price_book().usd("dynamodb_on_demand_write_request_unit")
+
+
+def estimated_transitions(n_variants: int) -> int:
+    """State transitions of a successful run with ``n_variants`` variants: ``7 + 4 * n``.
+
+    Seven run-level states (ClaimRun, ValidateRequest, IsRequestValid, MarkRunning,
+    RunVariants, SummarizeRun, RecordResult) and four per variant (PrepareVariant, RunJob,
+    CollectMetrics, RecordVariant), as in statemachines/run_workflow.asl.json. Every
+    Retry attempt adds one; a failed variant takes a different, similar-length path.
+    """
+    return 7 + 4 * n_variants
+
+
+def lambda_invocations(n_variants: int) -> int:
+    """Lambda invocations of a run: ``2 + 2 * n`` (validate, summarize; prepare+collect each)."""
+    return 2 + 2 * n_variants
+
+
+def dynamodb_writes(n_variants: int) -> int:
+    """Write request units of a run: ``4 + n``.
+
+    Claim, mark running, one put per variant, record the result. Assumes every item is at
+    most 1 KB (a larger item costs one unit per started KB; an update is sized by the
+    larger of the item before and after) and leaves out stream reads by the pipe.
+    """
+    return 4 + n_variants
+
+
+@dataclass(frozen=True, slots=True)
+class RunCostEstimate:
+    """A run's estimated cost by service, USD."""
+
+    batch: float
+    stepfunctions: float
+    lambda_: float
+    pipes: float
+    dynamodb: float
+
+    @property
+    def total(self) -> float:
+        """The sum of the services."""
+        return self.batch + self.stepfunctions + self.lambda_ + self.pipes + self.dynamodb
+
+
+def estimate_run_cost(
+    batch_usd: float,
+    n_variants: int,
+    transitions: int | None = None,
+    lambda_memory_mb: int = DEFAULT_LAMBDA_MEMORY_MB,
+) -> RunCostEstimate:
+    """Price a run of ``n_variants`` whose Batch jobs cost ``batch_usd`` in total.
+
+    ``transitions`` defaults to ``estimated_transitions(n_variants)``.
+    """
+    if transitions is None:
+        transitions = estimated_transitions(n_variants)
+    return RunCostEstimate(
+        batch=batch_usd,
+        stepfunctions=stepfunctions_cost(transitions),
+        lambda_=lambda_cost(lambda_invocations(n_variants), memory_mb=lambda_memory_mb),
+        pipes=pipes_cost(1),
+        dynamodb=dynamodb_write_cost(dynamodb_writes(n_variants)),
+    )
+
+
+def format_usd(amount: float, places: int = 6) -> str:
+    """Money for people: ``0.00123456789 -> "$0.001235"``. The only place USD is rounded."""
+    return f"${amount:,.{places}f}"

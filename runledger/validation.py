@@ -1,0 +1,181 @@
+"""Decide whether a request item can run, and if not, say why in words a person can act on.
+
+The input is the stream's ``NewImage`` (DynamoDB JSON) and the item's ``pk``. The result
+is a ``ValidationResult``: valid with the normalized ``RunRequest``, or invalid with a
+reason of one line per problem, each naming the attribute (``variants.1.name: duplicate
+variant name "od-1vcpu"``). Nothing a user can write into the table makes this raise:
+an invalid request is an outcome the state machine records, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from runledger.dynamo import from_dynamodb_json
+from runledger.models import (
+    IGNORED_ATTRIBUTES,
+    MAX_REQUEST_BYTES,
+    RunRequest,
+    ValidationResult,
+    run_id_from_pk,
+)
+
+logger = Logger(child=True)
+
+#: Longest reason returned (the state machine writes it on the item).
+MAX_REASON_CHARS = 1000
+_MAX_LINE_CHARS = 300
+
+_MESSAGES = {
+    "missing": "required",
+    "extra_forbidden": "unknown attribute",
+}
+
+
+def request_size(image: Any) -> int:
+    """Size in bytes of the image as compact UTF-8 JSON (how it travels through the pipe)."""
+    text = json.dumps(image, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode("utf-8"))
+
+
+def validate_request(pk: object, image: object) -> ValidationResult:
+    """Validate a request item given its key ``pk`` and its stream image (DynamoDB JSON).
+
+    ``pk`` may be ``None``; the image's own ``pk`` is used then. Never raises.
+    """
+    try:
+        run_id, outcome = _check(pk, image)
+    except Exception as exc:  # bad input must end as a reason, never as an error
+        logger.warning("request could not be checked", extra={"pk": repr(pk)[:200]}, exc_info=True)
+        run_id, outcome = None, [f"request: could not be read ({type(exc).__name__}: {exc})"]
+    if isinstance(outcome, RunRequest):
+        logger.info("request is valid", extra={"run_id": run_id})
+        return ValidationResult(valid=True, request=outcome, reason=None)
+    reason = format_reason(outcome)
+    logger.info("request is invalid", extra={"run_id": run_id, "reason": reason})
+    return ValidationResult(valid=False, request=None, reason=reason)
+
+
+def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str]]:
+    """Return the run id (if known) and the valid request or the list of problems."""
+    if not isinstance(image, Mapping):
+        return None, ["image: must be a DynamoDB item (an object of attribute values)"]
+    size = request_size(image)
+    if size > MAX_REQUEST_BYTES:
+        return None, [f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES}"]
+    try:
+        item = from_dynamodb_json(image)
+    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+        return None, [f"image: not valid DynamoDB JSON ({exc})"]
+
+    problems: list[str] = []
+    if pk is None:
+        pk = item.get("pk")
+    run_id: str | None = None
+    if not isinstance(pk, str):
+        problems.append("pk: required, a string like RUN#<run_id>")
+    else:
+        try:
+            run_id = run_id_from_pk(pk)
+        except ValueError as exc:
+            problems.append(f"pk: {exc}, got {_short(pk)}")
+    if "run_id" in item:
+        problems.append("run_id: not an attribute of a request; the run id comes from pk")
+
+    fields = {
+        name: value
+        for name, value in item.items()
+        if name not in IGNORED_ATTRIBUTES and name != "run_id"
+    }
+    if run_id is not None:
+        fields["run_id"] = run_id
+    try:
+        request = RunRequest.model_validate(fields)
+    except ValidationError as exc:
+        described = _describe_errors(exc.errors(include_url=False), run_id_known=run_id is not None)
+        # pydantic checks unique names only once every variant is valid; say it anyway.
+        for line in [*described, *_duplicate_names(fields.get("variants"))]:
+            if line not in problems:
+                problems.append(line)
+    else:
+        if not problems:
+            return run_id, request
+    return run_id, problems
+
+
+def _duplicate_names(variants: object) -> list[str]:
+    """``variants.<i>.name: duplicate variant name "x"`` for every repeat in the raw list."""
+    if not isinstance(variants, list):
+        return []
+    seen: set[str] = set()
+    lines = []
+    for index, variant in enumerate(variants):
+        name = variant.get("name") if isinstance(variant, Mapping) else None
+        if isinstance(name, str):
+            if name in seen:
+                lines.append(f'variants.{index}.name: duplicate variant name "{_clip(name)}"')
+            seen.add(name)
+    return lines
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe_errors(errors: list[ErrorDetails], *, run_id_known: bool) -> list[str]:
+    unknown_workflow = any(error["loc"][:1] == ("workflow",) for error in errors)
+    lines: list[str] = []
+    for error in errors:
+        loc = list(error["loc"])
+        if loc[:1] == ["run_id"]:
+            if not run_id_known:
+                continue  # already reported as a pk problem
+            loc[0] = "pk"
+        if unknown_workflow and loc[:1] == ["input"] and loc != ["input"]:
+            continue  # input cannot be judged without a known workflow
+        ctx = error.get("ctx") or {}
+        message = _MESSAGES.get(error["type"], error["msg"])
+        if error["type"] == "duplicate_variant_name":
+            loc += [ctx["index"], "name"]
+        elif loc == ["pk"] and error["type"] == "string_pattern_mismatch":
+            message = f"run id {_short(str(error['input']))} must match {ctx['pattern']}"
+        path = ".".join(str(part) for part in loc) or "request"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def _short(value: str, limit: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def format_reason(problems: list[str]) -> str:
+    """Join problems one per line, each line at most 300 chars, the whole at most 1000.
+
+    Control characters (from attribute names a user wrote) are escaped so that one
+    problem stays one line. When problems are left out, the last line says how many.
+    """
+    lines = []
+    for problem in problems:
+        line = problem if problem.isprintable() else problem.encode("unicode_escape").decode()
+        lines.append(line if len(line) <= _MAX_LINE_CHARS else line[: _MAX_LINE_CHARS - 3] + "...")
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index - 1
+        suffix = f"\n{_more(remaining)}" if remaining else ""
+        candidate = "\n".join([*kept, line])
+        if len(candidate + suffix) > MAX_REASON_CHARS:
+            omitted = len(lines) - len(kept)
+            return "\n".join([*kept, _more(omitted)])
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _more(count: int) -> str:
+    return f"... and {count} more problem{'' if count == 1 else 's'}"

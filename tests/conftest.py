@@ -1,0 +1,191 @@
+"""Fixtures shared by every test suite.
+
+* Every test runs with fake AWS credentials, region us-east-1 and no AWS config files, so
+  nothing can reach a real account.
+* Tests under tests/unit/ cannot connect anywhere but loopback.
+* ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
+  under a unique module name (every handler file is called app.py: never ``import app``).
+* ``lambda_context`` is a stand-in for the Lambda context object.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+EVENTS_DIR = REPO_ROOT / "events"
+UNIT_TESTS_DIR = REPO_ROOT / "tests" / "unit"
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_SERVICE_NAME": "runledger",
+    "POWERTOOLS_METRICS_NAMESPACE": "runledger",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and region for every test; a real profile can never be picked up."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_create_connection = socket.create_connection
+
+
+def _check_address(address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and host not in _LOOPBACK_HOSTS:
+        raise RuntimeError(
+            f"unit tests never open a network connection (tried {address!r}); "
+            "use moto's in-process mock_aws"
+        )
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check_address(address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+    _check_address(address)
+    return _real_create_connection(address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_network_in_unit_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make any connection from a tests/unit test to a non-loopback address fail loudly.
+
+    Loopback stays allowed: a job test points a client at a closed local port on purpose.
+    """
+    if not request.path.is_relative_to(UNIT_TESTS_DIR):
+        return
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of the Lambda context object that Powertools and the handlers read."""
+
+    function_name: str = "runledger-test-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:runledger-test-function"
+    )
+    aws_request_id: str = "3f0c1a52-7c1e-4c4b-9a40-0c6d3c7b9e11"
+    log_group_name: str = "/aws/lambda/runledger-test-function"
+    log_stream_name: str = "2026/11/23/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    """A Lambda context with 256 MB of memory."""
+    return FakeLambdaContext()
+
+
+_loaded_handlers: dict[str, ModuleType] = {}
+
+
+def load_handler_module(name: str) -> ModuleType:
+    """Import functions/<name>/app.py as module ``functions_<name>_app`` (cached)."""
+    if name in _loaded_handlers:
+        return _loaded_handlers[name]
+    path = FUNCTIONS_DIR / name / "app.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no handler at {path}")
+    module_name = f"functions_{name}_app"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    _loaded_handlers[name] = module
+    return module
+
+
+@pytest.fixture
+def load_handler() -> Callable[[str], ModuleType]:
+    """``load_handler("collect_metrics").lambda_handler(event, context)``."""
+    return load_handler_module
+
+
+def read_event(relative_path: str) -> Any:
+    """The JSON document at events/<relative_path>."""
+    return json.loads((EVENTS_DIR / relative_path).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], Any]:
+    """``load_event("validate_request.json")`` -> the parsed events/ file."""
+    return read_event
+
+
+@pytest.fixture
+def results_bucket(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Sets RESULTS_BUCKET (as template.yaml does for prepare_variant and collect_metrics)."""
+    monkeypatch.setenv("RESULTS_BUCKET", "runledger-results-test")
+    return "runledger-results-test"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """An in-process moto S3 client; runledger's cached S3 client is reset around the test."""
+    from moto import mock_aws
+
+    from runledger import storage
+
+    storage.s3_client.cache_clear()
+    with mock_aws():
+        import boto3
+
+        yield boto3.client("s3", region_name="us-east-1")
+    storage.s3_client.cache_clear()

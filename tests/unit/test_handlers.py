@@ -1,0 +1,307 @@
+"""The four Lambda handlers, invoked as Lambda would with the sample events in events/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from runledger.results import MetricsNotFoundError
+from runledger.summary import AllVariantsFailedError
+
+EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
+REQUESTS_DIR = EVENTS_DIR / "requests"
+HANDLERS = ("validate_request", "prepare_variant", "collect_metrics", "summarize_run")
+
+LoadHandler = Callable[[str], ModuleType]
+
+SAMPLE_METRICS = {
+    "reads": 1000,
+    "bases": 150000,
+    "k": 21,
+    "total_kmers": 130000,
+    "distinct_kmers": 90000,
+    "gc_fraction": 0.42,
+    "top_kmers": [["ACGTACGTACGTACGTACGTA", 12]],
+    "elapsed_seconds": 1.23,
+}
+
+
+def handler_for(event_file: Path) -> str | None:
+    """The handler an events/ file belongs to: the longest handler name its name starts with."""
+    matches = [name for name in HANDLERS if event_file.stem.startswith(name)]
+    return max(matches, key=len) if matches else None
+
+
+HANDLER_EVENTS = sorted(path for path in EVENTS_DIR.glob("*.json") if handler_for(path) is not None)
+
+
+def test_every_handler_has_a_sample_event() -> None:
+    assert {handler_for(path) for path in HANDLER_EVENTS} == set(HANDLERS)
+
+
+def test_handler_modules_load_under_unique_names(load_handler: LoadHandler) -> None:
+    modules = [load_handler(name) for name in HANDLERS]
+    assert len({module.__name__ for module in modules}) == len(HANDLERS)
+    assert "app" not in {module.__name__ for module in modules}
+    assert all(callable(module.lambda_handler) for module in modules)
+
+
+def seed_results(s3: Any, results_uri: str, metrics: dict[str, Any]) -> None:
+    bucket, key = results_uri.removeprefix("s3://").split("/", 1)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(metrics).encode())
+
+
+def check_validate(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    assert set(result) == {"valid", "request", "reason"}
+    if stem.endswith("_invalid"):
+        assert result["valid"] is False
+        assert result["request"] is None
+        assert 'variants.1.name: duplicate variant name "od-1vcpu"' in result["reason"]
+        assert "variants.2: memory_mib 1024" in result["reason"]
+    else:
+        assert result["valid"] is True
+        assert result["reason"] is None
+        assert result["request"]["run_id"] == event["pk"].removeprefix("RUN#")
+        assert all("timeout_seconds" in v for v in result["request"]["variants"])
+
+
+def check_prepare(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    assert set(result) == {"job_name", "results_uri", "container_overrides", "timeout_seconds"}
+    variant = event["variant"]["name"]
+    assert result["job_name"] == f"{event['run_id']}-{variant}"
+    assert result["results_uri"] == (
+        f"s3://runledger-results-test/runs/{event['run_id']}/{variant}/metrics.json"
+    )
+    env = {e["Name"]: e["Value"] for e in result["container_overrides"]["Environment"]}
+    assert env["RUNLEDGER_RESULTS_URI"] == result["results_uri"]
+    assert env["RUNLEDGER_KMER_K"] == str(event["input"]["k"])
+    assert result["timeout_seconds"] == event["variant"]["timeout_seconds"]
+
+
+def check_collect(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    assert set(result) == {
+        "name", "status", "capacity", "vcpus", "memory_mib", "job_id", "attempts",
+        "duration_seconds", "metrics", "cost", "attributes",
+    }  # fmt: skip
+    job = event["job"]
+    assert result["duration_seconds"] == (job["stopped_at"] - job["started_at"]) / 1000
+    assert result["metrics"] == SAMPLE_METRICS
+    assert result["attributes"]["status"] == {"S": "SUCCEEDED"}
+    assert "pk" not in result["attributes"]
+    assert "sk" not in result["attributes"]
+
+
+def check_summarize(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    assert set(result) == {"status", "summary", "cost", "attributes"}
+    assert result["status"] == "SUCCEEDED"
+    succeeded = [v for v in event["variants"] if v["status"] == "SUCCEEDED"]
+    assert result["summary"]["variants_succeeded"] == len(succeeded)
+    assert (
+        result["summary"]["fastest"]["name"]
+        == min(succeeded, key=lambda v: v["duration_seconds"])["name"]
+    )
+    assert set(result["attributes"]) == {"summary", "cost"}
+    assert set(result["attributes"]["cost"]) == {"M"}
+
+
+CHECKS = {
+    "validate_request": check_validate,
+    "prepare_variant": check_prepare,
+    "collect_metrics": check_collect,
+    "summarize_run": check_summarize,
+}
+#: Sample events whose correct outcome is an exception that Step Functions catches.
+EXPECTED_ERRORS: dict[str, type[Exception]] = {"summarize_run_all_failed": AllVariantsFailedError}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # error samples
+@pytest.mark.parametrize("event_file", HANDLER_EVENTS, ids=lambda path: path.name)
+def test_handler_handles_its_sample_event(
+    event_file: Path,
+    load_handler: LoadHandler,
+    lambda_context: Any,
+    results_bucket: str,
+    s3: Any,
+) -> None:
+    name = handler_for(event_file)
+    assert name is not None
+    event = json.loads(event_file.read_text())
+    if name == "collect_metrics":
+        seed_results(s3, event["results_uri"], SAMPLE_METRICS)
+    handler = load_handler(name).lambda_handler
+    if event_file.stem in EXPECTED_ERRORS:
+        with pytest.raises(EXPECTED_ERRORS[event_file.stem]):
+            handler(event, lambda_context)
+        return
+    result = handler(event, lambda_context)
+    assert json.loads(json.dumps(result)) == result  # JSON-able, as Lambda returns it
+    CHECKS[name](event, result, event_file.stem)
+
+
+def item_to_image(path: Path) -> dict[str, Any]:
+    item = json.loads(path.read_text(), parse_float=Decimal)
+    serializer = TypeSerializer()
+    return {name: serializer.serialize(value) for name, value in item.items()}
+
+
+VALID_REQUESTS = sorted(REQUESTS_DIR.glob("kmer-valid*.json"))
+INVALID_REQUESTS = sorted(REQUESTS_DIR.glob("kmer-invalid-*.json"))
+#: What the reason for each sample bad request must say (every problem in the file).
+INVALID_REQUEST_REASONS = {
+    "kmer-invalid-bad-names.json": [
+        "pk: run id '-starts-with-a-dash' must match",
+        "cost_center: String should match pattern",
+        "variants.0.name: String should match pattern",
+    ],
+    "kmer-invalid-duplicate-names.json": ['variants.1.name: duplicate variant name "od-1vcpu"'],
+    "kmer-invalid-fargate-size.json": [
+        "variants.0: memory_mib 1024 is not a Fargate size for 1 vCPU",
+        "variants.1.vcpus: must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3",
+    ],
+    "kmer-invalid-input-values.json": [
+        "input.uri: unsupported scheme",
+        "input.k: Input should be greater than or equal to 1",
+    ],
+    "kmer-invalid-missing-fields.json": ["cost_center: required", "input: required"],
+    "kmer-invalid-oversized.json": ["bytes; the limit is 65536"],
+    "kmer-invalid-timeout.json": [
+        "variants.0.timeout_seconds: Input should be greater than or equal to 60"
+    ],
+    "kmer-invalid-too-many-variants.json": ["variants: List should have at most 50 items"],
+    "kmer-invalid-unknown-attributes.json": [
+        "notes: unknown attribute",
+        "variants.0.spot: unknown attribute",
+    ],
+    "kmer-invalid-unknown-workflow.json": ["workflow: unknown workflow 'bwa-align'"],
+    "kmer-invalid-wrong-types.json": [
+        "input.k: Input should be a valid integer",
+        "variants.0.vcpus: Input should be a valid number",
+        "variants.1.memory_mib: Input should be a valid integer",
+        "variants.2.capacity: Input should be 'ON_DEMAND' or 'SPOT'",
+    ],
+    "kmer-invalid-zero-variants.json": ["variants: List should have at least 1 item"],
+}
+
+
+def test_every_sample_bad_request_has_its_expected_reason() -> None:
+    assert {path.name for path in INVALID_REQUESTS} == set(INVALID_REQUEST_REASONS)
+
+
+@pytest.mark.parametrize("request_file", VALID_REQUESTS, ids=lambda path: path.name)
+def test_sample_valid_request_validates(
+    request_file: Path, load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    image = item_to_image(request_file)
+    result = load_handler("validate_request").lambda_handler(
+        {"pk": image["pk"]["S"], "image": image}, lambda_context
+    )
+    assert (result["valid"], result["reason"]) == (True, None)
+
+
+@pytest.mark.parametrize("request_file", INVALID_REQUESTS, ids=lambda path: path.name)
+def test_sample_bad_request_is_rejected_with_a_reason(
+    request_file: Path, load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    image = item_to_image(request_file)
+    result = load_handler("validate_request").lambda_handler(
+        {"pk": image["pk"]["S"], "image": image}, lambda_context
+    )
+    assert result["valid"] is False
+    assert result["request"] is None
+    for text in INVALID_REQUEST_REASONS[request_file.name]:
+        assert text in result["reason"]
+    assert len(result["reason"]) <= 1000
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"pk": 7}, {"pk": "RUN#x", "image": "not a map"}, {"image": {"pk": {"X": 1}}}],
+)
+def test_validate_handler_answers_invalid_for_any_event_object(
+    event: dict[str, Any], load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    result = load_handler("validate_request").lambda_handler(event, lambda_context)
+    assert result["valid"] is False
+    assert result["reason"]
+
+
+def emitted_metrics(stdout: str) -> dict[str, Any]:
+    """Metric values from the Embedded Metric Format lines Powertools prints."""
+    values: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            record = json.loads(line)
+            for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                values[metric["Name"]] = record[metric["Name"]]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("event_file", "metric"),
+    [
+        ("validate_request.json", "ValidRequests"),
+        ("validate_request_invalid.json", "InvalidRequests"),
+    ],
+)
+def test_validate_handler_counts_valid_and_invalid_requests(
+    event_file: str,
+    metric: str,
+    load_handler: LoadHandler,
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    event = json.loads((EVENTS_DIR / event_file).read_text())
+    load_handler("validate_request").lambda_handler(event, lambda_context)
+    assert emitted_metrics(capsys.readouterr().out) == {metric: [1.0]}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_collect_handler_raises_when_the_job_wrote_no_metrics(
+    load_handler: LoadHandler, lambda_context: Any, s3: Any
+) -> None:
+    event = json.loads((EVENTS_DIR / "collect_metrics.json").read_text())
+    s3.create_bucket(Bucket=event["results_uri"].removeprefix("s3://").split("/", 1)[0])
+    with pytest.raises(MetricsNotFoundError, match="NoSuchKey"):
+        load_handler("collect_metrics").lambda_handler(event, lambda_context)
+
+
+def test_collect_handler_reads_local_metrics_files(
+    load_handler: LoadHandler, lambda_context: Any, tmp_path: Path
+) -> None:
+    event = json.loads((EVENTS_DIR / "collect_metrics.json").read_text())
+    metrics_file = tmp_path / "metrics.json"
+    metrics_file.write_text(json.dumps(SAMPLE_METRICS))
+    for uri in (str(metrics_file), metrics_file.as_uri()):
+        result = load_handler("collect_metrics").lambda_handler(
+            event | {"results_uri": uri}, lambda_context
+        )
+        assert result["metrics"] == SAMPLE_METRICS
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_prepare_handler_fails_without_results_bucket(
+    load_handler: LoadHandler, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESULTS_BUCKET", raising=False)
+    event = json.loads((EVENTS_DIR / "prepare_variant.json").read_text())
+    with pytest.raises(KeyError, match="RESULTS_BUCKET"):
+        load_handler("prepare_variant").lambda_handler(event, lambda_context)
+
+
+def test_summarize_handler_prices_lambda_at_the_context_memory(
+    load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    event = json.loads((EVENTS_DIR / "summarize_run.json").read_text())
+    handler = load_handler("summarize_run").lambda_handler
+    small = handler(event, lambda_context)["cost"]["breakdown"]["lambda"]
+    lambda_context.memory_limit_in_mb = 1024
+    large = handler(event, lambda_context)["cost"]["breakdown"]["lambda"]
+    assert large > small

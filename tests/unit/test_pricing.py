@@ -1,0 +1,155 @@
+"""Cost estimates, checked against arithmetic done here from prices.json itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runledger import pricing
+
+PRICES_FILE = Path(__file__).resolve().parents[2] / "runledger" / "prices.json"
+
+
+@pytest.fixture(scope="module")
+def book() -> dict[str, Any]:
+    return json.loads(PRICES_FILE.read_text())
+
+
+def unit(book: dict[str, Any], name: str) -> float:
+    return float(book["prices"][name]["usd"])
+
+
+def test_every_price_rule_and_assumption_names_its_source_and_date(book: dict[str, Any]) -> None:
+    entries = [*book["prices"].values(), *book["rules"].values(), *book["assumptions"].values()]
+    assert len(entries) == 13
+    for entry in entries:
+        assert re.fullmatch(r"https://aws\.amazon\.com/[a-z0-9/-]+/", entry["source"])
+        date.fromisoformat(entry["as_of"])
+    assert book["region"] == "us-east-1"
+    assert all("ASSUMPTION" in entry["note"] for entry in book["assumptions"].values())
+
+
+def test_price_book_loads_the_packaged_file_once(book: dict[str, Any]) -> None:
+    assert pricing.price_book() is pricing.price_book()
+    assert pricing.price_book().as_of == book["as_of"]
+    assert pricing.price_book().usd("pipes_request") == unit(book, "pipes_request")
+
+
+def test_on_demand_fargate_cost_is_vcpu_hours_plus_gb_hours(book: dict[str, Any]) -> None:
+    # 2 vCPU, 4096 MiB = 4 GB, 125 s
+    expected = 2 * 125 / 3600 * unit(
+        book, "fargate_linux_x86_64_vcpu_hour"
+    ) + 4 * 125 / 3600 * unit(book, "fargate_linux_x86_64_gb_hour")
+    cost = pricing.fargate_cost(2, 4096, 125, "ON_DEMAND")
+    assert cost.usd == pytest.approx(expected, rel=1e-12)
+    assert (cost.billed_seconds, cost.vcpu_seconds, cost.gib_seconds) == (125, 250, 500)
+
+
+def test_spot_takes_the_assumed_discount_off(book: dict[str, Any]) -> None:
+    discount = book["assumptions"]["fargate_spot_discount"]["value"]
+    on_demand = pricing.fargate_cost(2, 4096, 125, "ON_DEMAND").usd
+    assert pricing.fargate_cost(2, 4096, 125, "SPOT").usd == pytest.approx(
+        on_demand * (1 - discount), rel=1e-12
+    )
+
+
+def test_short_tasks_bill_the_one_minute_minimum(book: dict[str, Any]) -> None:
+    minimum = book["rules"]["fargate_minimum_billed_seconds"]["value"]
+    expected = 0.25 * minimum / 3600 * unit(
+        book, "fargate_linux_x86_64_vcpu_hour"
+    ) + 0.5 * minimum / 3600 * unit(book, "fargate_linux_x86_64_gb_hour")
+    cost = pricing.fargate_cost(0.25, 512, 3.2, "ON_DEMAND")
+    assert cost.billed_seconds == minimum == 60
+    assert cost.usd == pytest.approx(expected, rel=1e-12)
+
+
+def test_partial_seconds_round_up() -> None:
+    assert pricing.fargate_billed_seconds(90.001) == 91
+    assert pricing.fargate_billed_seconds(90.0) == 90
+
+
+def test_arm64_fargate_uses_the_graviton_prices(book: dict[str, Any]) -> None:
+    expected = 1 * 3600 / 3600 * unit(
+        book, "fargate_linux_arm64_vcpu_hour"
+    ) + 2 * 3600 / 3600 * unit(book, "fargate_linux_arm64_gb_hour")
+    assert pricing.fargate_cost(1, 2048, 3600, "ON_DEMAND", arch="arm64").usd == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+def test_spot_on_arm64_is_refused() -> None:
+    with pytest.raises(ValueError, match="x86_64 tasks only"):
+        pricing.fargate_cost(1, 2048, 60, "SPOT", arch="arm64")
+
+
+def test_negative_duration_is_refused() -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        pricing.fargate_cost(1, 2048, -1, "ON_DEMAND")
+
+
+def test_lambda_cost_is_requests_plus_gb_seconds(book: dict[str, Any]) -> None:
+    duration = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+    expected = 8 * unit(book, "lambda_request") + 8 * (512 / 1024) * duration * unit(
+        book, "lambda_arm64_gb_second"
+    )
+    assert pricing.lambda_cost(8, memory_mb=512) == pytest.approx(expected, rel=1e-12)
+    x86 = 8 * unit(book, "lambda_request") + 8 * 0.25 * 2.0 * unit(book, "lambda_x86_64_gb_second")
+    assert pricing.lambda_cost(8, 256, billed_seconds=2.0, arch="x86_64") == pytest.approx(
+        x86, rel=1e-12
+    )
+
+
+def test_step_functions_pipes_and_dynamodb_are_count_times_unit_price(
+    book: dict[str, Any],
+) -> None:
+    assert pricing.stepfunctions_cost(19) == pytest.approx(
+        19 * unit(book, "stepfunctions_standard_state_transition")
+    )
+    assert pricing.pipes_cost() == pytest.approx(unit(book, "pipes_request"))
+    assert pricing.dynamodb_write_cost(7) == pytest.approx(
+        7 * unit(book, "dynamodb_on_demand_write_request_unit")
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "transitions", "invocations", "writes"), [(1, 11, 4, 5), (3, 19, 8, 7)]
+)
+def test_usage_model_of_a_run(n: int, transitions: int, invocations: int, writes: int) -> None:
+    assert pricing.estimated_transitions(n) == transitions
+    assert pricing.lambda_invocations(n) == invocations
+    assert pricing.dynamodb_writes(n) == writes
+
+
+def test_run_estimate_adds_every_service(book: dict[str, Any]) -> None:
+    duration = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+    estimate = pricing.estimate_run_cost(batch_usd=0.01, n_variants=3)
+    expected = {
+        "stepfunctions": 19 * unit(book, "stepfunctions_standard_state_transition"),
+        "lambda": 8 * unit(book, "lambda_request")
+        + 8 * 0.25 * duration * unit(book, "lambda_arm64_gb_second"),
+        "pipes": unit(book, "pipes_request"),
+        "dynamodb": 7 * unit(book, "dynamodb_on_demand_write_request_unit"),
+    }
+    assert estimate.batch == 0.01
+    assert estimate.stepfunctions == pytest.approx(expected["stepfunctions"], rel=1e-12)
+    assert estimate.lambda_ == pytest.approx(expected["lambda"], rel=1e-12)
+    assert estimate.pipes == pytest.approx(expected["pipes"], rel=1e-12)
+    assert estimate.dynamodb == pytest.approx(expected["dynamodb"], rel=1e-12)
+    assert estimate.total == pytest.approx(0.01 + sum(expected.values()), rel=1e-12)
+
+
+def test_counted_transitions_replace_the_estimate(book: dict[str, Any]) -> None:
+    estimate = pricing.estimate_run_cost(batch_usd=0, n_variants=3, transitions=40)
+    assert estimate.stepfunctions == pytest.approx(
+        40 * unit(book, "stepfunctions_standard_state_transition")
+    )
+
+
+def test_format_usd_rounds_only_for_display() -> None:
+    assert pricing.format_usd(0.00123456789) == "$0.001235"
+    assert pricing.format_usd(1234.5, places=2) == "$1,234.50"

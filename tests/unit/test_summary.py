@@ -1,0 +1,147 @@
+"""summarize_run (domain): fastest, cheapest, failures and the run's price."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+from pydantic import ValidationError
+
+from runledger.models import SummarizeRunEvent
+from runledger.summary import AllVariantsFailedError, VariantMismatchError, summarize_run
+
+BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
+UNIT = {name: entry["usd"] for name, entry in BOOK["prices"].items()}
+LAMBDA_SECONDS = BOOK["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+
+REQUEST = {
+    "run_id": "r1",
+    "workflow": "kmer-count",
+    "cost_center": "lab",
+    "input": {"uri": "s3://b/s.fq", "k": 21},
+    "variants": [
+        {"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"},
+        {"name": "b", "vcpus": 2, "memory_mib": 4096, "capacity": "ON_DEMAND"},
+        {"name": "c", "vcpus": 2, "memory_mib": 4096, "capacity": "SPOT"},
+    ],
+}
+
+
+def succeeded(name: str, duration: float, usd: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": "SUCCEEDED",
+        "capacity": "ON_DEMAND",
+        "vcpus": 1,
+        "memory_mib": 2048,
+        "job_id": f"job-{name}",
+        "attempts": 1,
+        "duration_seconds": duration,
+        "metrics": {"reads": 1},
+        "cost": {"batch_usd": usd, "vcpu_seconds": duration, "gib_seconds": 2 * duration},
+    }
+
+
+def failed(name: str, error: str = "States.TaskFailed") -> dict[str, Any]:
+    return {"name": name, "status": "FAILED", "error": error, "cause": "boom"}
+
+
+def event(variants: list[dict[str, Any]], **extra: Any) -> SummarizeRunEvent:
+    return SummarizeRunEvent.model_validate(
+        {"run_id": "r1", "request": REQUEST, "variants": variants} | extra
+    )
+
+
+def test_summary_names_fastest_cheapest_and_failures() -> None:
+    result = summarize_run(
+        event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c")])
+    )
+    assert result.model_dump(mode="json")["summary"] == {
+        "variants_total": 3,
+        "variants_succeeded": 2,
+        "variants_failed": 1,
+        "failed_variants": ["c"],
+        "fastest": {"name": "b", "duration_seconds": 125},
+        "cheapest": {"name": "a", "batch_usd": 0.004},
+    }
+    assert result.status == "SUCCEEDED"
+
+
+def test_ties_go_to_the_variant_listed_first() -> None:
+    result = summarize_run(
+        event([succeeded("c", 100, 0.001), succeeded("a", 100, 0.001), failed("b")])
+    )
+    assert (result.summary.fastest.name, result.summary.cheapest.name) == ("c", "c")
+
+
+def test_run_cost_is_batch_plus_orchestration_priced_by_hand() -> None:
+    result = summarize_run(
+        event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c")])
+    )
+    n = 3
+    expected = {
+        "batch": 0.004 + 0.005,
+        "stepfunctions": (7 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
+        "lambda": (2 + 2 * n)
+        * (UNIT["lambda_request"] + 256 / 1024 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"]),
+        "pipes": 1 * UNIT["pipes_request"],
+        "dynamodb": (4 + n) * UNIT["dynamodb_on_demand_write_request_unit"],
+    }
+    cost = result.model_dump(mode="json")["cost"]
+    assert cost["currency"] == "USD"
+    assert cost["breakdown"] == pytest.approx(expected, rel=1e-12)
+    assert cost["total_usd"] == pytest.approx(sum(expected.values()), rel=1e-12)
+    assert cost["by_variant"] == {"a": 0.004, "b": 0.005}
+    assert cost["price_region"] == "us-east-1"
+    assert cost["prices_as_of"] == BOOK["as_of"]
+
+
+def test_lambda_memory_and_counted_transitions_change_the_estimate() -> None:
+    variants = [succeeded("a", 1, 0.0), succeeded("b", 1, 0.0), succeeded("c", 1, 0.0)]
+    result = summarize_run(event(variants, transitions_estimate=50), lambda_memory_mb=1024)
+    breakdown = result.cost.breakdown
+    assert breakdown.stepfunctions == pytest.approx(
+        50 * UNIT["stepfunctions_standard_state_transition"]
+    )
+    assert breakdown.lambda_ == pytest.approx(
+        8 * (UNIT["lambda_request"] + 1.0 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"])
+    )
+
+
+def test_attributes_hold_summary_and_cost_as_dynamodb_maps() -> None:
+    result = summarize_run(event([succeeded("a", 190, 0.004), failed("b"), failed("c")]))
+    deserializer = TypeDeserializer()
+    summary = deserializer.deserialize(result.attributes["summary"])
+    cost = deserializer.deserialize(result.attributes["cost"])
+    assert summary["failed_variants"] == ["b", "c"]
+    assert summary["fastest"] == {"name": "a", "duration_seconds": 190}
+    assert float(cost["total_usd"]) == pytest.approx(result.cost.total_usd, rel=1e-15)
+    assert set(cost["breakdown"]) == {"batch", "stepfunctions", "lambda", "pipes", "dynamodb"}
+
+
+def test_all_variants_failed_raises_with_each_variant_and_its_error() -> None:
+    variants = [failed("a"), failed("b", "MetricsNotFoundError"), failed("c", "States.Timeout")]
+    with pytest.raises(AllVariantsFailedError) as raised:
+        summarize_run(event(variants))
+    assert str(raised.value) == (
+        "all 3 variants failed: a (States.TaskFailed), b (MetricsNotFoundError), c (States.Timeout)"
+    )
+
+
+def test_outcomes_that_do_not_match_the_request_are_a_wiring_error() -> None:
+    with pytest.raises(VariantMismatchError, match="outcomes are for"):
+        summarize_run(event([succeeded("a", 1, 0.1), succeeded("b", 1, 0.1)]))
+
+
+def test_outcome_with_another_status_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        event([succeeded("a", 1, 0.1), failed("b"), {"name": "c", "status": "RUNNING"}])
+
+
+def test_results_that_still_carry_attributes_are_accepted() -> None:
+    with_attributes = succeeded("a", 1, 0.1) | {"attributes": {"status": {"S": "SUCCEEDED"}}}
+    result = summarize_run(event([with_attributes, failed("b"), failed("c")]))
+    assert result.summary.variants_succeeded == 1

@@ -1,0 +1,368 @@
+"""validate_request (domain): every class of bad request ends valid=false with a reason
+naming the attribute; nothing in an item makes it raise."""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from runledger.validation import MAX_REASON_CHARS, format_reason, validate_request
+
+VALID_ITEM_FILE = Path(__file__).resolve().parents[2] / "events" / "requests" / "kmer-valid.json"
+
+
+def valid_item() -> dict[str, Any]:
+    return json.loads(VALID_ITEM_FILE.read_text(), parse_float=Decimal)
+
+
+def to_image(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain item -> DynamoDB JSON, as the stream delivers it (numbers must be Decimals)."""
+    serializer = TypeSerializer()
+    return {name: serializer.serialize(value) for name, value in item.items()}
+
+
+def check(item: dict[str, Any]) -> tuple[bool, str]:
+    result = validate_request(item.get("pk"), to_image(item))
+    return result.valid, result.reason or ""
+
+
+def test_valid_item_gives_the_normalized_request() -> None:
+    result = validate_request("RUN#kmer-2026-11-23-001", to_image(valid_item()))
+    assert result.valid is True
+    assert result.reason is None
+    request = result.model_dump(mode="json")["request"]
+    assert request == {
+        "run_id": "kmer-2026-11-23-001",
+        "workflow": "kmer-count",
+        "cost_center": "genomics-lab",
+        "input": {"uri": "s3://runledger-samples/sample.fastq", "k": 21},
+        "variants": [
+            {"name": n, "vcpus": c, "memory_mib": m, "capacity": cap, "timeout_seconds": 3600}
+            for n, c, m, cap in [
+                ("od-1vcpu", 1, 2048, "ON_DEMAND"),
+                ("od-2vcpu", 2, 4096, "ON_DEMAND"),
+                ("spot-2vcpu", 2, 4096, "SPOT"),
+            ]
+        ],
+    }
+
+
+def test_numbers_arrive_as_int_and_float_not_decimal() -> None:
+    item = valid_item()
+    item["variants"][0] = {
+        "name": "q",
+        "vcpus": Decimal("0.25"),
+        "memory_mib": 512,
+        "capacity": "SPOT",
+    }
+    result = validate_request(item["pk"], to_image(item))
+    assert result.request is not None
+    dumped = result.model_dump(mode="json")["request"]
+    assert type(dumped["variants"][0]["vcpus"]) is float
+    assert type(dumped["variants"][0]["memory_mib"]) is int
+    assert type(dumped["input"]["k"]) is int
+
+
+def test_workflow_written_attributes_are_ignored_on_a_rerun() -> None:
+    item = valid_item() | {
+        "status": "REQUESTED",
+        "execution": "arn:aws:states:us-east-1:123456789012:execution:sm:x",
+        "claimed_at": "2026-11-23T10:00:00Z",
+        "started_at": "2026-11-23T10:00:01Z",
+        "finished_at": "2026-11-23T10:05:00Z",
+        "summary": {"variants_total": 3},
+        "cost": {"total_usd": Decimal("0.01")},
+        "error": "States.TaskFailed",
+        "cause": "boom",
+        "reason": "old reason",
+        "attempt": 2,
+        "updated_at": "2026-11-23T10:05:00Z",
+        "variant_count": 3,
+        "ttl": 1893456000,
+    }
+    assert check(item) == (True, "")
+
+
+def test_event_pk_wins_and_the_image_pk_is_the_fallback() -> None:
+    image = to_image(valid_item())
+    from_event = validate_request("RUN#from-event", image).request
+    from_image = validate_request(None, image).request
+    assert from_event is not None
+    assert from_event.run_id == "from-event"
+    assert from_image is not None
+    assert from_image.run_id == "kmer-2026-11-23-001"
+
+
+def mutate(change: Any) -> dict[str, Any]:
+    item = valid_item()
+    change(item)
+    return item
+
+
+BAD_REQUESTS: dict[str, tuple[Any, list[str]]] = {
+    # class of problem: (mutation, substrings the reason must contain)
+    "missing workflow": (lambda i: i.pop("workflow"), ["workflow: required"]),
+    "missing cost_center": (lambda i: i.pop("cost_center"), ["cost_center: required"]),
+    "missing input": (lambda i: i.pop("input"), ["input: required"]),
+    "missing variants": (lambda i: i.pop("variants"), ["variants: required"]),
+    "missing input.k": (lambda i: i["input"].pop("k"), ["input.k: required"]),
+    "missing variant capacity": (
+        lambda i: i["variants"][2].pop("capacity"),
+        ["variants.2.capacity: required"],
+    ),
+    "k as a string": (
+        lambda i: i["input"].update(k="21"),
+        ["input.k: Input should be a valid integer"],
+    ),
+    "vcpus as a string": (
+        lambda i: i["variants"][0].update(vcpus="1"),
+        ["variants.0.vcpus: Input should be a valid number"],
+    ),
+    "memory as a fraction": (
+        lambda i: i["variants"][1].update(memory_mib=Decimal("4096.5")),
+        ["variants.1.memory_mib: Input should be a valid integer"],
+    ),
+    "capacity as a bool": (
+        lambda i: i["variants"][2].update(capacity=True),
+        ["variants.2.capacity: Input should be 'ON_DEMAND' or 'SPOT'"],
+    ),
+    "variants as a map": (
+        lambda i: i.update(variants={"a": 1}),
+        ["variants: Input should be a valid list"],
+    ),
+    "cost_center as a number": (
+        lambda i: i.update(cost_center=7),
+        ["cost_center: Input should be a valid string"],
+    ),
+    "unknown workflow": (
+        lambda i: i.update(workflow="bwa-align"),
+        ["workflow: unknown workflow 'bwa-align'"],
+    ),
+    "zero variants": (
+        lambda i: i.update(variants=[]),
+        ["variants: List should have at least 1 item"],
+    ),
+    "51 variants": (
+        lambda i: i.update(
+            variants=[
+                {"name": f"v{n}", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT"}
+                for n in range(51)
+            ]
+        ),
+        ["variants: List should have at most 50 items"],
+    ),
+    "duplicate variant names": (
+        lambda i: i["variants"][1].update(name="od-1vcpu"),
+        ['variants.1.name: duplicate variant name "od-1vcpu"'],
+    ),
+    "bad variant name": (
+        lambda i: i["variants"][0].update(name="OD_1"),
+        ["variants.0.name: String should match pattern"],
+    ),
+    "variant name too long": (
+        lambda i: i["variants"][0].update(name="a" * 41),
+        ["variants.0.name: String should match pattern"],
+    ),
+    "unknown capacity": (
+        lambda i: i["variants"][0].update(capacity="RESERVED"),
+        ["variants.0.capacity: Input should be 'ON_DEMAND' or 'SPOT'"],
+    ),
+    "memory not a Fargate size for the vcpus": (
+        lambda i: i["variants"][0].update(memory_mib=1024),
+        ["variants.0: memory_mib 1024 is not a Fargate size for 1 vCPU; use 2048..8192"],
+    ),
+    "vcpus Fargate does not offer": (
+        lambda i: i["variants"][1].update(vcpus=3),
+        ["variants.1.vcpus: must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3"],
+    ),
+    "timeout too short": (
+        lambda i: i["variants"][0].update(timeout_seconds=59),
+        ["variants.0.timeout_seconds: Input should be greater than or equal to 60"],
+    ),
+    "timeout too long": (
+        lambda i: i["variants"][0].update(timeout_seconds=86401),
+        ["variants.0.timeout_seconds: Input should be less than or equal to 86400"],
+    ),
+    "empty cost_center": (
+        lambda i: i.update(cost_center=""),
+        ["cost_center: String should match pattern"],
+    ),
+    "cost_center with a space": (
+        lambda i: i.update(cost_center="genomics lab"),
+        ["cost_center: String should match pattern"],
+    ),
+    "k out of range": (
+        lambda i: i["input"].update(k=32),
+        ["input.k: Input should be less than or equal to 31"],
+    ),
+    "input uri with another scheme": (
+        lambda i: i["input"].update(uri="gs://bucket/x.fq"),
+        ["input.uri: unsupported scheme"],
+    ),
+    "s3 uri without a key": (
+        lambda i: i["input"].update(uri="s3://bucket"),
+        ["input.uri: must look like s3://bucket/key"],
+    ),
+    "unknown input attribute": (
+        lambda i: i["input"].update(gzip=True),
+        ["input.gzip: unknown attribute"],
+    ),
+    "unknown top-level attribute": (lambda i: i.update(notes="x"), ["notes: unknown attribute"]),
+    "unknown variant attribute": (
+        lambda i: i["variants"][0].update(gpu=1),
+        ["variants.0.gpu: unknown attribute"],
+    ),
+    "run_id written as an attribute": (
+        lambda i: i.update(run_id="other"),
+        ["run_id: not an attribute of a request; the run id comes from pk"],
+    ),
+    "pk without the RUN# prefix": (
+        lambda i: i.update(pk="kmer-1"),
+        ["pk: must look like RUN#<run_id>, got 'kmer-1'"],
+    ),
+    "run id starting with a dash": (
+        lambda i: i.update(pk="RUN#-kmer"),
+        ["pk: run id '-kmer' must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"],
+    ),
+    "run id too long": (lambda i: i.update(pk="RUN#" + "a" * 81), ["pk: run id 'aaaa"]),
+    "oversized": (
+        lambda i: i["input"].update(uri="s3://b/" + "x" * 70_000),
+        ["request is 70", " bytes; the limit is 65536"],
+    ),
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD_REQUESTS))
+def test_bad_request_is_invalid_with_a_reason_naming_the_field(problem: str) -> None:
+    change, expected = BAD_REQUESTS[problem]
+    valid, reason = check(mutate(change))
+    assert valid is False
+    for text in expected:
+        assert text in reason
+    assert len(reason) <= MAX_REASON_CHARS
+
+
+def test_every_problem_is_reported_one_line_each() -> None:
+    def many(item: dict[str, Any]) -> None:
+        item.pop("cost_center")
+        item["input"]["k"] = 0
+        item["variants"][1]["name"] = "od-1vcpu"
+
+    _, reason = check(mutate(many))
+    assert reason.splitlines() == [
+        "cost_center: required",
+        "input.k: Input should be greater than or equal to 1",
+        'variants.1.name: duplicate variant name "od-1vcpu"',
+    ]
+
+
+def test_duplicate_names_are_reported_even_when_another_variant_is_invalid() -> None:
+    def dup_and_bad(item: dict[str, Any]) -> None:
+        item["variants"][1]["name"] = "od-1vcpu"
+        item["variants"][2]["name"] = "od-1vcpu"
+        item["variants"][2]["memory_mib"] = 1024
+
+    _, reason = check(mutate(dup_and_bad))
+    assert reason.splitlines() == [
+        "variants.2: memory_mib 1024 is not a Fargate size for 2 vCPU; "
+        "use 4096..16384 in steps of 1024",
+        'variants.1.name: duplicate variant name "od-1vcpu"',
+        'variants.2.name: duplicate variant name "od-1vcpu"',
+    ]
+
+
+def test_unknown_workflow_does_not_also_judge_the_input() -> None:
+    _, reason = check(mutate(lambda i: i.update(workflow="x", input={"reference": "hg38"})))
+    assert reason == "workflow: unknown workflow 'x'; known: kmer-count"
+
+
+def test_request_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> None:
+    item = valid_item()
+    item["input"]["uri"] = "s3://b/k"
+    base = len(json.dumps(to_image(item), separators=(",", ":")).encode())
+    item["input"]["uri"] = "s3://b/k" + "x" * (65536 - base)
+    at_limit = to_image(item)
+    assert len(json.dumps(at_limit, separators=(",", ":")).encode()) == 65536
+    # the uri itself is then too long, so only the size verdict is asserted here
+    assert "the limit is" not in (validate_request(item["pk"], at_limit).reason or "")
+    item["input"]["uri"] += "x"
+    assert validate_request(item["pk"], to_image(item)).reason == (
+        "request is 65537 bytes; the limit is 65536"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pk", "image", "expected"),
+    [
+        ("RUN#x", None, "image: must be a DynamoDB item"),
+        ("RUN#x", [1, 2], "image: must be a DynamoDB item"),
+        ("RUN#x", "text", "image: must be a DynamoDB item"),
+        ("RUN#x", {"workflow": {"Q": "x"}}, "image: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": "kmer-count"}, "image: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": {}}, "image: not valid DynamoDB JSON"),
+        (None, {}, "pk: required"),
+        (42, {}, "pk: required"),
+        ("RUN#x", {"variants": {"SS": ["a", "b"]}}, "variants: Input should be a valid list"),
+        ("RUN#x", {"cost_center": {"B": "AAEC"}}, "cost_center: Input should be a valid string"),
+        ("RUN#x", {"workflow": {"NULL": True}}, "workflow: Input should be a valid string"),
+        ("RUN#x", {"input": {"N": "1E+400"}}, "image: not valid DynamoDB JSON"),
+    ],
+)
+def test_malformed_image_is_invalid_and_never_raises(
+    pk: object, image: object, expected: str
+) -> None:
+    result = validate_request(pk, image)
+    assert result.valid is False
+    assert expected in (result.reason or "")
+    json.dumps(result.model_dump(mode="json"))  # what the handler returns stays JSON-able
+
+
+def test_unexpected_failure_inside_the_check_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import runledger.validation as validation
+
+    def explode(image: object) -> dict[str, Any]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(validation, "from_dynamodb_json", explode)
+    result = validate_request("RUN#x", {})
+    assert result.valid is False
+    assert result.reason == "request: could not be read (RuntimeError: disk on fire)"
+
+
+def test_attribute_name_with_a_newline_stays_on_one_line() -> None:
+    item = valid_item()
+    image = to_image(item) | {"bad\nname": {"S": "x"}}
+    reason = validate_request(item["pk"], image).reason or ""
+    assert reason == "bad\\nname: unknown attribute"
+
+
+def test_long_reason_is_cut_at_1000_chars_and_says_how_many_problems_were_left_out() -> None:
+    problems = [f"variants.{n}.name: String should match pattern '{'x' * 40}'" for n in range(50)]
+    reason = format_reason(problems)
+    assert len(reason) <= MAX_REASON_CHARS
+    lines = reason.splitlines()
+    kept = len(lines) - 1
+    assert lines[:kept] == problems[:kept]
+    assert lines[-1] == f"... and {50 - kept} more problems"
+
+
+def test_a_single_very_long_problem_is_shortened() -> None:
+    reason = format_reason(["x: " + "y" * 5000])
+    assert len(reason) == 300
+    assert reason.endswith("...")
+
+
+def test_copy_of_valid_item_is_not_mutated_by_validation() -> None:
+    item = valid_item()
+    image = to_image(item)
+    before = copy.deepcopy(image)
+    validate_request(item["pk"], image)
+    assert image == before
