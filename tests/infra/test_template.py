@@ -406,16 +406,25 @@ def test_functions_run_python_313_on_arm64_with_powertools_and_tracing() -> None
         assert function["Properties"]["Runtime"] == "python3.13"
 
 
-def test_the_layer_ships_the_package_once_and_pins_powertools_like_pyproject() -> None:
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        requirement = line.split("#", 1)[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version
+    return pins
+
+
+def test_the_layer_ships_the_package_once_at_the_versions_the_tests_run_on() -> None:
     layer_dir = REPO_ROOT / SAM["Resources"]["RunledgerLayer"]["Properties"]["ContentUri"]
     assert (layer_dir / "runledger").resolve() == REPO_ROOT / "runledger"
-    layer_pins = {
-        line.strip()
-        for line in (layer_dir / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    layer = _pins((layer_dir / "requirements.txt").read_text().splitlines())
+    tested = _pins((REPO_ROOT / "constraints.txt").read_text().splitlines())
+    assert {name: tested.get(name) for name in layer} == layer
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    assert layer_pins <= set(pyproject["project"]["dependencies"])
+    runtime = _pins(pyproject["project"]["dependencies"])
+    assert {name: layer.get(name) for name in runtime} == runtime
 
 
 # ------------------------------------------------------------------ IAM
