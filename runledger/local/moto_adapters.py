@@ -1,0 +1,1761 @@
+"""Moto adaptations that let the whole runledger pipeline run offline, on one machine.
+
+moto (pinned 5.2.5) emulates DynamoDB, Step Functions (with execution), Batch and Lambda,
+but leaves holes that stop our pipeline. This module fills them, each with one small,
+reversible patch, so the same code runs in-process under ``mock_aws`` and behind a
+``ThreadedMotoServer`` (server mode):
+
+=====================  ===============================================================
+adaptation             what it does
+=====================  ===============================================================
+``endpoint_mode``      sets ``AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled`` (DESIGN: account-
+                       based DynamoDB Streams hosts 404 on moto; not reproduced with
+                       botocore 1.43.127, kept as cheap insurance).
+``client_cache``       the ASL engine builds a boto3 client for every task; reuse one
+                       per (service, region, endpoint).
+``execution_names``    ``StartExecution`` without a name gets a UUID name, as on AWS
+                       (moto names it ``None``, so the second unnamed start fails).
+``lambda_in_process``  invokes of registered functions (``lambda:invoke`` tasks and
+                       ``lambda_client.invoke``) run the real Python handler in-process.
+``batch_local``        ``batch:submitJob.sync`` works: parameters and results are
+                       normalised to the botocore shape (PascalCase output as AWS Step
+                       Functions returns it; PropagateTags passes through), every job
+                       runs its job definition's command as a local process (retry
+                       strategy, timeout, logs in ``/aws/batch/job``), the ``.sync`` wait
+                       wakes when the job ends, and DescribeJobs reports the local jobs.
+``jsonata``            ``QueryLanguage: JSONata`` through jsonata-python, plus the
+                       functions Step Functions adds ($partition, $range, $hash, $random,
+                       $uuid, $parse); variables holding quotes/backslashes are encoded
+                       correctly; evaluation errors are ``States.QueryEvaluationError``.
+``retry_sleep``        Retry intervals are scaled by ``LocalCloud.retry_sleep_scale``
+                       (default 0: no waiting); the history still shows every attempt.
+``mock_config``        Step Functions Local's MockConfigFile (``SFN_MOCK_CONFIG``) with
+                       ``start_execution(stateMachineArn=arn + "#TestCase")``; a mock may
+                       Throw ``States.*`` errors (``States.TaskFailed``) too.
+=====================  ===============================================================
+
+Public API::
+
+    local_aws(*, adapters=ADAPTATIONS, endpoint_url=None, batch_workdir=None,
+              batch_env=None, lambda_env=None, retry_sleep_scale=0.0,
+              mock_config_file=None, configure_moto=True) -> ContextManager[LocalCloud]
+    LocalCloud.register_function(name_or_arn, *, code_dir, handler="app.lambda_handler",
+              environment=None, timeout=3.0, memory_mb=128, extra_paths=()) -> LambdaSpec
+    LocalCloud.batch_workdir / .batch_env / .lambda_env / .retry_sleep_scale  (settable)
+    moto_server(host="127.0.0.1", port=0) -> ContextManager[str]   # yields the endpoint URL
+    ADAPTATIONS, AdaptationBrokenError, LambdaSpec, LocalLambdaContext
+
+In-process::
+
+    with mock_aws(), local_aws() as cloud:
+        cloud.register_function("validate-request", code_dir=Path("functions/validate"))
+        ...  # boto3 clients, executions, jobs
+
+Server mode: start the server, then pass its URL so the engine reaches its own services
+(``MOTO_PORT``) and handlers and jobs reach moto (``AWS_ENDPOINT_URL`` in their env)::
+
+    with moto_server() as url, local_aws(endpoint_url=url) as cloud:
+        ...
+
+Each adaptation is applied by one ``_adapt_*`` context manager that checks the moto seam
+it needs first and raises ``AdaptationBrokenError`` naming the adaptation when a moto
+upgrade moved it. Only one ``local_aws`` may be active per process (the patches are
+process-wide).
+
+Lambda concurrency: a handler runs with its environment variables set in ``os.environ``
+(process-wide), so invocations are serialised by one lock, held from environment set-up
+to handler return. A nested synchronous invoke from a handler (in-process) re-enters the
+lock. Map iterations therefore run their Lambda steps one at a time; Batch jobs (separate
+processes) still run concurrently. A handler that exceeds its timeout is reported as
+``Sandbox.Timedout``, its environment is restored and the lock released, but its Python
+thread cannot be killed: it finishes in the background and its result is discarded.
+While a handler runs, its ``code_dir`` and ``extra_paths`` are at the front of
+``sys.path``; sibling modules it imports are cached under their plain names, so give
+them names unique across functions (shared code belongs in the layer anyway).
+
+Batch jobs: a job's process gets the host environment without credentials, fake
+credentials, ``LocalCloud.batch_env``, the job definition's environment, the
+ContainerOverrides environment and the ``AWS_BATCH_*`` variables (later wins); ``python``
+as the command's first word is this interpreter. In-process there is no endpoint a job
+process could reach, so jobs that call AWS need server mode. Not emulated: dependsOn,
+multi-node jobs, terminating the job when its execution is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import functools
+import hashlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+from unittest import mock
+
+LOG = logging.getLogger(__name__)
+
+ADAPTATIONS: Final[tuple[str, ...]] = (
+    "endpoint_mode",
+    "client_cache",
+    "execution_names",
+    "lambda_in_process",
+    "batch_local",
+    "jsonata",
+    "retry_sleep",
+    "mock_config",
+)
+
+#: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
+_FAKE_CREDENTIALS: Final[dict[str, str]] = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+#: Host variables never passed to a local Batch job (real credentials, profiles).
+_STRIPPED_HOST_ENV: Final[frozenset[str]] = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    }
+)
+
+#: Seconds a ``.sync`` poll waits for the local job to end before handing back to moto's
+#: polling loop (which then sleeps 0.5 s): long jobs cost one describe per this interval.
+BATCH_SYNC_WAIT_SECONDS: Final[float] = 10.0
+#: Seconds between SIGTERM and SIGKILL when a job attempt times out (AWS waits 30 s).
+BATCH_KILL_GRACE_SECONDS: Final[float] = 2.0
+_BATCH_LOG_GROUP: Final[str] = "/aws/batch/job"
+_PYTHON_COMMANDS: Final[frozenset[str]] = frozenset(
+    {"python", "python3", f"python3.{sys.version_info.minor}"}
+)
+
+
+class AdaptationBrokenError(RuntimeError):
+    """A moto seam an adaptation patches is missing or changed (moto upgrade?)."""
+
+    def __init__(self, adaptation: str, detail: str) -> None:
+        super().__init__(f"moto adaptation '{adaptation}' cannot be applied: {detail}")
+        self.adaptation = adaptation
+
+
+class MockConfigError(ValueError):
+    """The file named by SFN_MOCK_CONFIG does not follow Step Functions Local's format."""
+
+
+# --------------------------------------------------------------------------------------
+# Seams: every moto internal we touch is looked up (and checked) here.
+# --------------------------------------------------------------------------------------
+
+
+def _import(adaptation: str, module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise AdaptationBrokenError(adaptation, f"cannot import {module}: {exc}") from exc
+
+
+def _seam(
+    adaptation: str, module: str, qualname: str, params: Sequence[str] | None = None
+) -> tuple[Any, str, Any]:
+    """Return (owner, attribute, current value) for ``module:qualname``, checked.
+
+    ``params`` are the parameter names the callable must have (in order), so a changed
+    signature fails here, loudly, instead of deep inside an execution.
+    """
+    owner: Any = _import(adaptation, module)
+    *path, attribute = qualname.split(".")
+    for part in path:
+        owner = getattr(owner, part, None)
+        if owner is None:
+            raise AdaptationBrokenError(adaptation, f"{module}.{qualname} not found")
+    if not hasattr(owner, attribute):
+        raise AdaptationBrokenError(adaptation, f"{module}.{qualname} not found")
+    value = getattr(owner, attribute)
+    if params is not None:
+        actual = list(inspect.signature(value).parameters)
+        if actual != list(params):
+            raise AdaptationBrokenError(
+                adaptation,
+                f"{module}.{qualname} has parameters {actual}, expected {list(params)}",
+            )
+    return owner, attribute, value
+
+
+# --------------------------------------------------------------------------------------
+# The local cloud: settings and registries shared by the adaptations.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LambdaSpec:
+    """A Lambda function served in-process (from the template, or a test)."""
+
+    name: str
+    code_dir: Path
+    handler: str = "app.lambda_handler"
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 3.0
+    memory_mb: int = 128
+    extra_paths: tuple[Path, ...] = ()
+
+    @property
+    def module_file(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir / (module.replace(".", "/") + ".py")
+
+    @property
+    def function_attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+class LocalLambdaContext:
+    """The context object the Python Lambda runtime passes to a handler.
+
+    ``memory_limit_in_mb`` is a string, as in the real runtime (it reads an env var).
+    """
+
+    def __init__(
+        self, spec: LambdaSpec, invoked_function_arn: str, request_id: str, deadline: float
+    ) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = invoked_function_arn
+        self.memory_limit_in_mb = str(spec.memory_mb)
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = f"{dt.datetime.now(dt.UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self.identity: Any = None
+        self.client_context: Any = None
+        self.tenant_id: str | None = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _ChainLock:
+    """Held by one invocation chain at a time; re-entrant within the chain."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: str | None = None
+        self._depth = 0
+
+    def acquire(self, chain: str) -> None:
+        with self._cond:
+            while self._owner not in (None, chain):
+                self._cond.wait()
+            self._owner = chain
+            self._depth += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
+_LAMBDA_LOCK = _ChainLock()
+_INVOCATION = threading.local()
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextlib.contextmanager
+def _sys_path(paths: Sequence[Path]) -> Iterator[None]:
+    added = [str(path) for path in paths]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for entry in added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(entry)
+
+
+def _json_default(value: Any) -> Any:
+    # What the Python Lambda runtime's marshaller accepts beyond plain JSON.
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _error_payload(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
+    return json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": stack,
+        }
+    ).encode()
+
+
+class _RuntimeInitError(Exception):
+    """A handler that cannot be loaded, named as the Lambda Python runtime names it."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class _InProcessFunction:
+    def __init__(self, spec: LambdaSpec) -> None:
+        self.spec = spec
+        digest = hashlib.sha256(str(spec.module_file.resolve()).encode()).hexdigest()[:10]
+        safe = re.sub(r"\W", "_", spec.name)
+        self.module_name = f"_runledger_lambda_{safe}_{digest}"
+        self._handler: Callable[[Any, Any], Any] | None = None
+
+    def handler(self) -> Callable[[Any, Any], Any]:
+        """Import the handler module on first use (the cold start)."""
+        if self._handler is None:
+            path = self.spec.module_file
+            module_spec = importlib.util.spec_from_file_location(self.module_name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"cannot load handler module {path}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[self.module_name] = module
+            try:
+                module_spec.loader.exec_module(module)
+            except Exception as exc:
+                sys.modules.pop(self.module_name, None)
+                raise _RuntimeInitError(
+                    "Runtime.ImportModuleError", f"Unable to import module '{path.stem}': {exc}"
+                ) from exc
+            function = getattr(module, self.spec.function_attribute, None)
+            if not callable(function):
+                raise _RuntimeInitError(
+                    "Runtime.HandlerNotFound",
+                    f"Handler '{self.spec.function_attribute}' missing on module '{path.stem}'",
+                )
+            self._handler = function
+        return self._handler
+
+
+@dataclass
+class _LocalJob:
+    """A Batch job run as a local process (one per submitted job)."""
+
+    job: Any  # moto.batch.models.Job
+    command: list[str]
+    environment: dict[str, str]  # job definition + overrides, as describe_jobs shows
+    retry_strategy: dict[str, Any]
+    propagate_tags: bool
+    done: threading.Event = field(default_factory=threading.Event)
+    exit_code: int | None = None
+    reason: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+
+class LocalCloud:
+    """Settings and registries of the active local cloud (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        batch_workdir: Path | None = None,
+        batch_env: Mapping[str, str] | None = None,
+        lambda_env: Mapping[str, str] | None = None,
+        retry_sleep_scale: float = 0.0,
+    ) -> None:
+        #: Server mode: the moto server URL (given to handlers and jobs as AWS_ENDPOINT_URL).
+        self.endpoint_url = endpoint_url
+        #: Working directory of Batch job processes.
+        self.batch_workdir = batch_workdir or Path.cwd()
+        #: Extra environment for every Batch job (the job definition's own env wins).
+        self.batch_env: dict[str, str] = dict(batch_env or {})
+        #: Extra environment for every Lambda handler (the function's own env wins).
+        self.lambda_env: dict[str, str] = dict(lambda_env or {})
+        #: Factor applied to Retry intervals (0 = retry at once, 1 = real waiting).
+        self.retry_sleep_scale = retry_sleep_scale
+        self._functions: dict[str, _InProcessFunction] = {}
+        self._jobs: dict[str, _LocalJob] = {}
+        self._jobs_lock = threading.Lock()
+
+    # ---- Lambda ------------------------------------------------------------------
+    def register_function(
+        self,
+        name_or_arn: str,
+        *,
+        code_dir: Path,
+        handler: str = "app.lambda_handler",
+        environment: Mapping[str, str] | None = None,
+        timeout: float = 3.0,
+        memory_mb: int = 128,
+        extra_paths: Iterable[Path] = (),
+    ) -> LambdaSpec:
+        """Serve invokes of ``name_or_arn`` with ``handler`` from ``code_dir``.
+
+        The handler module is imported by file path under a unique module name on the
+        first invoke; ``code_dir`` and ``extra_paths`` (e.g. a layer's ``python/``) are on
+        ``sys.path`` while it is imported and runs. Defaults are Lambda's (3 s, 128 MB).
+        """
+        name = _function_name(name_or_arn)
+        spec = LambdaSpec(
+            name=name,
+            code_dir=Path(code_dir),
+            handler=handler,
+            environment=dict(environment or {}),
+            timeout=float(timeout),
+            memory_mb=int(memory_mb),
+            extra_paths=tuple(Path(p) for p in extra_paths),
+        )
+        if not spec.module_file.is_file():
+            raise FileNotFoundError(f"handler module {spec.module_file} does not exist")
+        old = self._functions.get(name)
+        if old is not None:
+            sys.modules.pop(old.module_name, None)
+        self._functions[name] = _InProcessFunction(spec)
+        return spec
+
+    def registered_function(self, name_or_arn: str) -> LambdaSpec | None:
+        function = self._functions.get(_function_name(name_or_arn))
+        return None if function is None else function.spec
+
+    def _lambda_environment(self, spec: LambdaSpec, region: str, context: Any) -> dict[str, str]:
+        env = {
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python3.{sys.version_info.minor}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            **_FAKE_CREDENTIALS,
+        }
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        env.update(self.lambda_env)
+        env.update(spec.environment)
+        return env
+
+    def _invoke(self, name: str, event: Any, region: str, account: str) -> tuple[bytes, bool]:
+        """Run a registered handler; returns (payload, is_function_error)."""
+        function = self._functions[name]
+        spec = function.spec
+        request_id = str(uuid.uuid4())
+        chain: str = getattr(_INVOCATION, "chain", None) or request_id
+        arn = f"arn:aws:lambda:{region}:{account}:function:{spec.name}"
+        context = LocalLambdaContext(spec, arn, request_id, time.monotonic() + spec.timeout)
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            _INVOCATION.chain = chain
+            try:
+                outcome["result"] = function.handler()(event, context)
+            except BaseException as exc:  # the runtime reports every exception
+                outcome["error"] = exc
+            finally:
+                finished.set()
+
+        _LAMBDA_LOCK.acquire(chain)
+        try:
+            env = self._lambda_environment(spec, region, context)
+            with _environ(env), _sys_path((spec.code_dir, *spec.extra_paths)):
+                worker = threading.Thread(target=run, name=f"lambda-{spec.name}", daemon=True)
+                worker.start()
+                on_time = finished.wait(spec.timeout)
+        finally:
+            _LAMBDA_LOCK.release()
+
+        if not on_time:
+            LOG.warning("Lambda %s timed out after %.2f s", spec.name, spec.timeout)
+            message = (
+                f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
+            )
+            return _error_payload("Sandbox.Timedout", message, request_id, []), True
+        if "error" in outcome:
+            exc: BaseException = outcome["error"]
+            frames = [
+                frame
+                for frame in traceback.extract_tb(exc.__traceback__)
+                if frame.filename != __file__
+            ]
+            error_type = getattr(exc, "error_type", None) or type(exc).__name__
+            LOG.info("Lambda %s raised %s: %s", spec.name, error_type, exc)
+            stack = traceback.format_list(frames)
+            return _error_payload(error_type, str(exc), request_id, stack), True
+        try:
+            return json.dumps(outcome["result"], default=_json_default).encode(), False
+        except (TypeError, ValueError) as exc:
+            message = f"Unable to marshal response: {exc}"
+            return _error_payload("Runtime.MarshalError", message, request_id, []), True
+
+    # ---- Batch -------------------------------------------------------------------
+    def _register_job(self, local: _LocalJob) -> None:
+        with self._jobs_lock:
+            self._jobs[local.job.job_id] = local
+
+    def _local_job(self, job_id: str | None) -> _LocalJob | None:
+        if job_id is None:
+            return None
+        with self._jobs_lock:
+            return self._jobs.get(job_id)
+
+    def _stop_jobs(self) -> None:
+        with self._jobs_lock:
+            running = [job for job in self._jobs.values() if not job.done.is_set()]
+        for local in running:
+            local.job.stop = True
+            if local.process is not None and local.process.poll() is None:
+                _kill(local.process, graceful=False)
+        for local in running:
+            local.done.wait(5)
+
+
+def _function_name(name_or_arn: str) -> str:
+    """``fn``, ``fn:alias``, ``123:function:fn`` and full ARNs all name ``fn``."""
+    parts = name_or_arn.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return parts[0]
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: endpoint mode (and moto's own configuration).
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _adapt_endpoint_mode(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    with _environ({"AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}):
+        yield
+
+
+@contextlib.contextmanager
+def _configure_moto() -> Iterator[None]:
+    name = "configure_moto"
+    _, _, config = _seam(name, "moto.core.config", "default_user_config")
+    wanted = {
+        "stepfunctions": {**config.get("stepfunctions", {}), "execute_state_machine": True},
+        "lambda": {**config.get("lambda", {}), "use_docker": False},
+        "batch": {**config.get("batch", {}), "use_docker": False},
+    }
+    with mock.patch.dict(config, wanted):
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: client cache.
+# --------------------------------------------------------------------------------------
+
+_BOTO_CLIENT_MODULE: Final[str] = "moto.stepfunctions.parser.asl.utils.boto_client"
+_BOTO_CLIENT_USERS: Final[tuple[str, ...]] = tuple(
+    "moto.stepfunctions.parser.asl.component.state." + suffix
+    for suffix in (
+        "exec.state_task.lambda_eval_utils",
+        "exec.state_task.service.state_task_service_aws_sdk",
+        "exec.state_task.service.state_task_service_batch",
+        "exec.state_task.service.state_task_service_dynamodb",
+        "exec.state_task.service.state_task_service_ecs",
+        "exec.state_task.service.state_task_service_events",
+        "exec.state_task.service.state_task_service_glue",
+        "exec.state_task.service.state_task_service_sfn",
+        "exec.state_task.service.state_task_service_sns",
+        "exec.state_task.service.state_task_service_sqs",
+        "exec.state_task.service.state_task_service_unsupported",
+        "exec.state_map.item_reader.eval.resource_eval_s3",
+        "exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    )
+)
+
+
+@contextlib.contextmanager
+def _adapt_client_cache(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "client_cache"
+    _, _, original = _seam(
+        name, _BOTO_CLIENT_MODULE, "boto_client_for", ["region", "service", "state_credentials"]
+    )
+    _, _, stubber = _seam(name, "moto.core.models", "botocore_stubber")
+    _, _, server_port = _seam(name, "moto.settings", "moto_server_port")
+    cache: dict[tuple[str, str, str | None], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto ignores state_credentials (fixed fake keys), so it is not part of the key.
+        endpoint = None if stubber.enabled else f"http://localhost:{server_port()}"
+        key = (service, region, endpoint)
+        client = cache.get(key)
+        if client is None:
+            with lock:
+                client = cache.get(key)
+                if client is None:
+                    client = original(region, service, state_credentials)
+                    cache[key] = client
+        return client
+
+    # Import every user before patching: a module imported while the patch is on would
+    # keep the cached function after the undo.
+    modules = [
+        _import(name, module_name) for module_name in (_BOTO_CLIENT_MODULE, *_BOTO_CLIENT_USERS)
+    ]
+    for module in modules:
+        if getattr(module, "boto_client_for", None) is not original:
+            raise AdaptationBrokenError(name, f"{module.__name__} no longer uses boto_client_for")
+    with contextlib.ExitStack() as stack:
+        for module in modules:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+        try:
+            yield
+        finally:
+            cache.clear()
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: execution names.
+# --------------------------------------------------------------------------------------
+
+_SFN_BACKEND: Final[str] = "moto.stepfunctions.parser.models"
+_START_EXECUTION_PARAMS: Final[list[str]] = [
+    "self",
+    "state_machine_arn",
+    "name",
+    "execution_input",
+    "trace_header",
+]
+
+
+@contextlib.contextmanager
+def _adapt_execution_names(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    owner, attribute, original = _seam(
+        "execution_names",
+        _SFN_BACKEND,
+        "StepFunctionsParserBackend.start_execution",
+        _START_EXECUTION_PARAMS,
+    )
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        return original(
+            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+        )
+
+    with mock.patch.object(owner, attribute, start_execution):
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: Lambda in-process.
+# --------------------------------------------------------------------------------------
+
+_INVOKE_PARAMS: Final[list[str]] = [
+    "self",
+    "function_name",
+    "qualifier",
+    "body",
+    "headers",
+    "response_headers",
+]
+
+
+@contextlib.contextmanager
+def _adapt_lambda_in_process(cloud: LocalCloud) -> Iterator[None]:
+    name = "lambda_in_process"
+    targets = [
+        _seam(name, "moto.awslambda.models", "LambdaBackend.invoke", _INVOKE_PARAMS),
+        _seam(name, "moto.awslambda_simple.models", "LambdaSimpleBackend.invoke", _INVOKE_PARAMS),
+    ]
+
+    def make_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
+        def invoke(
+            self: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, str],
+        ) -> Any:
+            target = _function_name(function_name)
+            if target not in cloud._functions:
+                return original(self, function_name, qualifier, body, headers, response_headers)
+            try:
+                event = json.loads(body) if body else {}
+            except (TypeError, ValueError):
+                event = body
+            invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or "RequestResponse"
+            region, account = self.region_name, self.account_id
+            if invocation_type == "Event":
+                threading.Thread(
+                    target=cloud._invoke,
+                    args=(target, event, region, account),
+                    name=f"lambda-event-{target}",
+                    daemon=True,
+                ).start()
+                return b""
+            if invocation_type == "DryRun":
+                return b""
+            payload, failed = cloud._invoke(target, event, region, account)
+            if failed:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            response_headers["x-amz-executed-version"] = "$LATEST"
+            response_headers["Content-Length"] = str(len(payload))
+            return payload
+
+        return invoke
+
+    with contextlib.ExitStack() as stack:
+        for owner, attribute, original in targets:
+            stack.enter_context(mock.patch.object(owner, attribute, make_invoke(original)))
+        try:
+            yield
+        finally:
+            for function in cloud._functions.values():
+                sys.modules.pop(function.module_name, None)
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: Batch jobs as local processes, and batch:submitJob.sync.
+# --------------------------------------------------------------------------------------
+
+_BATCH_TASK: Final[str] = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"
+)
+_SUBMIT_EXTRAS = threading.local()
+
+
+_OPERATION_MODELS: dict[tuple[str, str], Any] = {}
+_OPERATION_MODELS_LOCK = threading.Lock()
+
+
+def _operation_model(service: str, snake_action: str) -> Any:
+    """botocore's model of an operation, loaded once (Map iterations ask concurrently)."""
+    key = (service, snake_action)
+    model = _OPERATION_MODELS.get(key)
+    if model is None:
+        with _OPERATION_MODELS_LOCK:
+            model = _OPERATION_MODELS.get(key)
+            if model is None:
+                import botocore.session
+                from botocore import xform_name
+
+                service_model = botocore.session.get_session().get_service_model(service)
+                for operation in service_model.operation_names:
+                    if xform_name(operation) == snake_action:
+                        model = service_model.operation_model(operation)
+                        break
+                else:
+                    raise KeyError(f"{service} has no operation {snake_action}")
+                _OPERATION_MODELS[key] = model
+    return model
+
+
+def _normalise_parameters(
+    self: Any,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    # What upstream (LocalStack) does for every service: map the ASL's PascalCase
+    # parameters onto the botocore input shape (JobName -> jobName, ...).
+    model = _operation_model(
+        self._get_boto_service_name(boto_service_name),
+        self._get_boto_service_action(service_action_name),
+    )
+    if model.input_shape is not None:
+        self._to_boto_request(parameters, model.input_shape)
+
+
+def _normalise_response(
+    self: Any,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    # ...and the botocore response back to the PascalCase Step Functions returns.
+    model = _operation_model(
+        self._get_boto_service_name(boto_service_name),
+        self._get_boto_service_action(service_action_name),
+    )
+    if model.output_shape is not None:
+        self._from_boto_response(response, model.output_shape)
+
+
+def _epoch_ms(moment: dt.datetime | None = None) -> int:
+    return int((moment or dt.datetime.now()).timestamp() * 1000)
+
+
+def _glob_match(pattern: str, value: str) -> bool:
+    # AWS Batch globs: exact match, or a prefix match when the pattern ends with '*'.
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    return value == pattern
+
+
+def _retry_action(
+    evaluate_on_exit: Sequence[Mapping[str, str]],
+    exit_code: int | None,
+    reason: str | None,
+    status_reason: str | None,
+) -> str:
+    """RETRY or EXIT for a failed attempt, as AWS Batch's EvaluateOnExit decides."""
+    for condition in evaluate_on_exit:
+        checks = (
+            ("onExitCode", "" if exit_code is None else str(exit_code)),
+            ("onReason", reason or ""),
+            ("onStatusReason", status_reason or ""),
+        )
+        if all(key not in condition or _glob_match(condition[key], value) for key, value in checks):
+            return str(condition.get("action", "RETRY")).upper()
+    return "RETRY"  # no condition matched: the job is retried
+
+
+def _kill(process: subprocess.Popen[bytes], *, graceful: bool) -> None:
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if hasattr(os, "killpg"):
+                os.killpg(process.pid, sig)
+            else:  # pragma: no cover - non-POSIX
+                process.send_signal(sig)
+
+    if graceful:
+        send(signal.SIGTERM)
+        try:
+            process.wait(BATCH_KILL_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    send(signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(5)
+
+
+def _env_list(values: Any) -> dict[str, str]:
+    return {item["name"]: str(item.get("value", "")) for item in values or [] if "name" in item}
+
+
+def _new_local_job(job: Any, extras: Mapping[str, Any]) -> _LocalJob:
+    definition = job.job_definition
+    container = definition.container_properties or {}
+    overrides = copy.deepcopy(job.container_overrides or {})
+    command = overrides.get("command") or container.get("command") or []
+    environment = _env_list(container.get("environment"))
+    environment.update(_env_list(overrides.get("environment")))
+    retry_strategy = extras.get("retryStrategy") or definition.retry_strategy or {}
+    propagate = extras.get("propagateTags")
+    if propagate is None:
+        propagate = bool(getattr(definition, "propagate_tags", False))
+    return _LocalJob(
+        job=job,
+        command=list(job._add_parameters_to_command(command)),
+        environment=environment,
+        retry_strategy=dict(retry_strategy),
+        propagate_tags=bool(propagate),
+    )
+
+
+def _job_process_env(cloud: LocalCloud, local: _LocalJob, attempt: int) -> dict[str, str]:
+    job = local.job
+    env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_HOST_ENV}
+    region = job.job_definition._region
+    env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region, **_FAKE_CREDENTIALS})
+    if cloud.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = cloud.endpoint_url
+    env.update(cloud.batch_env)
+    env.update(local.environment)
+    queue = job.job_queue
+    env.update(
+        {
+            "AWS_BATCH_JOB_ID": job.job_id,
+            "AWS_BATCH_JOB_ATTEMPT": str(attempt),
+            "AWS_BATCH_JQ_NAME": queue.name,
+            "AWS_BATCH_CE_NAME": _compute_environment_name(queue),
+        }
+    )
+    index = (job.array_properties or {}).get("index")
+    if index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+    return env
+
+
+def _compute_environment_name(queue: Any) -> str:
+    order = getattr(queue, "env_order_json", None) or []
+    if order:
+        return str(order[0].get("computeEnvironment", "")).rsplit("/", 1)[-1]
+    return "local"
+
+
+def _resolve_command(command: Sequence[str]) -> list[str]:
+    resolved = list(command)
+    if resolved and resolved[0] in _PYTHON_COMMANDS:
+        resolved[0] = sys.executable
+    return resolved
+
+
+def _put_job_logs(job: Any, stream: str, output: bytes, started_ms: int) -> None:
+    lines = output.decode(errors="replace").splitlines()
+    for line in lines:
+        LOG.debug("batch %s: %s", job.job_name, line)
+    try:
+        logs = job._log_backend
+        logs.ensure_log_group(_BATCH_LOG_GROUP)
+        logs.ensure_log_stream(_BATCH_LOG_GROUP, stream)
+        if lines:
+            events = [{"timestamp": started_ms, "message": line} for line in lines]
+            logs.put_log_events(_BATCH_LOG_GROUP, stream, events)
+    except Exception:  # logs are a convenience; never fail the job for them
+        LOG.debug("could not store logs for job %s", job.job_id, exc_info=True)
+
+
+def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, Any]:
+    """Run one attempt; returns the AWS-shaped attempt detail."""
+    job = local.job
+    stream = f"{job.job_definition.name}/default/{uuid.uuid4().hex}"
+    job.log_stream_name = stream
+    started = dt.datetime.now()
+    job.job_started_at = started
+    job.status = "RUNNING"
+    duration = job._get_attempt_duration()
+    exit_code: int | None = None
+    reason: str | None = None
+    status_reason = "Essential container in task exited"
+    with tempfile.TemporaryFile() as output:
+        command = _resolve_command(local.command)
+        try:
+            if not command:
+                raise FileNotFoundError("the job definition has no command")
+            local.process = subprocess.Popen(  # noqa: S603 - the job definition's command
+                command,
+                cwd=cloud.batch_workdir,
+                env=_job_process_env(cloud, local, number),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            reason = f"CannotStartContainerError: {exc}"
+            status_reason = "Task failed to start"
+        else:
+            deadline = None if duration is None else time.monotonic() + float(duration)
+            while local.process.poll() is None:
+                if job.stop:
+                    status_reason = job.job_stopped_reason or "Job terminated"
+                    _kill(local.process, graceful=True)
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    status_reason = "Job attempt duration exceeded timeout"
+                    _kill(local.process, graceful=True)
+                    break
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    local.process.wait(0.05)
+            returncode = local.process.wait()
+            exit_code = returncode if returncode >= 0 else 128 - returncode  # as Docker
+        stopped = dt.datetime.now()
+        output.seek(0)
+        _put_job_logs(job, stream, output.read(), _epoch_ms(started))
+    container: dict[str, Any] = {
+        "containerInstanceArn": "local",
+        "taskArn": f"arn:aws:ecs:{job.job_definition._region}:local:task/{uuid.uuid4().hex}",
+        "logStreamName": stream,
+        "networkInterfaces": [],
+    }
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    if reason is not None:
+        container["reason"] = reason
+    return {
+        "container": container,
+        "startedAt": _epoch_ms(started),
+        "stoppedAt": _epoch_ms(stopped),
+        "statusReason": status_reason,
+    }
+
+
+def _run_job(cloud: LocalCloud, local: _LocalJob) -> None:
+    job = local.job
+    try:
+        strategy = local.retry_strategy
+        allowed = min(10, max(1, int(strategy.get("attempts", 1) or 1)))
+        succeeded = False
+        status_reason = None
+        for number in range(1, allowed + 1):
+            attempt = _run_attempt(cloud, local, number)
+            job.attempts.append(attempt)
+            container = attempt["container"]
+            local.exit_code = container.get("exitCode")
+            local.reason = container.get("reason")
+            status_reason = attempt["statusReason"]
+            if local.exit_code == 0 and not job.stop:
+                succeeded = True
+                break
+            timed_out = status_reason == "Job attempt duration exceeded timeout"
+            if job.stop or timed_out or number == allowed:
+                break  # timeouts and cancellations are never retried
+            action = _retry_action(
+                strategy.get("evaluateOnExit") or [],
+                local.exit_code,
+                local.reason,
+                status_reason,
+            )
+            if action == "EXIT":
+                break
+        job.exit_code = local.exit_code
+        job.job_stopped_reason = status_reason
+        job._mark_stopped(success=succeeded)
+    except Exception as exc:
+        LOG.exception("local Batch job %s crashed", job.job_id)
+        job.job_stopped_reason = f"Local runner error: {exc}"
+        job._mark_stopped(success=False)
+    finally:
+        local.process = None
+        local.done.set()
+
+
+def _run_array_parent(cloud: LocalCloud, local: _LocalJob) -> None:
+    job = local.job
+    prefix = f"{job.job_id}:"
+    with cloud._jobs_lock:
+        children = [j for key, j in cloud._jobs.items() if key.startswith(prefix)]
+    for child in children:
+        child.done.wait()
+    job._mark_stopped(success=all(child.job.status == "SUCCEEDED" for child in children))
+    local.done.set()
+
+
+@contextlib.contextmanager
+def _adapt_batch_local(cloud: LocalCloud) -> Iterator[None]:
+    name = "batch_local"
+    mark_owner, mark_attr, _ = _seam(
+        name,
+        "moto.batch_simple.models",
+        "BatchSimpleBackend._mark_job_as_finished",
+        ["self", "include_start_attempt", "job"],
+    )
+    submit_owner, submit_attr, original_submit = _seam(
+        name, "moto.batch.responses", "BatchResponse.submitjob", ["self"]
+    )
+    describe_owner, describe_attr, original_describe = _seam(
+        name, "moto.batch.models", "Job.describe", ["self"]
+    )
+    jobs_owner, jobs_attr, _ = _seam(
+        name, "moto.batch.models", "BatchBackend.describe_jobs", ["self", "jobs"]
+    )
+    for helper in ("_add_parameters_to_command", "_get_attempt_duration", "_mark_stopped"):
+        _seam(name, "moto.batch.models", f"Job.{helper}")
+    _, _, task_class = _seam(name, _BATCH_TASK, "StateTaskServiceBatch")
+    _, _, supported = _seam(name, _BATCH_TASK, "_SUPPORTED_API_PARAM_BINDINGS")
+    if "submitjob" not in supported:
+        raise AdaptationBrokenError(name, "moto no longer lists batch:submitJob parameters")
+    for helper in ("_to_boto_request", "_from_boto_response", "_get_boto_service_action"):
+        _seam(name, _BATCH_TASK, f"StateTaskServiceBatch.{helper}")
+    _, build_attr, original_build = _seam(
+        name,
+        _BATCH_TASK,
+        "StateTaskServiceBatch._build_sync_resolver",
+        ["self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"],
+    )
+
+    def submitjob(self: Any) -> Any:
+        # moto drops these SubmitJob parameters; the job runner needs them.
+        _SUBMIT_EXTRAS.value = {
+            "propagateTags": self._get_param("propagateTags"),
+            "retryStrategy": self._get_param("retryStrategy"),
+        }
+        try:
+            return original_submit(self)
+        finally:
+            _SUBMIT_EXTRAS.value = None
+
+    def mark_job_as_finished(self: Any, include_start_attempt: bool, job: Any) -> None:
+        # Instead of marking the job SUCCEEDED at once: run it.
+        self.backend._jobs[job.job_id] = job
+        local = _new_local_job(job, getattr(_SUBMIT_EXTRAS, "value", None) or {})
+        cloud._register_job(local)
+        target = _run_job if include_start_attempt else _run_array_parent
+        threading.Thread(
+            target=target, args=(cloud, local), name=f"batch-{job.job_id}", daemon=True
+        ).start()
+
+    def describe(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original_describe(self)
+        local = cloud._local_job(self.job_id)
+        if local is None:
+            return result
+        container = result.get("container")
+        if isinstance(container, dict):
+            container["command"] = list(local.command)
+            container["environment"] = [
+                {"name": key, "value": value} for key, value in local.environment.items()
+            ]
+            if local.exit_code is not None:
+                container["exitCode"] = local.exit_code
+            if local.reason is not None:
+                container["reason"] = local.reason
+        result["attempts"] = copy.deepcopy(self.attempts)
+        result["propagateTags"] = local.propagate_tags
+        result["retryStrategy"] = copy.deepcopy(local.retry_strategy)
+        result["platformCapabilities"] = list(self.job_definition.platform_capabilities or [])
+        return result
+
+    def describe_jobs(self: Any, jobs: list[str] | None) -> list[dict[str, Any]]:
+        # moto iterates the live job dict, which concurrent SubmitJobs (Map iterations)
+        # resize: "dictionary changed size during iteration". Iterate a snapshot.
+        wanted = set(jobs or [])
+        return [
+            job.describe()
+            for job_id, job in list(self._jobs.items())
+            if not wanted or job_id in wanted or job.arn in wanted
+        ]
+
+    def build_sync_resolver(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: Any,
+        state_credentials: Any,
+    ) -> Any:
+        submission = env.stack[-1] if env.stack else None
+        job_id = submission.get("JobId") if isinstance(submission, dict) else None
+        resolver = original_build(
+            self, env, resource_runtime_part, normalised_parameters, state_credentials
+        )
+        local = cloud._local_job(job_id)
+        if resolver is None or local is None:
+            return resolver
+
+        def resolve_or_wait() -> Any:
+            # Instead of moto's fixed 0.5 s polling: wake up when the job ends (checking
+            # that the execution still runs), and describe the job once more then.
+            result = resolver()
+            deadline = time.monotonic() + BATCH_SYNC_WAIT_SECONDS
+            while result is None and env.is_running() and time.monotonic() < deadline:
+                if local.done.wait(0.05):
+                    return resolver()
+            return result
+
+        return resolve_or_wait
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(mark_owner, mark_attr, mark_job_as_finished))
+        stack.enter_context(mock.patch.object(submit_owner, submit_attr, submitjob))
+        stack.enter_context(mock.patch.object(describe_owner, describe_attr, describe))
+        stack.enter_context(mock.patch.object(jobs_owner, jobs_attr, describe_jobs))
+        stack.enter_context(
+            mock.patch.object(task_class, "_normalise_parameters", _normalise_parameters)
+        )
+        stack.enter_context(
+            mock.patch.object(task_class, "_normalise_response", _normalise_response)
+        )
+        stack.enter_context(mock.patch.object(task_class, build_attr, build_sync_resolver))
+        # AWS accepts PropagateTags in the Batch integration (connect-batch docs); moto
+        # silently drops parameters missing from its list, and PropagateTags is.
+        stack.enter_context(
+            mock.patch.dict(supported, {"submitjob": {*supported["submitjob"], "PropagateTags"}})
+        )
+        try:
+            yield
+        finally:
+            cloud._stop_jobs()
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: JSONata.
+# --------------------------------------------------------------------------------------
+
+_JSONATA: Final[str] = "moto.stepfunctions.parser.asl.jsonata.jsonata"
+_HASH_ALGORITHMS: Final[dict[str, str]] = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
+_RANGE_LIMIT: Final[int] = 1000
+
+
+def _jsonata_partition(array: Any, chunk_size: Any) -> list[list[Any]]:
+    size = int(chunk_size)
+    if not isinstance(array, list) or size < 1:
+        raise ValueError("$partition expects an array and a chunk size >= 1")
+    return [list(array[i : i + size]) for i in range(0, len(array), size)]
+
+
+def _jsonata_range(start: Any, end: Any, step: Any) -> list[Any]:
+    if step == 0:
+        raise ValueError("$range step must not be 0")
+    values: list[Any] = []
+    value = start
+    while (step > 0 and value <= end) or (step < 0 and value >= end):
+        values.append(value)
+        if len(values) > _RANGE_LIMIT:
+            raise ValueError(f"$range cannot return more than {_RANGE_LIMIT} items")
+        value += step
+    return values
+
+
+def _jsonata_hash(data: Any, algorithm: Any) -> str:
+    if not isinstance(data, str) or algorithm not in _HASH_ALGORITHMS:
+        raise ValueError(f"$hash expects a string and one of {sorted(_HASH_ALGORITHMS)}")
+    return hashlib.new(_HASH_ALGORITHMS[algorithm], data.encode()).hexdigest()
+
+
+def _jsonata_random(seed: Any = None) -> float:
+    if seed is None:
+        return random.random()  # noqa: S311 - not for security
+    return random.Random(int(seed)).random()  # noqa: S311
+
+
+def _jsonata_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _jsonata_parse(text: Any) -> Any:
+    return json.loads(text)
+
+
+#: The functions Step Functions adds to JSONata (jsonata-python has none of them, and its
+#: $random takes no seed). Registered natively: moto's text declarations for them are
+#: stubs ($hash, $uuid) or approximations, and are removed while the adaptation is on.
+_AWS_JSONATA_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
+    "partition": _jsonata_partition,
+    "range": _jsonata_range,
+    "hash": _jsonata_hash,
+    "random": _jsonata_random,
+    "uuid": _jsonata_uuid,
+    "parse": _jsonata_parse,
+}
+
+
+def _plain(value: Any) -> Any:
+    """jsonata-python's results (JList sequences, ...) as plain JSON values."""
+    return json.loads(json.dumps(value))
+
+
+def _jsonata_literal(value: Any) -> str:
+    from moto.stepfunctions.parser.asl.utils.encoding import _DateTimeEncoder
+
+    return json.dumps(value, cls=_DateTimeEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _encode_declarations(bindings: dict[str, Any]) -> str:
+    # moto writes string values as f'"{value}"', unescaped: a quote, backslash or newline
+    # in any variable (a Batch Cause is JSON text) breaks every later expression.
+    return "".join(f"{ref}:={_jsonata_literal(value)};" for ref, value in bindings.items())
+
+
+@contextlib.contextmanager
+def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "jsonata"
+    try:
+        import jsonata as jsonata_python
+    except ImportError as exc:
+        raise AdaptationBrokenError(name, "jsonata-python is not installed") from exc
+    jsonata_module, evaluator_attr, current = _seam(name, _JSONATA, "_eval_jsonata")
+    _, _, jsonata_exception = _seam(name, _JSONATA, "JSONataException")
+    _, _, declarations = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.component.intrinsic.jsonata",
+        "_DECLARATION_BY_VARIABLE_REFERENCE",
+    )
+    encoder_users = [
+        _seam(name, module, "encode_jsonata_variable_declarations", ["bindings"])[0]
+        for module in (
+            _JSONATA,
+            "moto.stepfunctions.parser.asl.eval.states",
+            "moto.stepfunctions.parser.asl.eval.variable_store",
+        )
+    ]
+    string_owner, _, original_eval_body = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+        "StringJSONata._eval_body",
+        ["self", "env"],
+    )
+    if current is not None:
+        raise AdaptationBrokenError(name, "moto now ships a JSONata evaluator; drop this patch")
+    _, _, failure_exception = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event",
+        "FailureEventException",
+    )
+    swallowing = _error_swallowing_task_classes(name)
+
+    def eval_jsonata(expression: str) -> Any:
+        try:
+            compiled = jsonata_python.Jsonata(expression)
+            for function_name, function in _AWS_JSONATA_FUNCTIONS.items():
+                compiled.register_lambda(function_name, function)
+            return _plain(compiled.evaluate(None))
+        except Exception as exc:
+            raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
+
+    def eval_body(self: Any, env: Any) -> None:
+        try:
+            original_eval_body(self, env)
+        except jsonata_exception as exc:
+            raise _query_evaluation_failure(env, self.expression, exc.details) from exc
+
+    def keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
+        # Some service tasks turn every non-client exception into their own error
+        # (DynamoDB.AmazonDynamoDBException, ...), so an Arguments expression that fails
+        # would not surface as States.QueryEvaluationError as on AWS.
+        def from_error(self: Any, env: Any, ex: Exception) -> Any:
+            if isinstance(ex, failure_exception):
+                return ex.failure_event
+            return original(self, env, ex)
+
+        return from_error
+
+    kept = {
+        key: value
+        for key, value in declarations.items()
+        if key.lstrip("$") not in _AWS_JSONATA_FUNCTIONS
+    }
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(jsonata_module, evaluator_attr, eval_jsonata))
+        stack.enter_context(mock.patch.dict(declarations, kept, clear=True))
+        for module in encoder_users:
+            stack.enter_context(
+                mock.patch.object(
+                    module, "encode_jsonata_variable_declarations", _encode_declarations
+                )
+            )
+        stack.enter_context(mock.patch.object(string_owner, "_eval_body", eval_body))
+        for task_class in swallowing:
+            stack.enter_context(
+                mock.patch.object(
+                    task_class, "_from_error", keep_failure_events(task_class._from_error)
+                )
+            )
+        yield
+
+
+_TASK_SERVICES: Final[str] = (
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service"
+)
+
+
+def _error_swallowing_task_classes(adaptation: str) -> list[Any]:
+    """Service task classes whose own ``_from_error`` never delegates FailureEventException."""
+    _, _, base = _seam(adaptation, _TASK_SERVICES, "StateTaskService")
+    classes: list[Any] = []
+    for suffix in ("dynamodb", "sqs", "sns", "events", "glue", "sfn", "aws_sdk", "api_gateway"):
+        module = _import(adaptation, f"{_TASK_SERVICES}_{suffix}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, base)
+                and value.__module__ == module.__name__
+                and "_from_error" in vars(value)
+            ):
+                classes.append(value)
+    if not classes:
+        raise AdaptationBrokenError(adaptation, "no service task defines _from_error any more")
+    return classes
+
+
+def _query_evaluation_failure(env: Any, expression: str, details: str | None) -> Exception:
+    """An EvaluationFailed event and the States.QueryEvaluationError AWS reports."""
+    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+    cause = f"The JSONata expression '{expression}' returned an error: {details}"
+    failure = FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.EvaluationFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto builds it so too
+                evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                    error=error_name.error_name, cause=cause
+                )
+            ),
+        )
+    )
+    env.event_manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.EvaluationFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # moto builds it so too
+            evaluationFailedEventDetails=failure.get_evaluation_failed_event_details()
+        ),
+    )
+    return failure
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: retry sleeps.
+# --------------------------------------------------------------------------------------
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module inside moto's retrier: scaled sleeps."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._cloud = cloud
+
+    def sleep(self, seconds: float) -> None:
+        scaled = seconds * self._cloud.retry_sleep_scale
+        if scaled > 0:
+            time.sleep(scaled)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(time, attribute)
+
+
+@contextlib.contextmanager
+def _adapt_retry_sleep(cloud: LocalCloud) -> Iterator[None]:
+    name = "retry_sleep"
+    module = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
+    owner, attribute, current = _seam(name, module, "time")
+    if current is not time:
+        raise AdaptationBrokenError(name, f"{module} no longer sleeps through module 'time'")
+    _seam(name, module, "RetrierDecl._eval_body", ["self", "env"])
+    with mock.patch.object(owner, attribute, _ScaledTime(cloud)):
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: Step Functions Local mock config.
+# --------------------------------------------------------------------------------------
+
+_MOCK_CONFIG: Final[str] = "moto.stepfunctions.parser.mocking.mock_config"
+_PENDING_TEST_CASE = threading.local()
+
+
+def _parse_range(key: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", key)
+    if match is None:
+        raise MockConfigError(f"mocked response key '{key}' is not 'N' or 'N-M'")
+    start = int(match.group(1))
+    return start, int(match.group(2) or start)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_mock_config(path: str, mtime_ns: int) -> dict[str, Any]:
+    del mtime_ns  # part of the cache key: an edited file is read again
+    try:
+        config = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise MockConfigError(f"cannot read mock config {path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise MockConfigError(f"mock config {path} is not a JSON object")
+    return config
+
+
+def _load_mock_test_case(state_machine_name: str, test_case_name: str) -> Any:
+    """The ``MockTestCase`` moto's engine consumes, from the file SFN_MOCK_CONFIG names.
+
+    Returns None when no file is configured or it has no such state machine/test case.
+    """
+    from moto.stepfunctions.parser.mocking.mock_config import (
+        MockedResponse,
+        MockedResponseReturn,
+        MockedResponseThrow,
+        MockTestCase,
+        StateMockedResponses,
+    )
+
+    path = os.environ.get("SFN_MOCK_CONFIG")
+    if not path:
+        return None
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError as exc:
+        raise MockConfigError(f"SFN_MOCK_CONFIG names {path}: {exc}") from exc
+    config = _read_mock_config(path, mtime)
+    machine = (config.get("StateMachines") or {}).get(state_machine_name)
+    test_case = ((machine or {}).get("TestCases") or {}).get(test_case_name)
+    if test_case is None:
+        return None
+    states = []
+    for state_name, response_name in test_case.items():
+        raw = (config.get("MockedResponses") or {}).get(response_name)
+        if not isinstance(raw, dict) or not raw:
+            raise MockConfigError(f"no MockedResponses entry '{response_name}'")
+        responses: list[MockedResponse] = []
+        for key, outcome in raw.items():
+            start, end = _parse_range(key)
+            if not isinstance(outcome, dict) or len(outcome.keys() & {"Return", "Throw"}) != 1:
+                raise MockConfigError(
+                    f"mocked response '{response_name}' [{key}] needs exactly one of Return/Throw"
+                )
+            if "Return" in outcome:
+                responses.append(MockedResponseReturn(start, end, outcome["Return"]))
+            else:
+                throw = outcome["Throw"]
+                if not isinstance(throw, dict) or "Error" not in throw:
+                    raise MockConfigError(f"mocked response '{response_name}' Throw needs Error")
+                responses.append(
+                    MockedResponseThrow(start, end, throw["Error"], throw.get("Cause", ""))
+                )
+        try:
+            states.append(StateMockedResponses(state_name, response_name, responses))
+        except (RuntimeError, ValueError) as exc:
+            raise MockConfigError(str(exc)) from exc
+    return MockTestCase(state_machine_name, test_case_name, states)
+
+
+@contextlib.contextmanager
+def _adapt_mock_config(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "mock_config"
+    loader_owner, loader_attr, _ = _seam(
+        name, _MOCK_CONFIG, "load_mock_test_case_for", ["state_machine_name", "test_case_name"]
+    )
+    for attr in (
+        "MockTestCase",
+        "StateMockedResponses",
+        "MockedResponseReturn",
+        "MockedResponseThrow",
+    ):
+        _seam(name, _MOCK_CONFIG, attr)
+    start_owner, start_attr, original_start = _seam(
+        name, _SFN_BACKEND, "StepFunctionsParserBackend.start_execution", _START_EXECUTION_PARAMS
+    )
+    worker_owner, worker_attr, original_worker = _seam(
+        name,
+        "moto.stepfunctions.parser.backend.execution",
+        "Execution._get_start_execution_worker",
+        ["self"],
+    )
+    _, _, worker_class = _seam(
+        name, "moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker"
+    )
+    if "mock_test_case" not in inspect.signature(worker_class.__init__).parameters:
+        raise AdaptationBrokenError(name, "ExecutionWorker no longer takes a mock_test_case")
+    _, _, invalid_name = _seam(name, "moto.stepfunctions.exceptions", "InvalidName")
+    throw_owner, throw_attr, original_throw = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.mock_eval_utils",
+        "_eval_mocked_response_throw",
+        ["env", "mocked_response"],
+    )
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        base_arn, _, test_case_name = state_machine_arn.partition("#")
+        if not test_case_name:
+            return original_start(self, state_machine_arn, name, execution_input, trace_header)
+        machine = self.describe_state_machine(base_arn)
+        try:
+            test_case = _load_mock_test_case(machine.name, test_case_name)
+        except MockConfigError as exc:
+            raise invalid_name(f"Invalid mock test case '{test_case_name}': {exc}") from exc
+        if test_case is None:
+            raise invalid_name(
+                f"Invalid mock test case name '{test_case_name}' for state machine "
+                f"'{machine.name}': not in the file SFN_MOCK_CONFIG names "
+                f"({os.environ.get('SFN_MOCK_CONFIG', 'unset')})."
+            )
+        _PENDING_TEST_CASE.value = test_case
+        try:
+            return original_start(self, base_arn, name, execution_input, trace_header)
+        finally:
+            _PENDING_TEST_CASE.value = None
+
+    def get_start_execution_worker(self: Any) -> Any:
+        worker = original_worker(self)
+        test_case = getattr(_PENDING_TEST_CASE, "value", None)
+        if test_case is not None:
+            worker._mock_test_case = test_case
+        return worker
+
+    def eval_mocked_response_throw(env: Any, mocked_response: Any) -> None:
+        # moto only accepts custom error names here; Step Functions Local also lets a
+        # mock throw States.* errors (States.TaskFailed: a failed .sync job).
+        if not mocked_response.error.startswith("States."):
+            original_throw(env, mocked_response)
+            return
+        raise _states_task_failure(env, mocked_response.error, mocked_response.cause)
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(throw_owner, throw_attr, eval_mocked_response_throw))
+        stack.enter_context(mock.patch.object(loader_owner, loader_attr, _load_mock_test_case))
+        stack.enter_context(mock.patch.object(start_owner, start_attr, start_execution))
+        stack.enter_context(
+            mock.patch.object(worker_owner, worker_attr, get_start_execution_worker)
+        )
+        yield
+
+
+def _states_task_failure(env: Any, error: str, cause: str) -> Exception:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    try:
+        error_name = StatesErrorName.from_name(error)
+    except ValueError as exc:
+        raise MockConfigError(f"unknown Step Functions error name {error}") from exc
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto builds it so too
+                taskFailedEventDetails=TaskFailedEventDetails(error=error, cause=cause)
+            ),
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Entry points.
+# --------------------------------------------------------------------------------------
+
+_ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextManager[None]]]] = {
+    "endpoint_mode": _adapt_endpoint_mode,
+    "client_cache": _adapt_client_cache,
+    "execution_names": _adapt_execution_names,
+    "lambda_in_process": _adapt_lambda_in_process,
+    "batch_local": _adapt_batch_local,
+    "jsonata": _adapt_jsonata,
+    "retry_sleep": _adapt_retry_sleep,
+    "mock_config": _adapt_mock_config,
+}
+_ACTIVE = threading.Lock()
+
+
+@contextlib.contextmanager
+def local_aws(
+    *,
+    adapters: Iterable[str] = ADAPTATIONS,
+    endpoint_url: str | None = None,
+    batch_workdir: Path | None = None,
+    batch_env: Mapping[str, str] | None = None,
+    lambda_env: Mapping[str, str] | None = None,
+    retry_sleep_scale: float = 0.0,
+    mock_config_file: Path | None = None,
+    configure_moto: bool = True,
+) -> Iterator[LocalCloud]:
+    """Apply the adaptations for the duration of the block; yield the ``LocalCloud``.
+
+    In-process, enter it inside ``mock_aws()``. In server mode pass the server's
+    ``endpoint_url``: ``MOTO_PORT`` is set from it for the ASL engine, and handlers and
+    jobs get it as ``AWS_ENDPOINT_URL``. ``configure_moto`` turns on moto's state machine
+    execution and its Docker-less Lambda and Batch backends (the ``/moto-api/config``
+    settings), which the adaptations build on. ``mock_config_file`` sets SFN_MOCK_CONFIG.
+    """
+    chosen = list(adapters)
+    unknown = sorted(set(chosen) - set(_ADAPTERS))
+    if unknown:
+        raise ValueError(f"unknown adaptations {unknown}; known: {list(ADAPTATIONS)}")
+    if not _ACTIVE.acquire(blocking=False):
+        raise RuntimeError("local_aws() is already active in this process")
+    try:
+        cloud = LocalCloud(
+            endpoint_url=endpoint_url,
+            batch_workdir=batch_workdir,
+            batch_env=batch_env,
+            lambda_env=lambda_env,
+            retry_sleep_scale=retry_sleep_scale,
+        )
+        with contextlib.ExitStack() as stack:
+            env: dict[str, str] = {}
+            if endpoint_url:
+                port = endpoint_url.rstrip("/").rsplit(":", 1)[-1]
+                if port.isdigit():
+                    env["MOTO_PORT"] = port
+            if mock_config_file is not None:
+                env["SFN_MOCK_CONFIG"] = str(mock_config_file)
+            stack.enter_context(_environ(env))
+            if configure_moto:
+                stack.enter_context(_configure_moto())
+            for adaptation in ADAPTATIONS:  # fixed order: the env comes before clients
+                if adaptation in chosen:
+                    stack.enter_context(_ADAPTERS[adaptation](cloud))
+            yield cloud
+    finally:
+        _ACTIVE.release()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """A ``ThreadedMotoServer`` in this process (port 0: a free one); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = port or _free_port(host)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.WARNING)
+    server.start()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        werkzeug_log.setLevel(level)

@@ -1,0 +1,833 @@
+"""Each moto adaptation proved through boto3 against moto, one test (or more) per adaptation.
+
+A failure here after a moto upgrade names the adaptation that broke (test names, and
+AdaptationBrokenError messages at set-up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from runledger.local import moto_adapters
+from runledger.local.moto_adapters import (
+    ADAPTATIONS,
+    AdaptationBrokenError,
+    LocalCloud,
+    local_aws,
+)
+
+REGION = "us-east-1"
+ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+STATEMACHINES = Path(__file__).parent / "fixtures" / "moto_adapters" / "statemachines"
+
+
+# ----------------------------------------------------------------------------- helpers
+def aws(service: str, endpoint_url: str | None = None) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url)
+
+
+def create_state_machine(sfn: Any, name: str, definition: dict[str, Any] | str) -> str:
+    if isinstance(definition, str):
+        definition = json.loads((STATEMACHINES / definition).read_text())
+    response = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
+    )
+    return str(response["stateMachineArn"])
+
+
+def run_execution(
+    sfn: Any, state_machine_arn: str, payload: Any, timeout: float = 20.0
+) -> dict[str, Any]:
+    """Start an execution and wait until it ends (any terminal status) or time runs out."""
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] in TERMINAL:
+            return described
+        if time.monotonic() > deadline:
+            pytest.fail(f"execution {arn} still {described['status']} after {timeout} s")
+        time.sleep(0.02)
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+
+def entered_states(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+
+
+def output(described: dict[str, Any]) -> Any:
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    return json.loads(described["output"])
+
+
+def create_runs_table(ddb: Any) -> None:
+    ddb.create_table(
+        TableName="runs",
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+def create_batch_environment(
+    batch: Any,
+    job_program: Path,
+    *,
+    retry_strategy: dict[str, Any] | None = None,
+    timeout_seconds: int | None = None,
+    endpoint_url: str | None = None,
+) -> None:
+    iam = aws("iam", endpoint_url)
+    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="fargate-spot", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="spot",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )
+    extra: dict[str, Any] = {}
+    if retry_strategy is not None:
+        extra["retryStrategy"] = retry_strategy
+    if timeout_seconds is not None:
+        extra["timeout"] = {"attemptDurationSeconds": timeout_seconds}
+    batch.register_job_definition(
+        jobDefinitionName="variant-job",
+        type="container",
+        containerProperties={
+            "image": "runledger/kmer:local",
+            "command": ["python", str(job_program)],
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "1"},
+                {"type": "MEMORY", "value": "2048"},
+            ],
+            "environment": [{"name": "WORKLOAD", "value": "kmer"}],
+        },
+        **extra,
+    )
+
+
+def wait_for_job(batch: Any, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in {"SUCCEEDED", "FAILED"}:
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job {job_id} still {job['status']} after {timeout} s")
+        time.sleep(0.02)
+
+
+# ----------------------------------------------------------------------- endpoint_mode
+def test_endpoint_mode_lets_dynamodb_streams_calls_reach_moto(local_cloud: LocalCloud) -> None:
+    assert os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] == "disabled"
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    ddb.put_item(TableName="runs", Item={"pk": {"S": "RUN#1"}, "sk": {"S": "REQUEST"}})
+    stream_arn = ddb.describe_table(TableName="runs")["Table"]["LatestStreamArn"]
+
+    streams = aws("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+
+    assert [r["eventName"] for r in records] == ["INSERT"]
+
+
+def test_endpoint_mode_is_restored_after_the_local_cloud(aws_credentials: None) -> None:
+    before = os.environ.get("AWS_ACCOUNT_ID_ENDPOINT_MODE")
+    with mock_aws(), local_aws(adapters=["endpoint_mode"]):
+        assert os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] == "disabled"
+    assert os.environ.get("AWS_ACCOUNT_ID_ENDPOINT_MODE") == before
+
+
+# ------------------------------------------------------------------------ client_cache
+def test_client_cache_gives_the_engine_one_client_per_service_and_region(
+    local_cloud: LocalCloud,
+) -> None:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    first = boto_client.boto_client_for(region=REGION, service="dynamodb")
+    assert boto_client.boto_client_for(region=REGION, service="dynamodb") is first
+    assert boto_client.boto_client_for(region="eu-west-1", service="dynamodb") is not first
+    assert boto_client.boto_client_for(region=REGION, service="lambda") is not first
+
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "put-twice",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "PutA",
+            "States": {
+                "PutA": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:putItem",
+                    "Arguments": {
+                        "TableName": "runs",
+                        "Item": {"pk": {"S": "A"}, "sk": {"S": "1"}},
+                    },
+                    "Next": "PutB",
+                },
+                "PutB": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:putItem",
+                    "Arguments": {
+                        "TableName": "runs",
+                        "Item": {"pk": {"S": "B"}, "sk": {"S": "1"}},
+                    },
+                    "End": True,
+                },
+            },
+        },
+    )
+    assert run_execution(sfn, arn, {})["status"] == "SUCCEEDED"
+    assert ddb.scan(TableName="runs")["Count"] == 2
+
+
+# --------------------------------------------------------------------- execution_names
+def test_execution_names_unnamed_executions_get_distinct_uuid_names(
+    local_cloud: LocalCloud,
+) -> None:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn, "pass", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    )
+
+    first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+
+    names = [a.rsplit(":", 1)[1] for a in (first, second)]
+    assert names[0] != names[1]
+    assert all(len(name) == 36 and name != "None" for name in names)
+
+
+# ------------------------------------------------------------------- lambda_in_process
+def test_lambda_in_process_runs_the_handler_with_its_env_and_a_context(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function(
+        "echo",
+        code_dir=lambda_fixtures / "echo",
+        environment={"GREETING": "hello"},
+        memory_mb=512,
+        timeout=30,
+    )
+
+    response = aws("lambda").invoke(FunctionName="echo", Payload=json.dumps({"run_id": "r-1"}))
+
+    assert "FunctionError" not in response
+    result = json.loads(response["Payload"].read())
+    assert result["event"] == {"run_id": "r-1"}
+    assert result["greeting"] == result["greeting_at_import"] == "hello"
+    assert result["function_name"] == result["env_function_name"] == "echo"
+    assert result["memory_limit_in_mb"] == "512"
+    assert result["invoked_function_arn"] == "arn:aws:lambda:us-east-1:123456789012:function:echo"
+    assert result["log_group_name"] == "/aws/lambda/echo"
+    assert 25_000 < result["remaining_ms"] <= 30_000
+    assert "GREETING" not in os.environ  # the function's env is gone after the call
+
+
+def test_lambda_in_process_exception_is_an_unhandled_function_error_named_by_class(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("validate", code_dir=lambda_fixtures / "fail")
+
+    response = aws("lambda").invoke(
+        FunctionName="arn:aws:lambda:us-east-1:123456789012:function:validate",
+        Payload=json.dumps({"run_id": "r-2"}),
+    )
+
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "RequestInvalidError"
+    assert error["errorMessage"] == "variants missing in r-2"
+    assert "fail/app.py" in error["stackTrace"][-1]
+
+
+def test_lambda_in_process_timeout_is_reported_as_sandbox_timedout(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("slow", code_dir=lambda_fixtures / "slow", timeout=0.3)
+
+    started = time.monotonic()
+    response = aws("lambda").invoke(FunctionName="slow", Payload=json.dumps({"sleep": 3}))
+
+    assert time.monotonic() - started < 2
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 0.30 seconds" in error["errorMessage"]
+
+
+def test_lambda_in_process_concurrent_invokes_each_see_their_own_env(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    for name in ("echo-a", "echo-b"):
+        local_cloud.register_function(
+            name, code_dir=lambda_fixtures / "echo", environment={"GREETING": name}
+        )
+    lam = aws("lambda")
+    results: list[tuple[str, str]] = []
+
+    def call(name: str) -> None:
+        payload = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+        results.append((name, payload["greeting"]))
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in ["echo-a", "echo-b"] * 5]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert len(results) == 10
+    assert all(name == greeting for name, greeting in results)
+
+
+def test_lambda_in_process_leaves_unregistered_functions_to_moto(local_cloud: LocalCloud) -> None:
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    return 1\n")
+    role = aws("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = aws("lambda")
+    lam.create_function(
+        FunctionName="moto-only",
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+    )
+
+    response = lam.invoke(FunctionName="moto-only", Payload=b'{"echoed": true}')
+
+    # moto's Docker-less backend echoes the payload: the handler did not run here.
+    assert json.loads(response["Payload"].read()) == {"echoed": True}
+
+
+# ------------------------------------------------------------------------------ jsonata
+def test_jsonata_workflow_with_assign_choice_map_retry_and_catch(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    for name, folder in (("echo", "echo"), ("flaky", "flaky"), ("fail", "fail")):
+        local_cloud.register_function(name, code_dir=lambda_fixtures / folder)
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    ddb.put_item(
+        TableName="runs",
+        Item={"pk": {"S": "RUN#r-7"}, "sk": {"S": "REQUEST"}, "status": {"S": "REQUESTED"}},
+    )
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(sfn, "jsonata-workflow", "jsonata_workflow.asl.json")
+    request = {"run_id": "r-7", "variants": [{"name": "od-1vcpu"}, {"name": "spot-2vcpu"}]}
+
+    started = time.monotonic()
+    first = run_execution(sfn, arn, request)
+    duplicate = run_execution(sfn, arn, request)
+    elapsed = time.monotonic() - started
+
+    result = output(first)
+    assert result["runId"] == "r-7"
+    assert result["note"] == 'quote " backslash \\ newline \n end'
+    assert result["startedBy"] == first["executionArn"]
+    assert abs(result["startMillis"] - first["startDate"].timestamp() * 1000) < 5
+    assert result["prepared"] == [
+        {"variant": {"name": "od-1vcpu"}, "index": 0, "tags": ["r-7", {"nested": "OD-1VCPU"}]},
+        {"variant": {"name": "spot-2vcpu"}, "index": 1, "tags": ["r-7", {"nested": "SPOT-2VCPU"}]},
+    ]
+    assert result["validation"] == {
+        "error": "RequestInvalidError",
+        "message": "variants missing in r-7",
+    }
+    item = ddb.get_item(TableName="runs", Key={"pk": {"S": "RUN#r-7"}, "sk": {"S": "REQUEST"}})
+    assert item["Item"]["status"] == {"S": "RUNNING"}
+
+    events = history(sfn, first["executionArn"])
+    assert entered_states(events) == [
+        "Init", "HasVariants", "ClaimRun", "Variants", "Prepare", "Prepare", "Flaky",
+        "Validate", "Summarize",
+    ]  # fmt: skip
+    flaky_attempts = [
+        e["type"]
+        for e in events
+        if e["type"].startswith("Task") and _state_of(events, e) == "Flaky"
+    ]
+    assert Counter(flaky_attempts)["TaskScheduled"] == 3
+    assert Counter(flaky_attempts)["TaskFailed"] == 2
+    assert elapsed < 10  # 30 s + 60 s of backoff were not slept (retry_sleep_scale=0)
+
+    assert output(duplicate) == {
+        "duplicate": True,
+        "error": "DynamoDB.ConditionalCheckFailedException",
+    }
+    assert entered_states(history(sfn, duplicate["executionArn"]))[-1] == "AlreadyClaimed"
+
+
+def _state_of(events: list[dict[str, Any]], event: dict[str, Any]) -> str | None:
+    """Name of the state an event belongs to (the last state entered before it)."""
+    name = None
+    for candidate in events:
+        if "stateEnteredEventDetails" in candidate:
+            name = candidate["stateEnteredEventDetails"]["name"]
+        if candidate is event:
+            return name
+    return None
+
+
+def test_jsonata_step_functions_functions(local_cloud: LocalCloud) -> None:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "functions",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Compute",
+            "States": {
+                "Compute": {
+                    "Type": "Pass",
+                    "Output": {
+                        "partition": "{% $partition([1, 2, 3, 4, 5], 2) %}",
+                        "range": "{% $range(0, 10, 5) %}",
+                        "hash": "{% $hash('abc', 'SHA-256') %}",
+                        "seeded": "{% $random(42) = $random(42) %}",
+                        "random": "{% $random() %}",
+                        "uuid": "{% $uuid() %}",
+                        "parsed": "{% $parse($states.input.json).k %}",
+                        "arithmetic": "{% $states.input.n * 2 %}",
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    result = output(run_execution(sfn, arn, {"json": '{"k": [1, "two"]}', "n": 21}))
+
+    assert result["partition"] == [[1, 2], [3, 4], [5]]
+    assert result["range"] == [0, 5, 10]
+    assert result["hash"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert result["seeded"] is True
+    assert 0 <= result["random"] < 1
+    assert len(result["uuid"]) == 36
+    assert result["parsed"] == [1, "two"]
+    assert result["arithmetic"] == 42
+
+
+def test_jsonata_outer_variables_are_read_only_inside_a_map(local_cloud: LocalCloud) -> None:
+    sfn = aws("stepfunctions")
+    inner = {"Type": "Pass", "Assign": {"total": "{% $total + $states.input %}"}, "End": True}
+    arn = create_state_machine(
+        sfn,
+        "scopes",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Init",
+            "States": {
+                "Init": {"Type": "Pass", "Assign": {"total": 0}, "Next": "Add"},
+                "Add": {
+                    "Type": "Map",
+                    "Items": [1, 2],
+                    "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": inner}},
+                    "End": True,
+                },
+            },
+        },
+    )
+
+    assert run_execution(sfn, arn, {})["status"] == "FAILED"
+
+
+def test_jsonata_evaluation_error_is_a_catchable_query_evaluation_error(
+    local_cloud: LocalCloud,
+) -> None:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "bad-expression",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Divide",
+            "States": {
+                "Divide": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:getItem",
+                    "Arguments": {"TableName": "{% 'runs-' & $number($states.input.size) %}"},
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["States.QueryEvaluationError"],
+                            "Output": {"caught": "{% $states.errorOutput.Error %}"},
+                            "Next": "Caught",
+                        }
+                    ],
+                    "End": True,
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        },
+    )
+
+    described = run_execution(sfn, arn, {"size": "large"})
+
+    assert output(described) == {"caught": "States.QueryEvaluationError"}
+    types = [e["type"] for e in history(sfn, described["executionArn"])]
+    assert "EvaluationFailed" in types
+
+
+def test_jsonata_timeout_seconds_from_an_expression_times_the_task_out(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("slow", code_dir=lambda_fixtures / "slow", timeout=10)
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "timeout",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Slow",
+            "States": {
+                "Slow": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Arguments": {"FunctionName": "slow", "Payload": {"sleep": 3}},
+                    "TimeoutSeconds": "{% $states.input.limit %}",
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    described = run_execution(sfn, arn, {"limit": 1})
+
+    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+
+
+# -------------------------------------------------------------------------- retry_sleep
+def test_retry_sleep_scale_shortens_waits_but_history_keeps_every_attempt(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("flaky", code_dir=lambda_fixtures / "flaky")
+    local_cloud.retry_sleep_scale = 0.01  # IntervalSeconds 20 -> 0.2 s, then 0.4 s
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "retry",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Flaky",
+            "States": {
+                "Flaky": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Arguments": {"FunctionName": "flaky", "Payload": {"succeed_on": 3}},
+                    "Retry": [
+                        {
+                            "ErrorEquals": ["TransientError"],
+                            "IntervalSeconds": 20,
+                            "BackoffRate": 2.0,
+                            "MaxAttempts": 5,
+                        }
+                    ],
+                    "Output": "{% $states.result.Payload %}",
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    started = time.monotonic()
+    described = run_execution(sfn, arn, {})
+    elapsed = time.monotonic() - started
+
+    assert output(described) == {"calls": 3}
+    assert 0.5 < elapsed < 5
+    types = Counter(e["type"] for e in history(sfn, described["executionArn"]))
+    assert (types["TaskScheduled"], types["TaskFailed"], types["TaskSucceeded"]) == (3, 2, 1)
+
+
+# -------------------------------------------------------------------------- batch_local
+def test_batch_local_sync_runs_each_job_as_a_process_and_returns_the_job_detail(
+    local_cloud: LocalCloud, job_program: Path, tmp_path: Path
+) -> None:
+    batch = aws("batch")
+    create_batch_environment(batch, job_program)
+    local_cloud.batch_env["LOCAL_ONLY"] = "1"
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(sfn, "batch-variants", "batch_variants.asl.json")
+    variants = [
+        {"name": "od-1vcpu", "queue": "spot", "exit_code": 0},
+        {"name": "spot-2vcpu", "queue": "spot", "exit_code": 7},
+    ]
+
+    before_ms = int(time.time() * 1000)
+    succeeded, failed = output(run_execution(sfn, arn, {"variants": variants}))
+    after_ms = int(time.time() * 1000)
+
+    # The .sync result is DescribeJobs' job detail in PascalCase, as on AWS.
+    assert succeeded["Status"] == "SUCCEEDED"
+    assert succeeded["JobName"] == "variant-od-1vcpu"
+    assert succeeded["JobQueue"].endswith(":job-queue/spot")
+    assert succeeded["Container"]["ExitCode"] == 0
+    assert succeeded["Tags"] == {"run-id": "run-1", "variant": "od-1vcpu"}
+    assert succeeded["PropagateTags"] is True
+    assert before_ms <= succeeded["CreatedAt"] <= succeeded["StartedAt"] <= succeeded["StoppedAt"]
+    assert succeeded["StoppedAt"] <= after_ms
+    (attempt,) = succeeded["Attempts"]
+    assert attempt["Container"]["ExitCode"] == 0
+    assert attempt["Container"]["LogStreamName"].startswith("variant-job/default/")
+    assert attempt["StartedAt"] <= attempt["StoppedAt"]
+    environment = {e["Name"]: e["Value"] for e in succeeded["Container"]["Environment"]}
+    assert environment["WORKLOAD"] == "kmer"  # job definition
+    assert environment["VARIANT"] == "od-1vcpu"  # ContainerOverrides
+    assert environment["MANAGED_BY_AWS"] == "STARTED_BY_STEP_FUNCTIONS"
+
+    # A FAILED job fails the task with States.TaskFailed and the job detail as Cause.
+    assert failed["error"] == "States.TaskFailed"
+    assert failed["job"]["Status"] == "FAILED"
+    assert failed["job"]["Container"]["ExitCode"] == 7
+    assert failed["job"]["Tags"]["variant"] == "spot-2vcpu"
+
+    # The process ran in the configured directory with the merged environment.
+    record = json.loads((tmp_path / "od-1vcpu.jsonl").read_text().splitlines()[0])
+    assert record["cwd"] == str(tmp_path)
+    assert record["env"]["AWS_BATCH_JOB_ID"] == succeeded["JobId"]
+    assert record["env"]["AWS_BATCH_JQ_NAME"] == "spot"
+    assert record["env"]["AWS_BATCH_CE_NAME"] == "fargate-spot"
+
+    # DescribeJobs reports the same jobs.
+    described = {j["jobName"]: j for j in batch.describe_jobs(jobs=[succeeded["JobId"]])["jobs"]}
+    assert described["variant-od-1vcpu"]["status"] == "SUCCEEDED"
+    assert described["variant-od-1vcpu"]["tags"] == {"run-id": "run-1", "variant": "od-1vcpu"}
+    logs = aws("logs").get_log_events(
+        logGroupName="/aws/batch/job", logStreamName=attempt["Container"]["LogStreamName"]
+    )
+    assert logs["events"][0]["message"] == f"job {succeeded['JobId']} attempt 1"
+
+
+@pytest.mark.parametrize(
+    ("fail_code", "expected_status", "expected_attempts"),
+    [
+        pytest.param("3", "SUCCEEDED", 2, id="exit-3-matches-RETRY"),
+        pytest.param("99", "FAILED", 1, id="exit-99-matches-EXIT-glob"),
+        pytest.param("4", "FAILED", 3, id="exit-4-matches-nothing-so-retried"),
+    ],
+)
+def test_batch_local_retry_strategy_follows_evaluate_on_exit(
+    local_cloud: LocalCloud,
+    job_program: Path,
+    fail_code: str,
+    expected_status: str,
+    expected_attempts: int,
+) -> None:
+    batch = aws("batch")
+    strategy = {
+        "attempts": 3,
+        "evaluateOnExit": [
+            {"onExitCode": "9*", "action": "EXIT"},
+            {"onExitCode": "3", "action": "RETRY"},
+            {"onReason": "CannotStart*", "action": "EXIT"},
+        ],
+    }
+    create_batch_environment(batch, job_program, retry_strategy=strategy)
+    fail_attempts = "1" if fail_code == "3" else "10"
+
+    job_id = batch.submit_job(
+        jobName="retry-me",
+        jobQueue="spot",
+        jobDefinition="variant-job",
+        containerOverrides={
+            "environment": [
+                {"name": "FAIL_ATTEMPTS", "value": fail_attempts},
+                {"name": "FAIL_CODE", "value": fail_code},
+            ]
+        },
+        tags={"run-id": "run-2"},
+    )["jobId"]
+    job = wait_for_job(batch, job_id)
+
+    assert job["status"] == expected_status
+    assert len(job["attempts"]) == expected_attempts
+    codes = [a["container"]["exitCode"] for a in job["attempts"]]
+    assert codes[0] == int(fail_code)
+    assert job["tags"] == {"run-id": "run-2"}
+
+
+def test_batch_local_attempt_timeout_kills_the_process_and_is_not_retried(
+    local_cloud: LocalCloud, job_program: Path
+) -> None:
+    batch = aws("batch")
+    create_batch_environment(batch, job_program, retry_strategy={"attempts": 3}, timeout_seconds=1)
+
+    started = time.monotonic()
+    job_id = batch.submit_job(
+        jobName="too-slow",
+        jobQueue="spot",
+        jobDefinition="variant-job",
+        containerOverrides={"environment": [{"name": "SLEEP_SECONDS", "value": "60"}]},
+    )["jobId"]
+    job = wait_for_job(batch, job_id)
+
+    assert time.monotonic() - started < 10
+    assert job["status"] == "FAILED"
+    assert job["statusReason"] == "Job attempt duration exceeded timeout"
+    assert len(job["attempts"]) == 1
+
+
+# -------------------------------------------------------------------------- mock_config
+def test_mock_config_runs_test_cases_from_the_sfn_mock_config_file(
+    aws_credentials: None, mock_config_file: Path
+) -> None:
+    with mock_aws(), local_aws(mock_config_file=mock_config_file):
+        assert os.environ["SFN_MOCK_CONFIG"] == str(mock_config_file)
+        sfn = aws("stepfunctions")
+        arn = create_state_machine(sfn, "MockedRun", "mocked_run.asl.json")
+        request = {"variants": ["a", "b"]}
+
+        happy = run_execution(sfn, f"{arn}#HappyPath", request)
+        throttled = run_execution(sfn, f"{arn}#ThrottledThenOk", request)
+        job_fails = run_execution(sfn, f"{arn}#JobFails", request)
+        with pytest.raises(sfn.exceptions.InvalidName, match="NoSuchCase"):
+            sfn.start_execution(stateMachineArn=f"{arn}#NoSuchCase", input="{}")
+        throttled_events = history(sfn, throttled["executionArn"])
+
+    assert output(happy) == {"variants": 2, "job": "mock-job-1", "exit": 0}
+    assert output(throttled) == {"variants": 3, "job": "mock-job-1", "exit": 0}
+    assert Counter(e["type"] for e in throttled_events)["TaskFailed"] == 2
+    assert (job_fails["status"], job_fails["error"], job_fails["cause"]) == (
+        "FAILED",
+        "JobFailed",
+        "mock-job-2",
+    )
+
+
+# ------------------------------------------------------------------------- server mode
+def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
+    server_cloud: LocalCloud, moto_endpoint: str, lambda_fixtures: Path, job_program: Path
+) -> None:
+    server_cloud.register_function("echo", code_dir=lambda_fixtures / "echo")
+    s3 = aws("s3", moto_endpoint)
+    s3.create_bucket(Bucket="results")
+    batch = aws("batch", moto_endpoint)
+    create_batch_environment(batch, job_program, endpoint_url=moto_endpoint)
+    server_cloud.batch_env["S3_BUCKET"] = "results"
+    sfn = aws("stepfunctions", moto_endpoint)
+    arn = create_state_machine(
+        sfn,
+        "server-mode",
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Prepare",
+            "States": {
+                "Prepare": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Arguments": {"FunctionName": "echo", "Payload": "{% $states.input %}"},
+                    "Output": {
+                        "variant": "{% $states.result.Payload.event.variant %}",
+                        "endpoint": "{% $states.result.Payload.endpoint_url %}",
+                    },
+                    "Next": "RunJob",
+                },
+                "RunJob": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::batch:submitJob.sync",
+                    "Arguments": {
+                        "JobName": "server-job",
+                        "JobQueue": "spot",
+                        "JobDefinition": "variant-job",
+                        "ContainerOverrides": {
+                            "Environment": [
+                                {"Name": "VARIANT", "Value": "{% $states.input.variant %}"}
+                            ]
+                        },
+                    },
+                    "Output": {
+                        "status": "{% $states.result.Status %}",
+                        "endpoint": "{% $states.input.endpoint %}",
+                    },
+                    "End": True,
+                },
+            },
+        },
+    )
+
+    result = output(run_execution(sfn, arn, {"variant": "od-2vcpu"}))
+
+    assert result == {"status": "SUCCEEDED", "endpoint": moto_endpoint}  # the handler's env
+    body = json.loads(s3.get_object(Bucket="results", Key="od-2vcpu.json")["Body"].read())
+    assert body == {"variant": "od-2vcpu", "attempt": 1}
+
+
+# ----------------------------------------------------------------------- undo / broken
+def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.batch.models import Job
+    from moto.stepfunctions.parser.asl.jsonata import jsonata
+    from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    seams = {
+        "invoke": (LambdaSimpleBackend, "invoke"),
+        "describe": (Job, "describe"),
+        "start": (StepFunctionsParserBackend, "start_execution"),
+        "client": (boto_client, "boto_client_for"),
+        "jsonata": (jsonata, "_eval_jsonata"),
+    }
+    before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
+    environ = dict(os.environ)
+
+    with mock_aws(), local_aws() as cloud:
+        assert cloud.retry_sleep_scale == 0.0
+        assert all(getattr(o, a) is not before[k] for k, (o, a) in seams.items())
+        with pytest.raises(RuntimeError, match="already active"), local_aws():
+            pass
+
+    assert {key: getattr(owner, attr) for key, (owner, attr) in seams.items()} == before
+    assert dict(os.environ) == environ
+
+
+def test_a_moved_moto_seam_fails_loudly_naming_the_adaptation(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self: object, function_name: str) -> None:  # a "new moto" signature
+        del self, function_name
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+    with pytest.raises(AdaptationBrokenError, match="'lambda_in_process'"), local_aws():
+        pass
+    assert set(ADAPTATIONS) == set(moto_adapters._ADAPTERS)
