@@ -4,10 +4,10 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
-# The project runs on Python 3.13, the Lambda runtime in template.yaml. Found on PATH, or
-# under pyenv (where this image keeps it, inactive).
+# The project runs on Python 3.13, the Lambda runtime in template.yaml: taken from pyenv
+# (where this image keeps it, inactive; its shim on PATH does not run) or from PATH.
 ifndef PYTHON313
-PYTHON313 := $(shell command -v python3.13 2>/dev/null || echo "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.13.0/bin/python3.13")
+PYTHON313 := $(shell for p in "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.13*/bin/python3.13 "$$(command -v python3.13)"; do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
 endif
 
 # SAM CLI needs a region (never credentials) to validate and build; no telemetry.
@@ -24,7 +24,7 @@ help:  ## List the targets
 install: $(VENV)/.installed  ## Create .venv (Python 3.13) with the project and its dev tools
 
 $(VENV)/.installed: pyproject.toml constraints.txt
-	@test -x "$(PYTHON313)" || { echo "Python 3.13 not found (looked on PATH and in pyenv: $(PYTHON313))" >&2; exit 1; }
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv versions and on PATH)" >&2; exit 1; }
 	"$(PYTHON313)" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'

@@ -1,0 +1,421 @@
+"""The whole pipeline offline, built from template.yaml.
+
+``LocalPipeline`` starts a moto server on loopback, applies the moto adaptations
+(runledger.local.moto_adapters), creates every resource of the translated template in it
+(table with stream, queue, bucket, roles, log groups, Batch environments, queues and job
+definitions, the state machine with its substitutions resolved), registers each Lambda
+function's real handler with the template's environment, timeout and memory, and starts a
+pipe runner with the template's filter, input template, batching, retries and DLQ. Then a
+request written to the table flows as it does on AWS: stream -> pipe -> execution ->
+handlers in-process -> Batch jobs as local processes -> write-backs.
+
+Nothing here restates a setting of the template: names, environment, filters and
+substitutions are read from it and resolved with runledger.local.intrinsics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from runledger.local.intrinsics import Scope, resolve
+from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
+from runledger.local.pipe_runner import PipeRunner
+from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn, load_sam, parameter_defaults
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+# Creation order: what a resource references is created before it.
+_ORDER = (
+    "AWS::IAM::Role",
+    "AWS::Logs::LogGroup",
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+    "AWS::Lambda::Function",
+    "AWS::Batch::ComputeEnvironment",
+    "AWS::Batch::JobQueue",
+    "AWS::Batch::JobDefinition",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::Pipes::Pipe",
+)
+# Types that change nothing about how a run flows offline.
+_NOT_EMULATED = frozenset(
+    {"AWS::S3::BucketPolicy", "AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm"}
+)
+# Maps inside Batch properties whose keys are data, not API field names.
+_DATA_MAPS = frozenset({"Options", "Tags", "Parameters"})
+
+_deserialize = TypeDeserializer().deserialize
+_serialize = TypeSerializer().serialize
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase Batch properties in the Batch API's camelCase."""
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key[:1].lower() + key[1:]: (v if key in _DATA_MAPS else _camel(v))
+        for key, v in value.items()
+    }
+
+
+def fake_aws_environment() -> None:
+    """Credentials and settings that make every client local and nothing real signable."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 (fake)
+        AWS_SESSION_TOKEN="testing",  # noqa: S105 (fake)
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+
+
+@dataclass
+class RunResult:
+    """A run as the table holds it: the request item and its variant items."""
+
+    run_id: str
+    request: dict[str, Any]
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return str(self.request.get("status"))
+
+
+class LocalPipeline:
+    """The template's stack, offline. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        template: Path = TEMPLATE_PATH,
+        stack_name: str = "runledger-local",
+        parameters: Mapping[str, Any] | None = None,
+        retry_sleep_scale: float = 0.0,
+    ) -> None:
+        self.template = template
+        self.stack_name = stack_name
+        self.parameter_overrides = dict(parameters or {})
+        self.retry_sleep_scale = retry_sleep_scale
+        self.endpoint_url = ""
+        self.scope: Scope
+        self.cloud: LocalCloud
+        self.pipe: PipeRunner
+        self.pipe_properties: dict[str, Any] = {}
+        self.state_machine_arn = ""
+        self.table_name = ""
+        self._stack = contextlib.ExitStack()
+        self._clients: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalPipeline:
+        fake_aws_environment()
+        try:
+            self.endpoint_url = self._stack.enter_context(moto_server())
+            self.cloud = self._stack.enter_context(
+                local_aws(endpoint_url=self.endpoint_url, retry_sleep_scale=self.retry_sleep_scale)
+            )
+            self._create_stack()
+            self._stack.enter_context(self.pipe)  # starts polling
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, region_name=REGION, endpoint_url=self.endpoint_url
+            )
+        return self._clients[service]
+
+    # ------------------------------------------------------------------ stack
+    def _create_stack(self) -> None:
+        sam = load_sam(self.template)
+        cfn = load_cfn(self.template)
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="runledger-local", Description="local", VpcId=vpc)
+        parameters = {
+            **parameter_defaults(cfn),
+            "JobImageUri": "runledger-local/kmer-count",
+            "SubnetIds": [subnet],
+            "SecurityGroupIds": [group["GroupId"]],
+            **self.parameter_overrides,
+        }
+        self.scope = Scope(
+            parameters=parameters,
+            conditions=cfn.get("Conditions", {}),
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            stack_name=self.stack_name,
+        )
+        resources = cfn["Resources"]
+        unknown = {r["Type"] for r in resources.values()} - set(_ORDER) - _NOT_EMULATED
+        if unknown:
+            raise NotImplementedError(f"the local cloud cannot create {sorted(unknown)}")
+        for resource_type in _ORDER:
+            for logical_id, resource in resources.items():
+                if resource["Type"] == resource_type:
+                    create = getattr(self, "_create_" + resource_type.split("::")[-1].lower())
+                    create(logical_id, resource, sam["Resources"].get(logical_id, {}))
+
+    def _name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"
+
+    def _props(self, resource: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(resolve(resource.get("Properties", {}), self.scope))
+
+    def _create_role(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        # Only the trust policy: the permissions name resources not created yet, and moto
+        # does not enforce them anyway.
+        trust = resolve(resource["Properties"]["AssumeRolePolicyDocument"], self.scope)
+        name = self._name(logical_id)
+        role = self.client("iam").create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = role["Arn"]
+
+    def _create_loggroup(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        name = self._props(resource).get("LogGroupName") or self._name(logical_id)
+        self.client("logs").create_log_group(logGroupName=name)
+        self.scope.refs[logical_id] = name
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}"
+        self.scope.attributes[(logical_id, "Arn")] = arn + ":*"
+
+    def _create_table(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        props = self._props(resource)
+        name = self._name(logical_id)
+        stream = props.get("StreamSpecification")
+        table = self.client("dynamodb").create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props.get("BillingMode", "PROVISIONED"),
+            **(
+                {"StreamSpecification": {"StreamEnabled": True, **stream}}
+                if stream
+                else {}
+            ),
+        )["TableDescription"]
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = table["TableArn"]
+        if stream:
+            self.scope.attributes[(logical_id, "StreamArn")] = table["LatestStreamArn"]
+
+    def _create_queue(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        name = self._name(logical_id)
+        url = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        self.scope.refs[logical_id] = url
+        self.scope.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        self.scope.attributes[(logical_id, "QueueName")] = name
+
+    def _create_bucket(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        name = self._name(logical_id).lower()
+        self.client("s3").create_bucket(Bucket=name)
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+    def _create_function(self, logical_id: str, resource: Any, sam: Any) -> None:
+        props = resource["Properties"]
+        environment = resolve(props.get("Environment", {}).get("Variables", {}), self.scope)
+        name = self._name(logical_id)
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        layers = [
+            REPO_ROOT / layer["Properties"]["ContentUri"]
+            for layer in load_sam(self.template)["Resources"].values()
+            if layer["Type"] == "AWS::Serverless::LayerVersion"
+        ]
+        self.cloud.register_function(
+            arn,
+            code_dir=REPO_ROOT / sam["Properties"]["CodeUri"],
+            handler=props["Handler"],
+            environment={k: str(v) for k, v in environment.items()},
+            timeout=float(props.get("Timeout", 3)),
+            memory_mb=int(props.get("MemorySize", 128)),
+            extra_paths=layers,
+        )
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = arn
+
+    def _create_computeenvironment(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        props = _camel(self._props(resource))
+        props.pop("tags", None)
+        # Without ServiceRole AWS uses Batch's service-linked role; moto insists on one.
+        props.setdefault("serviceRole", self._batch_service_role())
+        arn = self.client("batch").create_compute_environment(
+            computeEnvironmentName=self._name(logical_id), **props
+        )["computeEnvironmentArn"]
+        self.scope.refs[logical_id] = arn
+
+    def _batch_service_role(self) -> str:
+        if "batch-service-role" not in self._clients:
+            role = self.client("iam").create_role(
+                RoleName="AWSServiceRoleForBatch",
+                Path="/aws-service-role/batch.amazonaws.com/",
+                AssumeRolePolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "batch.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                ),
+            )["Role"]
+            self._clients["batch-service-role"] = role["Arn"]
+        return str(self._clients["batch-service-role"])
+
+    def _create_jobqueue(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        props = _camel(self._props(resource))
+        props.pop("tags", None)
+        arn = self.client("batch").create_job_queue(jobQueueName=self._name(logical_id), **props)[
+            "jobQueueArn"
+        ]
+        self.scope.refs[logical_id] = arn
+
+    def _create_jobdefinition(self, logical_id: str, resource: Any, sam: Any) -> None:
+        props = _camel(self._props(resource))
+        name = self._name(logical_id)
+        answer = self.client("batch").register_job_definition(jobDefinitionName=name, **props)
+        self.scope.refs[logical_id] = answer["jobDefinitionArn"]
+        self.scope.attributes[(logical_id, "JobDefinitionName")] = name
+        # The job's program runs where its image is built from (the Dockerfile's WORKDIR).
+        context = sam.get("Metadata", {}).get("DockerContext")
+        if context:
+            self.cloud.batch_workdir = REPO_ROOT / context
+
+    def _create_statemachine(self, logical_id: str, resource: Any, sam: Any) -> None:
+        props = resource["Properties"]
+        definition = (REPO_ROOT / sam["Properties"]["DefinitionUri"]).read_text()
+        substitutions = resolve(props.get("DefinitionSubstitutions", {}), self.scope)
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", str(value))
+        arn = self.client("stepfunctions").create_state_machine(
+            name=self._name(logical_id),
+            definition=definition,
+            roleArn=str(resolve(props["RoleArn"], self.scope)),
+            type=props.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        self.scope.refs[logical_id] = arn
+        self.scope.attributes[(logical_id, "Name")] = self._name(logical_id)
+        self.state_machine_arn = arn
+
+    def _create_pipe(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        self.pipe_properties = self._props(resource)
+        source = self.pipe_properties["Source"]
+        self.table_name = next(
+            self.scope.refs[lid]
+            for (lid, attribute), value in self.scope.attributes.items()
+            if attribute == "StreamArn" and value == source
+        )
+        self.pipe = PipeRunner(
+            self.pipe_properties,
+            streams=self.client("dynamodbstreams"),
+            stepfunctions=self.client("stepfunctions"),
+            sqs=self.client("sqs"),
+            name=self._name(logical_id),
+        )
+        self.scope.refs[logical_id] = self._name(logical_id)
+
+    # ------------------------------------------------------------------ runs
+    def put_request(self, item: Mapping[str, Any]) -> str:
+        """Write a request item (plain JSON) to the runs table; returns its pk."""
+        self.client("dynamodb").put_item(
+            TableName=self.table_name, Item={k: _serialize(_decimal(v)) for k, v in item.items()}
+        )
+        return str(item["pk"])
+
+    def read_run(self, pk: str) -> RunResult:
+        pages = self.client("dynamodb").get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+        )
+        result = RunResult(run_id=pk.removeprefix("RUN#"), request={})
+        for page in pages:
+            for raw in page["Items"]:
+                item = {k: _deserialize(v) for k, v in raw.items()}
+                if item["sk"] == "REQUEST":
+                    result.request = item
+                elif str(item["sk"]).startswith("VARIANT#"):
+                    result.variants[str(item["sk"]).removeprefix("VARIANT#")] = item
+        return result
+
+    def wait_for(
+        self,
+        pks: Iterable[str],
+        *,
+        timeout: float = 120.0,
+        on_progress: Callable[[dict[str, RunResult]], None] | None = None,
+        interval: float = 0.1,
+    ) -> dict[str, RunResult]:
+        """Poll until every run reaches SUCCEEDED, FAILED or INVALID, or ``timeout`` passes."""
+        pending = list(pks)
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = {pk: self.read_run(pk) for pk in pending}
+            if on_progress:
+                on_progress(runs)
+            if all(run.status in TERMINAL for run in runs.values()):
+                return runs
+            if time.monotonic() > deadline:
+                waiting = sorted(pk for pk, run in runs.items() if run.status not in TERMINAL)
+                raise TimeoutError(f"runs not finished after {timeout:.0f} s: {waiting}")
+            time.sleep(interval)
+
+    def executions(self) -> list[dict[str, Any]]:
+        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(
+            stateMachineArn=self.state_machine_arn
+        )
+        return [e for page in pages for e in page["executions"]]
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _decimal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimal(v) for v in value]
+    return value
+
+
+def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """A request whose ``input.uri`` is a relative local path, made absolute against ``base``.
+
+    Jobs run in their own folder (the image's WORKDIR), so a path relative to where the
+    user stands would not resolve there.
+    """
+    request = json.loads(json.dumps(item))
+    uri = request.get("input", {}).get("uri") if isinstance(request.get("input"), dict) else None
+    if isinstance(uri, str) and "://" not in uri and not uri.startswith("/"):
+        request["input"]["uri"] = str((base / uri).resolve())
+    return request
