@@ -77,8 +77,8 @@ def fake_aws_environment() -> None:
     """Credentials and settings that make every client local and nothing real signable."""
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 (fake)
-        AWS_SESSION_TOKEN="testing",  # noqa: S105 (fake)
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (fake)
+        AWS_SESSION_TOKEN="testing",  # noqa: S106 (fake)
         AWS_DEFAULT_REGION=REGION,
         AWS_REGION=REGION,
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
@@ -132,6 +132,8 @@ class LocalPipeline:
             self.cloud = self._stack.enter_context(
                 local_aws(endpoint_url=self.endpoint_url, retry_sleep_scale=self.retry_sleep_scale)
             )
+            # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
+            self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
             self._create_stack()
             self._stack.enter_context(self.pipe)  # starts polling
         except BaseException:
@@ -144,7 +146,7 @@ class LocalPipeline:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(
+            self._clients[service] = boto3.client(  # type: ignore[call-overload]
                 service, region_name=REGION, endpoint_url=self.endpoint_url
             )
         return self._clients[service]
@@ -156,7 +158,9 @@ class LocalPipeline:
         ec2 = self.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(GroupName="runledger-local", Description="local", VpcId=vpc)
+        group = ec2.create_security_group(
+            GroupName="runledger-local", Description="local", VpcId=vpc
+        )
         parameters = {
             **parameter_defaults(cfn),
             "JobImageUri": "runledger-local/kmer-count",
@@ -214,11 +218,7 @@ class LocalPipeline:
             KeySchema=props["KeySchema"],
             AttributeDefinitions=props["AttributeDefinitions"],
             BillingMode=props.get("BillingMode", "PROVISIONED"),
-            **(
-                {"StreamSpecification": {"StreamEnabled": True, **stream}}
-                if stream
-                else {}
-            ),
+            **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
         )["TableDescription"]
         self.scope.refs[logical_id] = name
         self.scope.attributes[(logical_id, "Arn")] = table["TableArn"]
@@ -352,10 +352,14 @@ class LocalPipeline:
         return str(item["pk"])
 
     def read_run(self, pk: str) -> RunResult:
-        pages = self.client("dynamodb").get_paginator("query").paginate(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": pk}},
+        pages = (
+            self.client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+            )
         )
         result = RunResult(run_id=pk.removeprefix("RUN#"), request={})
         for page in pages:
@@ -390,8 +394,10 @@ class LocalPipeline:
             time.sleep(interval)
 
     def executions(self) -> list[dict[str, Any]]:
-        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(
-            stateMachineArn=self.state_machine_arn
+        pages = (
+            self.client("stepfunctions")
+            .get_paginator("list_executions")
+            .paginate(stateMachineArn=self.state_machine_arn)
         )
         return [e for page in pages for e in page["executions"]]
 
@@ -414,7 +420,7 @@ def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:
     Jobs run in their own folder (the image's WORKDIR), so a path relative to where the
     user stands would not resolve there.
     """
-    request = json.loads(json.dumps(item))
+    request: dict[str, Any] = json.loads(json.dumps(item))
     uri = request.get("input", {}).get("uri") if isinstance(request.get("input"), dict) else None
     if isinstance(uri, str) and "://" not in uri and not uri.startswith("/"):
         request["input"]["uri"] = str((base / uri).resolve())

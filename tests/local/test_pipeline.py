@@ -1,0 +1,150 @@
+"""The whole pipeline offline, built from template.yaml: item -> stream -> pipe -> workflow ->
+handlers -> Batch jobs as processes -> write-backs. Nothing here calls a handler directly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+from runledger.pricing import estimated_transitions
+from runledger.sam_template import REPO_ROOT
+
+REQUESTS = REPO_ROOT / "events" / "requests"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[LocalPipeline]:
+    with LocalPipeline(stack_name="runledger-test") as local:
+        yield local
+
+
+def request(name: str, run_id: str) -> dict[str, Any]:
+    item = localize_request(json.loads((REQUESTS / name).read_text()), REPO_ROOT)
+    item["pk"] = f"RUN#{run_id}"
+    return item
+
+
+def run(pipeline: LocalPipeline, item: dict[str, Any]) -> RunResult:
+    pk = pipeline.put_request(item)
+    return pipeline.wait_for([pk], timeout=90)[pk]
+
+
+def history(pipeline: LocalPipeline, execution_arn: str) -> list[dict[str, Any]]:
+    pages = pipeline.client("stepfunctions").get_paginator("get_execution_history")
+    return [e for page in pages.paginate(executionArn=execution_arn) for e in page["events"]]
+
+
+def entered(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+
+
+@pytest.fixture(scope="module")
+def succeeded(pipeline: LocalPipeline) -> RunResult:
+    return run(pipeline, request("kmer-valid-local.json", "e2e-valid"))
+
+
+def test_valid_request_succeeds_with_one_variant_item_per_variant(succeeded: RunResult) -> None:
+    asked = {
+        v["name"] for v in json.loads((REQUESTS / "kmer-valid-local.json").read_text())["variants"]
+    }
+    assert succeeded.status == "SUCCEEDED"
+    assert set(succeeded.variants) == asked
+    for variant in succeeded.variants.values():
+        assert variant["status"] == "SUCCEEDED"
+        assert variant["metrics"]["reads"] == 200  # events/data/sample.fastq has 200 reads
+        assert variant["cost"]["batch_usd"] > 0
+
+
+def test_run_item_carries_summary_and_a_cost_that_adds_up(succeeded: RunResult) -> None:
+    summary, cost = succeeded.request["summary"], succeeded.request["cost"]
+    assert summary["variants_succeeded"] == len(succeeded.variants)
+    assert summary["fastest"]["name"] in succeeded.variants
+    assert summary["cheapest"]["name"] in succeeded.variants
+    assert float(cost["total_usd"]) == pytest.approx(float(sum(cost["breakdown"].values())))
+    # Spot is priced below On-Demand for the same size.
+    assert cost["by_variant"]["spot-1vcpu"] < cost["by_variant"]["od-1vcpu"]
+
+
+def test_every_batch_job_carries_the_run_tags(
+    pipeline: LocalPipeline, succeeded: RunResult
+) -> None:
+    job_ids = [v["job_id"] for v in succeeded.variants.values()]
+    jobs = pipeline.client("batch").describe_jobs(jobs=job_ids)["jobs"]
+    assert {job["tags"]["variant"] for job in jobs} == set(succeeded.variants)
+    for job in jobs:
+        assert job["tags"]["run-id"] == "e2e-valid"
+        assert job["tags"]["workflow"] == "kmer-count"
+        assert job["tags"]["cost-center"] == "genomics-lab"
+        assert job["propagateTags"] is True
+
+
+def test_state_transitions_match_the_estimate_used_for_pricing(
+    pipeline: LocalPipeline, succeeded: RunResult
+) -> None:
+    execution_arn = succeeded.request["execution"]
+    events = history(pipeline, execution_arn)
+    assert entered(events)[:4] == ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning"]
+    assert entered(events)[-2:] == ["SummarizeRun", "RecordResult"]
+    assert len(entered(events)) == estimated_transitions(len(succeeded.variants))
+
+
+def test_invalid_request_ends_invalid_with_the_reason(pipeline: LocalPipeline) -> None:
+    result = run(pipeline, request("kmer-invalid-duplicate-names.json", "e2e-invalid"))
+    assert result.status == "INVALID"
+    assert "duplicate" in result.request["reason"]
+    assert result.variants == {}
+
+
+def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: RunResult) -> None:
+    # The same record delivered again (Pipes is at-least-once): the claim is taken.
+    record = json.loads((REPO_ROOT / "events" / "pipe_input.json").read_text())
+    record[0]["pk"] = "RUN#e2e-valid"
+    sfn = pipeline.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=pipeline.state_machine_arn, input=json.dumps(record))[
+        "executionArn"
+    ]
+    events = []
+    for _ in range(100):
+        events = history(pipeline, arn)
+        if any(
+            e["type"].startswith("Execution") and e["type"] != "ExecutionStarted" for e in events
+        ):
+            break
+        pipeline.pipe.wait_idle(0.05)
+    assert entered(events) == ["ClaimRun", "AlreadyClaimed"]
+    assert pipeline.read_run("RUN#e2e-valid").request["execution"] == succeeded.request["execution"]
+
+
+def test_write_backs_never_start_a_run_and_a_rerun_does(
+    pipeline: LocalPipeline, succeeded: RunResult
+) -> None:
+    assert pipeline.pipe.wait_idle(10)
+    before = pipeline.pipe.counters.executions_started
+    pipeline.client("dynamodb").update_item(
+        TableName=pipeline.table_name,
+        Key={"pk": {"S": "RUN#e2e-valid"}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="SET #s = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":r": {"S": "REQUESTED"}},
+    )
+    rerun = pipeline.wait_for(["RUN#e2e-valid"], timeout=90)["RUN#e2e-valid"]
+    assert rerun.status == "SUCCEEDED"
+    assert rerun.request["attempt"] == 2
+    assert rerun.request["execution"] != succeeded.request["execution"]
+    assert pipeline.pipe.wait_idle(10)
+    # Exactly one new execution: the re-run. Its own write-backs started none.
+    assert pipeline.pipe.counters.executions_started == before + 1
+    assert pipeline.pipe.counters.records_filtered_out > 0
+
+
+def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> None:
+    item = localize_request({"input": {"uri": "data/x.fastq", "k": 5}}, tmp_path)
+    assert item["input"]["uri"] == str(tmp_path / "data" / "x.fastq")
+    assert localize_request({"input": {"uri": "s3://b/k"}}, tmp_path)["input"]["uri"] == "s3://b/k"
