@@ -1,6 +1,6 @@
 """The ``runledger`` command.
 
-    runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
+runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
 """
 
 from __future__ import annotations
