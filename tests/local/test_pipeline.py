@@ -148,3 +148,24 @@ def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> N
     item = localize_request({"input": {"uri": "data/x.fastq", "k": 5}}, tmp_path)
     assert item["input"]["uri"] == str(tmp_path / "data" / "x.fastq")
     assert localize_request({"input": {"uri": "s3://b/k"}}, tmp_path)["input"]["uri"] == "s3://b/k"
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # SummarizeRun raises
+def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails(
+    pipeline: LocalPipeline,
+) -> None:
+    item = request("kmer-valid-local.json", "e2e-no-input")
+    item["input"]["uri"] = str(REPO_ROOT / "events" / "data" / "does-not-exist.fastq")
+    result = run(pipeline, item)
+    # The job exits 2 (bad input: not retried), every variant is recorded FAILED with the
+    # Batch failure as cause, and the run ends FAILED through the catch-all.
+    assert result.status == "FAILED"
+    assert result.request["error"] == "AllVariantsFailedError"
+    assert len(result.variants) == len(item["variants"])
+    for variant in result.variants.values():
+        assert variant["status"] == "FAILED"
+        assert variant["error"] == "States.TaskFailed"
+        assert '"ExitCode": 2' in variant["cause"] or '"exitCode": 2' in variant["cause"]
+    events = history(pipeline, result.request["execution"])
+    assert entered(events)[-3:] == ["SummarizeRun", "RecordFailure", "RunFailed"]
+    assert events[-1]["type"] == "ExecutionFailed"
