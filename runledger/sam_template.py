@@ -85,3 +85,13 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
         for name, spec in template.get("Parameters", {}).items()
         if "Default" in spec
     }
+
+
+def table_schema(logical_id: str = "RunsTable", path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """CreateTable arguments (keys, billing, stream) of a table of the template, so tests
+    that build a table by hand build the template's table."""
+    props = load_cfn(path)["Resources"][logical_id]["Properties"]
+    schema = {key: props[key] for key in ("KeySchema", "AttributeDefinitions", "BillingMode")}
+    if "StreamSpecification" in props:
+        schema["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return schema

@@ -25,6 +25,7 @@ from runledger.local.moto_adapters import (
     LocalCloud,
     local_aws,
 )
+from runledger.sam_template import table_schema
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
@@ -79,19 +80,7 @@ def output(described: dict[str, Any]) -> Any:
 
 
 def create_runs_table(ddb: Any) -> None:
-    ddb.create_table(
-        TableName="runs",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    ddb.create_table(TableName="runs", **table_schema())
 
 
 def create_batch_environment(

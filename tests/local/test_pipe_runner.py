@@ -23,6 +23,7 @@ from runledger.local.pipe_runner import (
     RunnerOptions,
     render_input_template,
 )
+from runledger.sam_template import table_schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipes"
 REGION = "us-east-1"
@@ -83,19 +84,7 @@ def make_cloud(suffix: str = "", endpoint_url: str | None = None) -> Cloud:
 
     ddb, sqs, sfn = client("dynamodb"), client("sqs"), client("stepfunctions")
     table = f"runs{suffix}"
-    created = ddb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    created = ddb.create_table(TableName=table, **table_schema())
     queue_url = sqs.create_queue(QueueName=f"pipe-dlq{suffix}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
