@@ -1,0 +1,111 @@
+"""``runledger local``: the offline local cloud.
+
+runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runledger.sam_template import REPO_ROOT
+
+DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
+
+
+def _default_requests() -> list[Path]:
+    found: list[Path] = []
+    for pattern in DEFAULT_REQUESTS:
+        found += sorted(REPO_ROOT.glob(pattern))
+    return found
+
+
+def _duration(request: dict[str, Any]) -> str:
+    start, end = request.get("claimed_at"), request.get("finished_at")
+    if not (start and end):
+        return "-"
+    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+    return f"{seconds:.1f}s"
+
+
+def local_run(paths: Sequence[Path], timeout: float) -> int:
+    from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+    from runledger.pricing import format_usd
+
+    requests = [localize_request(json.loads(p.read_text()), Path.cwd()) for p in paths]
+    print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
+    last = ""
+
+    def progress(runs: dict[str, RunResult]) -> None:
+        nonlocal last
+        statuses = Counter(run.status for run in runs.values())
+        variants = Counter(v.get("status") for run in runs.values() for v in run.variants.values())
+        line = "runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        if variants:
+            line += " | variants: " + ", ".join(f"{n} {s}" for s, n in sorted(variants.items()))
+        if line != last:
+            print(line, flush=True)
+            last = line
+
+    with LocalPipeline() as pipeline:
+        print(f"writing {len(requests)} request(s) to table {pipeline.table_name}", flush=True)
+        pks = [pipeline.put_request(item) for item in requests]
+        runs = pipeline.wait_for(pks, timeout=timeout, on_progress=progress)
+        counters = pipeline.pipe.counters
+
+    print()
+    print(f"{'run':<36} {'status':<10} {'variants':<12} {'duration':>9} {'est. cost':>11}  note")
+    failed = 0
+    for pk in pks:
+        run = runs[pk]
+        ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
+        cost = run.request.get("cost", {}).get("total_usd")
+        note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
+        failed += run.status == "FAILED"
+        print(
+            f"{run.run_id:<36} {run.status:<10} {f'{ok}/{len(run.variants)} ok':<12} "
+            f"{_duration(run.request):>9} {format_usd(float(cost)) if cost else '-':>11}  "
+            f"{str(note)[:60]}"
+        )
+    print(
+        f"\npipe: {counters.records_read} stream records read, "
+        f"{counters.records_filtered_out} write-backs filtered out, "
+        f"{counters.executions_started} executions started, {counters.records_to_dlq} to DLQ"
+    )
+    return 1 if failed else 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    local = commands.add_parser("local", help="the offline local cloud").add_subparsers(
+        dest="local_command", required=True
+    )
+    run = local.add_parser(
+        "run",
+        help="run requests through the whole pipeline offline",
+        description="Build template.yaml's stack in an embedded moto cloud, write the "
+        "requests to the runs table and follow them to their final status. Exit code 1 if "
+        "any run ends FAILED.",
+    )
+    run.add_argument(
+        "requests",
+        nargs="*",
+        type=Path,
+        help="request items (JSON); default: " + " ".join(DEFAULT_REQUESTS),
+    )
+    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all runs")
+    run.set_defaults(func=_run_command)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from runledger.cli import UsageError
+
+    paths = args.requests or _default_requests()
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"no such request file: {', '.join(missing)}")
+    return local_run(paths, args.timeout)
