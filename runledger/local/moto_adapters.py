@@ -41,6 +41,7 @@ Public API::
               mock_config_file=None, configure_moto=True) -> ContextManager[LocalCloud]
     LocalCloud.register_function(name_or_arn, *, code_dir, handler="app.lambda_handler",
               environment=None, timeout=3.0, memory_mb=128, extra_paths=()) -> LambdaSpec
+    LocalCloud.inject_job_exit(tags, exit_codes)   # failure injection for tests and demos
     LocalCloud.batch_workdir / .batch_env / .lambda_env / .retry_sleep_scale  (settable)
     moto_server(host="127.0.0.1", port=0) -> ContextManager[str]   # yields the endpoint URL
     ADAPTATIONS, AdaptationBrokenError, LambdaSpec, LocalLambdaContext
@@ -412,9 +413,30 @@ class LocalCloud:
         self.lambda_env: dict[str, str] = dict(lambda_env or {})
         #: Factor applied to Retry intervals (0 = retry at once, 1 = real waiting).
         self.retry_sleep_scale = retry_sleep_scale
+        #: Injected job failures: (tags to match, exit code per attempt); see inject_job_exit.
+        self.job_faults: list[tuple[dict[str, str], tuple[int, ...]]] = []
         self._functions: dict[str, _InProcessFunction] = {}
         self._jobs: dict[str, _LocalJob] = {}
         self._jobs_lock = threading.Lock()
+
+    # ---- Batch -------------------------------------------------------------------
+    def inject_job_exit(self, tags: Mapping[str, str], exit_codes: Sequence[int]) -> None:
+        """Make jobs whose tags include ``tags`` exit with ``exit_codes[n-1]`` on attempt n.
+
+        The attempt runs a stand-in process instead of the job's command, so retry
+        strategies, ``.sync`` failures and write-backs are exercised with the real exit
+        code; attempts beyond the list run the real command.
+        """
+        self.job_faults.append((dict(tags), tuple(exit_codes)))
+
+    def _injected_exit(self, job: Any, attempt: int) -> int | None:
+        if not self.job_faults:
+            return None
+        tags = dict(job.backend.list_tags_for_resource(job.arn) or {})
+        for match, codes in self.job_faults:
+            if attempt <= len(codes) and all(tags.get(k) == v for k, v in match.items()):
+                return codes[attempt - 1]
+        return None
 
     # ---- Lambda ------------------------------------------------------------------
     def register_function(
@@ -966,6 +988,9 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
     status_reason = "Essential container in task exited"
     with tempfile.TemporaryFile() as output:
         command = _resolve_command(local.command)
+        injected = cloud._injected_exit(job, number)
+        if injected is not None:
+            command = [sys.executable, "-c", f"print('injected exit {injected}'); exit({injected})"]
         try:
             if not command:
                 raise FileNotFoundError("the job definition has no command")

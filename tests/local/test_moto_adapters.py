@@ -673,6 +673,31 @@ def test_batch_local_retry_strategy_follows_evaluate_on_exit(
     assert job["tags"] == {"run-id": "run-2"}
 
 
+def test_batch_local_injected_exit_codes_replace_matching_attempts_only(
+    local_cloud: LocalCloud, job_program: Path
+) -> None:
+    batch = aws("batch")
+    strategy = {"attempts": 3, "evaluateOnExit": [{"onExitCode": "75", "action": "RETRY"}]}
+    create_batch_environment(batch, job_program, retry_strategy=strategy)
+    local_cloud.inject_job_exit({"variant": "flaky"}, [75, 75])
+
+    def submit(variant: str) -> dict[str, Any]:
+        job_id = batch.submit_job(
+            jobName=variant,
+            jobQueue="spot",
+            jobDefinition="variant-job",
+            tags={"run-id": "run-3", "variant": variant},
+        )["jobId"]
+        return wait_for_job(batch, job_id)
+
+    flaky, steady = submit("flaky"), submit("steady")
+    # Attempts 1 and 2 exit 75 (RETRY); attempt 3 runs the real command, which succeeds.
+    assert [a["container"]["exitCode"] for a in flaky["attempts"]] == [75, 75, 0]
+    assert flaky["status"] == "SUCCEEDED"
+    # A job whose tags do not match is untouched.
+    assert [a["container"]["exitCode"] for a in steady["attempts"]] == [0]
+
+
 def test_batch_local_attempt_timeout_kills_the_process_and_is_not_retried(
     local_cloud: LocalCloud, job_program: Path
 ) -> None:
