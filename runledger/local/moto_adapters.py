@@ -1502,6 +1502,7 @@ def _adapt_retry_sleep(cloud: LocalCloud) -> Iterator[None]:
 
 _MOCK_CONFIG: Final[str] = "moto.stepfunctions.parser.mocking.mock_config"
 _PENDING_TEST_CASE = threading.local()
+_MOCK_INVOCATIONS_LOCK = threading.Lock()
 
 
 def _parse_range(key: str) -> tuple[int, int]:
@@ -1612,6 +1613,12 @@ def _adapt_mock_config(cloud: LocalCloud) -> Iterator[None]:
         "_eval_mocked_response_throw",
         ["env", "mocked_response"],
     )
+    response_owner, response_attr, _ = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.eval.environment",
+        "Environment.get_current_mocked_response",
+        ["self"],
+    )
 
     def start_execution(
         self: Any,
@@ -1647,6 +1654,27 @@ def _adapt_mock_config(cloud: LocalCloud) -> Iterator[None]:
             worker._mock_test_case = test_case
         return worker
 
+    def get_current_mocked_response(env: Any) -> Any:
+        # moto picks the response by the state's RetryCount, so every Map iteration gets
+        # response "0". Step Functions Local numbers a state's invocations across the whole
+        # execution (retries and Map iterations alike): the Nth call gets response N.
+        state_name = env.next_state_name
+        test_case = env.mock_test_case
+        state = test_case.state_mocked_responses.get(state_name) if test_case else None
+        if state is None:
+            raise RuntimeError(f"state '{state_name}' is not mocked in this test case")
+        with _MOCK_INVOCATIONS_LOCK:
+            counts = test_case.__dict__.setdefault("_invocations", {})
+            invocation = counts.get(state_name, 0)
+            counts[state_name] = invocation + 1
+        if invocation >= len(state.mocked_responses):
+            raise RuntimeError(
+                f"mocked response '{state.mocked_response_name}' has no response for "
+                f"invocation {invocation} of state '{state_name}' (numbered from 0, "
+                "counting retries and Map iterations)"
+            )
+        return state.mocked_responses[invocation]
+
     def eval_mocked_response_throw(env: Any, mocked_response: Any) -> None:
         # moto only accepts custom error names here; Step Functions Local also lets a
         # mock throw States.* errors (States.TaskFailed: a failed .sync job).
@@ -1657,6 +1685,9 @@ def _adapt_mock_config(cloud: LocalCloud) -> Iterator[None]:
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(throw_owner, throw_attr, eval_mocked_response_throw))
+        stack.enter_context(
+            mock.patch.object(response_owner, response_attr, get_current_mocked_response)
+        )
         stack.enter_context(mock.patch.object(loader_owner, loader_attr, _load_mock_test_case))
         stack.enter_context(mock.patch.object(start_owner, start_attr, start_execution))
         stack.enter_context(

@@ -746,6 +746,22 @@ def test_mock_config_runs_test_cases_from_the_sfn_mock_config_file(
     )
 
 
+def test_mock_config_numbers_responses_across_map_iterations_and_retries(
+    aws_credentials: None, mock_config_file: Path
+) -> None:
+    # As on Step Functions Local, the Nth invocation of a state in an execution gets
+    # response N; moto alone numbers by retry count, so every iteration would get "0".
+    with mock_aws(), local_aws(mock_config_file=mock_config_file):
+        sfn = aws("stepfunctions")
+        arn = create_state_machine(sfn, "MockedMap", "mocked_map.asl.json")
+        done = run_execution(sfn, f"{arn}#ThreeItems", {"items": [1, 2, 3]})
+        events = history(sfn, done["executionArn"])
+
+    assert output(done) == ["first", "second", "third"]
+    failed = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+    assert failed == ["Lambda.TooManyRequestsException"]  # item 2, retried once
+
+
 # ------------------------------------------------------------------------- server mode
 def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
     server_cloud: LocalCloud, moto_endpoint: str, lambda_fixtures: Path, job_program: Path
