@@ -109,8 +109,10 @@ class LocalPipeline:
         stack_name: str = "runledger-local",
         parameters: Mapping[str, Any] | None = None,
         retry_sleep_scale: float = 0.0,
+        mock_config_file: Path | None = None,
     ) -> None:
         self.template = template
+        self.mock_config_file = mock_config_file  # SFN_MOCK_CONFIG: Step Functions Local's mocks
         self.stack_name = stack_name
         self.parameter_overrides = dict(parameters or {})
         self.retry_sleep_scale = retry_sleep_scale
@@ -130,7 +132,11 @@ class LocalPipeline:
         try:
             self.endpoint_url = self._stack.enter_context(moto_server())
             self.cloud = self._stack.enter_context(
-                local_aws(endpoint_url=self.endpoint_url, retry_sleep_scale=self.retry_sleep_scale)
+                local_aws(
+                    endpoint_url=self.endpoint_url,
+                    retry_sleep_scale=self.retry_sleep_scale,
+                    mock_config_file=self.mock_config_file,
+                )
             )
             # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
             self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
@@ -312,10 +318,7 @@ class LocalPipeline:
 
     def _create_statemachine(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]
-        definition = (REPO_ROOT / sam["Properties"]["DefinitionUri"]).read_text()
-        substitutions = resolve(props.get("DefinitionSubstitutions", {}), self.scope)
-        for key, value in substitutions.items():
-            definition = definition.replace("${" + key + "}", str(value))
+        definition, _ = state_machine_definition(resource, sam, self.scope)
         arn = self.client("stepfunctions").create_state_machine(
             name=self._name(logical_id),
             definition=definition,
@@ -400,6 +403,21 @@ class LocalPipeline:
             .paginate(stateMachineArn=self.state_machine_arn)
         )
         return [e for page in pages for e in page["executions"]]
+
+
+def state_machine_definition(
+    resource: Mapping[str, Any], sam_resource: Mapping[str, Any], scope: Scope
+) -> tuple[str, dict[str, Any]]:
+    """A state machine's ASL with its DefinitionSubstitutions resolved in ``scope``, and them.
+
+    ``resource`` is the translated (CloudFormation) resource, ``sam_resource`` the SAM one
+    that names the definition file.
+    """
+    definition = (REPO_ROOT / sam_resource["Properties"]["DefinitionUri"]).read_text()
+    substitutions = dict(resolve(resource["Properties"].get("DefinitionSubstitutions", {}), scope))
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    return definition, substitutions
 
 
 def _decimal(value: Any) -> Any:
