@@ -1,0 +1,123 @@
+"""MockConfigFile.json itself, without running anything: Step Functions Local's format,
+mocks only for Task states of the ASL, and mocked Lambda results shaped exactly as the real
+handlers return them (so a handler change that the mocks no longer match fails here)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from sfn_harness import (
+    STATE_MACHINE_ID,
+    STATE_MACHINE_NAME,
+    all_states,
+    case_mocks,
+    lambda_payloads,
+    mock_config,
+    mocked_responses,
+)
+
+from runledger.models import PreparedJob, RunResult, ValidationResult, VariantSucceeded
+from runledger.sam_template import REPO_ROOT, load_sam
+
+ASL = json.loads(
+    (
+        REPO_ROOT / load_sam()["Resources"][STATE_MACHINE_ID]["Properties"]["DefinitionUri"]
+    ).read_text()
+)
+STATES = all_states(ASL)
+#: What each Lambda state's handler returns (functions/*/app.py: model_dump(mode="json")).
+LAMBDA_RESULTS: dict[str, type[BaseModel]] = {
+    "ValidateRequest": ValidationResult,
+    "PrepareVariant": PreparedJob,
+    "CollectMetrics": VariantSucceeded,
+    "SummarizeRun": RunResult,
+}
+#: The job detail fields RunJob's Output reads from a batch:submitJob.sync result.
+RUN_JOB_RESULT_FIELDS = {"JobId", "Status", "StartedAt", "StoppedAt", "Attempts"}
+
+
+def test_file_has_step_functions_local_layout_for_the_fixture_state_machine() -> None:
+    config = mock_config()
+    assert set(config) == {"StateMachines", "MockedResponses"}
+    # The name the fixture gives the state machine: executions of "<arn>#Case" find it.
+    assert list(config["StateMachines"]) == [STATE_MACHINE_NAME]
+    assert set(config["StateMachines"][STATE_MACHINE_NAME]) == {"TestCases"}
+
+
+def test_test_cases_mock_only_task_states_of_the_asl() -> None:
+    for case, mocks in case_mocks().items():
+        not_tasks = sorted(s for s in mocks if STATES.get(s, {}).get("Type") != "Task")
+        assert not not_tasks, f"{case} mocks states that are not Tasks of the ASL: {not_tasks}"
+
+
+def test_every_mocked_response_is_defined_and_used() -> None:
+    defined = set(mock_config()["MockedResponses"])
+    used = {name for mocks in case_mocks().values() for name in mocks.values()}
+    assert sorted(used - defined) == [], "referenced but not defined"
+    assert sorted(defined - used) == [], "defined but used by no test case"
+
+
+@pytest.mark.parametrize("name", sorted(mock_config()["MockedResponses"]))
+def test_mocked_response_numbers_invocations_from_0_with_one_return_or_throw(name: str) -> None:
+    responses: dict[str, Any] = mock_config()["MockedResponses"][name]
+    expected_start = 0
+    for key in sorted(responses, key=lambda k: int(k.split("-")[0])):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", key)
+        assert match, f"{name}: key {key!r} is not N or N-M"
+        first, last = int(match[1]), int(match[2] or match[1])
+        assert first == expected_start <= last, f"{name}: {key} does not follow on"
+        expected_start = last + 1
+        outcome = responses[key]
+        assert len(outcome) == 1, outcome
+        assert next(iter(outcome)) in {"Return", "Throw"}, outcome
+        if "Throw" in outcome:
+            assert set(outcome["Throw"]) == {"Error", "Cause"}
+            assert all(isinstance(v, str) for v in outcome["Throw"].values())
+
+
+@pytest.mark.parametrize("state", sorted(LAMBDA_RESULTS))
+def test_mocked_lambda_results_are_what_the_handler_returns(state: str) -> None:
+    model = LAMBDA_RESULTS[state]
+    results = [
+        outcome["Return"]
+        for case, mocks in case_mocks().items()
+        if state in mocks
+        for outcome in mocked_responses(case, state)
+        if "Return" in outcome
+    ]
+    assert results, f"no test case returns a result from {state}"
+    for result in results:
+        assert result["StatusCode"] == 200
+        # Exactly the handler's serialization: no missing, extra or mistyped field.
+        assert model.model_validate(result["Payload"]).model_dump(mode="json") == result["Payload"]
+
+
+def test_mocked_batch_jobs_carry_the_fields_run_job_reads() -> None:
+    for case, mocks in case_mocks().items():
+        if "RunJob" not in mocks:
+            continue
+        for outcome in mocked_responses(case, "RunJob"):
+            if "Return" in outcome:
+                assert set(outcome["Return"]) >= RUN_JOB_RESULT_FIELDS, (case, outcome)
+                assert outcome["Return"]["Status"] == "SUCCEEDED"
+            else:  # a failed .sync job: States.TaskFailed with the job detail as Cause
+                assert outcome["Throw"]["Error"] == "States.TaskFailed"
+                assert json.loads(outcome["Throw"]["Cause"])["Status"] == "FAILED"
+
+
+def test_map_test_cases_prepare_and_collect_the_variants_the_request_names() -> None:
+    # Responses are numbered per invocation, Map iterations in item order (MaxConcurrency 1):
+    # invocation i of PrepareVariant must be for variant i of the mocked request.
+    for case, mocks in case_mocks().items():
+        if "PrepareVariant" not in mocks:
+            continue
+        request = lambda_payloads(case, "ValidateRequest")[-1]["request"]
+        variants = [v["name"] for v in request["variants"]]
+        prepared = lambda_payloads(case, "PrepareVariant")
+        assert len(prepared) >= len(variants), case
+        for name, job in zip(variants, prepared, strict=False):
+            assert job["job_name"].endswith(f"-{name}"), (case, name, job["job_name"])
