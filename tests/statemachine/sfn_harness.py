@@ -303,6 +303,9 @@ def open_workflow() -> Iterator[Workflow]:
     with LocalPipeline(
         stack_name=STACK_NAME, parameters=PARAMETERS, mock_config_file=MOCK_CONFIG
     ) as local:
+        # The tests start executions themselves: the pipe has nothing to deliver, and its
+        # idle polling would take CPU from the engine.
+        assert local.pipe.stop(), "the local pipe runner did not stop"
         definition, substitutions = state_machine_definition(
             *_state_machine_resources(), local.scope
         )
