@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint build clean system-deps graph
+.PHONY: help install run test lint build clean system-deps graph report-example
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,5 +63,8 @@ system-deps:  ## apt-get install Graphviz and Chromium (only those missing)
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing; \
 	else echo "system packages present:" $(SYSTEM_DEPS); fi
 
-graph: install  ## Regenerate docs/run_workflow.svg (the workflow graph in the README)
+graph: install  ## Redraw docs/run_workflow.svg (the workflow graph in the README)
 	$(BIN)/runledger graph -o docs/run_workflow.svg
+
+report-example: install  ## Redo docs/report.png: a local run of 3 variants, one failed
+	$(BIN)/python docs/report_example.py

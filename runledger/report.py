@@ -17,13 +17,15 @@ results, and the cost breakdown. Everything (CSS, SVG) is inline: no external as
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
 import math
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -920,6 +922,75 @@ def render_report(data: RunData) -> str:
         + '<p class="muted">Made by <code>runledger report</code> from the runs table and the '
         "execution history.</p></main></body></html>\n"
     )
+
+
+# =========================================================================== browser
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make system-deps); never a download
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+class BrowserMissingError(RuntimeError):
+    """Chromium is not installed where the project's setup puts it."""
+
+
+@dataclass
+class BrowserLog:
+    """What the page said while it loaded: console messages, uncaught errors, requests."""
+
+    console: list[tuple[str, str]] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [text for kind, text in self.console if kind == "error"] + self.page_errors
+
+
+@contextlib.contextmanager
+def open_in_chromium(
+    page: Path, *, width: int = 1440, height: int = 1000
+) -> Iterator[tuple[Any, BrowserLog]]:
+    """Open an HTML file in headless Chromium (a fresh profile); yields (page, log).
+
+    Uses playwright to drive the system's Chromium (``CHROMIUM``), so nothing is
+    downloaded; the flags keep it off the network.
+    """
+    executable = os.environ.get("RUNLEDGER_CHROMIUM", CHROMIUM)
+    if not Path(executable).is_file():
+        raise BrowserMissingError(
+            f"Chromium not found at {executable}: install it with make system-deps "
+            "(Debian package chromium)"
+        )
+    from playwright.sync_api import sync_playwright  # dev dependency
+
+    log = BrowserLog()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": height})
+            tab.on("console", lambda m: log.console.append((m.type, m.text)))
+            tab.on("pageerror", lambda e: log.page_errors.append(str(e)))
+            tab.on("request", lambda r: log.requests.append(r.url))
+            tab.goto(page.resolve().as_uri(), wait_until="load")
+            yield tab, log
+        finally:
+            browser.close()
+
+
+def screenshot(page: Path, png: Path, *, width: int = 1440) -> BrowserLog:
+    """A full-page PNG of an HTML page, as headless Chromium draws it."""
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with open_in_chromium(page, width=width) as (tab, log):
+        tab.screenshot(path=str(png), full_page=True)
+    return log
 
 
 # =========================================================================== files

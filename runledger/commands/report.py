@@ -31,6 +31,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "-o", "--output", type=Path, help=f"file to write; default: {DEFAULT_DIR}/RUN_ID.html"
     )
+    parser.add_argument(
+        "--screenshot", type=Path, metavar="PNG", help="also save a PNG of the page (Chromium)"
+    )
     parser.set_defaults(func=_report_command)
 
 
@@ -39,9 +42,11 @@ def _report_command(args: argparse.Namespace) -> int:
 
     from runledger.graph import GraphvizMissingError
     from runledger.report import (
+        BrowserMissingError,
         ReportError,
         fetch_run,
         report_path,
+        screenshot,
         table_from_stack,
         write_report,
     )
@@ -58,8 +63,13 @@ def _report_command(args: argparse.Namespace) -> int:
             run_id, dynamodb=client("dynamodb"), stepfunctions=client("stepfunctions"), table=table
         )
         output = write_report(data, args.output or report_path(DEFAULT_DIR, run_id))
-    except (ReportError, GraphvizMissingError) as exc:
+        print(f"wrote {output} (run {run_id}: {data.request.get('status')})")
+        if args.screenshot:
+            log = screenshot(output, args.screenshot)
+            print(f"wrote {args.screenshot}")
+            for error in log.errors:
+                print(f"runledger report: the page logged an error: {error}", file=sys.stderr)
+    except (ReportError, GraphvizMissingError, BrowserMissingError) as exc:
         print(f"runledger report: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {output} (run {run_id}: {data.request.get('status')})")
     return 0
