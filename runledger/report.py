@@ -531,7 +531,8 @@ def _header(data: RunData, status: str, visits: list[Visit]) -> str:
             text = str(request[key])
             cause = request.get("cause")
             if key == "error" and cause:
-                text += ": " + _cause_summary(str(cause))
+                summary_text = _cause_summary(str(cause))
+                text = summary_text if summary_text.startswith(text) else f"{text}: {summary_text}"
             notes.append(f'<p class="note bad">{_esc(key)}: {_esc(text)}</p>')
     return (
         f'<header><h1>Run <span class="mono">{_esc(data.run_id)}</span></h1>'

@@ -10,6 +10,7 @@ then headless Chromium opens it.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from runledger.report import (
     fetch_run,
     iteration_labels,
     open_in_chromium,
+    render_report,
     report_lines,
     state_statuses,
     table_from_stack,
@@ -157,6 +159,26 @@ def test_page_is_self_contained(page: Path) -> None:
     assert "<script" not in text
     assert "url(" not in text
     assert "@import" not in text
+
+
+def test_a_run_not_started_yet_shows_the_workflow_with_nothing_entered(
+    pipeline: LocalPipeline,
+) -> None:
+    # Not REQUESTED, so the pipe's filter never starts it: no execution to read.
+    pipeline.put_request({"pk": "RUN#on-hold", "sk": "REQUEST", "status": "ON_HOLD"})
+    data = fetch_run(
+        "on-hold",
+        dynamodb=pipeline.client("dynamodb"),
+        stepfunctions=pipeline.client("stepfunctions"),
+        table=pipeline.table_name,
+    )
+    assert data.events == []
+    text = render_report(data)
+    assert "No execution history." in text
+    # Graphviz writes "-" in attributes as &#45;
+    assert html.unescape(text).count('class="node state not-entered"') == sum(
+        1 for _, s in iter_states(data.definition) if s["Type"] != "Map"
+    )
 
 
 def test_unknown_run_is_a_clear_error(
