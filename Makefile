@@ -19,7 +19,7 @@ export PATH := $(BIN):$(PATH)
 .PHONY: help install run test lint build clean system-deps graph report-example
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed  ## Create .venv (Python 3.13) with the project and its dev tools
 
@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install  ## The whole pipeline offline on the sample requests (runledger local run)
 	$(BIN)/runledger local run
 
-test: install  ## Run the test suite (unit, template, state machine, local cloud)
+test: install  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
 	$(BIN)/pytest
 
 lint: install  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint

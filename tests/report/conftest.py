@@ -21,7 +21,7 @@ def _dot_installed() -> None:
         pytest.fail("Graphviz's dot is not installed: run `make system-deps`", pytrace=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # checked before the module's local run starts
 def chromium() -> Path:
     """Debian's Chromium, which the browser tests drive."""
     path = Path(os.environ.get("RUNLEDGER_CHROMIUM", CHROMIUM))
