@@ -21,7 +21,8 @@ adaptation             what it does
                        normalised to the botocore shape (PascalCase output as AWS Step
                        Functions returns it; PropagateTags passes through), every job
                        runs its job definition's command as a local process (retry
-                       strategy, timeout, logs in ``/aws/batch/job``), the ``.sync`` wait
+                       strategy, timeout, logs in ``/aws/batch/job``; Python scripts are
+                       forked warm: runledger.local.processes), the ``.sync`` wait
                        wakes when the job ends, and DescribeJobs reports the local jobs.
 ``jsonata``            ``QueryLanguage: JSONata`` through jsonata-python, plus the
                        functions Step Functions adds ($partition, $range, $hash, $random,
@@ -111,6 +112,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 from unittest import mock
+
+from runledger.local import processes
 
 LOG = logging.getLogger(__name__)
 
@@ -388,7 +391,7 @@ class _LocalJob:
     done: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
     reason: str | None = None
-    process: subprocess.Popen[bytes] | None = None
+    process: processes.JobProcess | None = None
 
 
 class LocalCloud:
@@ -877,13 +880,13 @@ def _retry_action(
     return "RETRY"  # no condition matched: the job is retried
 
 
-def _kill(process: subprocess.Popen[bytes], *, graceful: bool) -> None:
+def _kill(process: processes.JobProcess, *, graceful: bool) -> None:
     def send(sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            if hasattr(os, "killpg"):
-                os.killpg(process.pid, sig)
-            else:  # pragma: no cover - non-POSIX
-                process.send_signal(sig)
+            try:
+                os.killpg(process.pid, sig)  # the job's process group (its own session)
+            except ProcessLookupError:  # not yet its own group leader
+                os.kill(process.pid, sig)
 
     if graceful:
         send(signal.SIGTERM)
@@ -986,7 +989,7 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
     exit_code: int | None = None
     reason: str | None = None
     status_reason = "Essential container in task exited"
-    with tempfile.TemporaryFile() as output:
+    with tempfile.NamedTemporaryFile(prefix="runledger-job-") as output:
         command = _resolve_command(local.command)
         injected = cloud._injected_exit(job, number)
         if injected is not None:
@@ -994,13 +997,11 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
         try:
             if not command:
                 raise FileNotFoundError("the job definition has no command")
-            local.process = subprocess.Popen(  # noqa: S603 - the job definition's command
+            local.process = processes.start(
                 command,
                 cwd=cloud.batch_workdir,
                 env=_job_process_env(cloud, local, number),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=output,
             )
         except OSError as exc:
             reason = f"CannotStartContainerError: {exc}"
