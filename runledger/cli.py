@@ -1,6 +1,8 @@
 """The ``runledger`` command: one subcommand per module of ``runledger.commands``.
 
 runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
+runledger cost [RUN_ID] --table T|--stack S [--group-by ...] [--actual] [--format ...]
+                                         estimated (and actual) cost of runs
 
 Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its parser and sets
 ``func`` (called with the parsed arguments, returns the exit code).
@@ -14,7 +16,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("runledger.commands.local",)
+COMMANDS = ("runledger.commands.local", "runledger.commands.cost")
 
 
 def build_parser() -> argparse.ArgumentParser:
