@@ -242,7 +242,7 @@ def dynamodb_writes(n_variants: int) -> int:
     The request put (by whoever starts the run), the claim, mark running, one put per
     variant, record the result. Assumes every item is at most 1 KB (a larger item costs
     one unit per started KB; an update is sized by the larger of the item before and
-    after, and a finished run item with its summary and cost is 2-3 KB) and leaves out
+    after, and a finished run item with its summary and cost is about 2 KB) and leaves out
     stream reads by the pipe.
     """
     return 4 + n_variants

@@ -58,6 +58,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _cost_command(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError
+
     from runledger.cli import UsageError
     from runledger.costs import CostError
 
@@ -68,7 +70,7 @@ def _cost_command(args: argparse.Namespace) -> int:
         if args.run_id:
             return _one_run(args, sys.stdout)
         return _all_runs(args, sys.stdout)
-    except CostError as exc:
+    except (CostError, BotoCoreError) as exc:  # BotoCoreError: no credentials, no endpoint
         print(f"runledger cost: {exc}", file=sys.stderr)
         return 1
 

@@ -363,3 +363,17 @@ def test_runs_are_selected_by_workflow_cost_center_and_days() -> None:
     since = costs.select_runs(runs, since=dt.date(2026, 11, 24))
     assert [r.run_id for r in since] == ["r2"]
     assert [r.run_id for r in costs.select_runs(runs, until=dt.date(2026, 11, 23))] == ["r1"]
+
+
+def test_the_command_reports_aws_trouble_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runledger.cli import main
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # A closed port on loopback: nothing answers.
+    code = main(["cost", "--table", "runs", "--endpoint-url", "http://127.0.0.1:9"])
+    assert code == 1
+    assert capsys.readouterr().err.startswith(
+        'runledger cost: Could not connect to the endpoint URL: "http://127.0.0.1:9/"'
+    )
