@@ -33,6 +33,8 @@ adaptation             what it does
 ``mock_config``        Step Functions Local's MockConfigFile (``SFN_MOCK_CONFIG``) with
                        ``start_execution(stateMachineArn=arn + "#TestCase")``; a mock may
                        Throw ``States.*`` errors (``States.TaskFailed``) too.
+``asl_parse_cache``    the definition's ANTLR syntax tree is built once per definition,
+                       not once per execution; evaluation components stay per execution.
 =====================  ===============================================================
 
 Public API::
@@ -126,6 +128,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "jsonata",
     "retry_sleep",
     "mock_config",
+    "asl_parse_cache",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -1767,6 +1770,55 @@ def _states_task_failure(env: Any, error: str, cause: str) -> Exception:
 
 
 # --------------------------------------------------------------------------------------
+# Adaptation: ASL parse cache.
+# --------------------------------------------------------------------------------------
+
+_ASL_PARSER: Final[str] = "moto.stepfunctions.parser.asl.parse.asl_parser"
+
+
+@contextlib.contextmanager
+def _adapt_asl_parse_cache(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "asl_parse_cache"
+    owner, attribute, _ = _seam(
+        name, _ASL_PARSER, "AmazonStateLanguageParser.parse", ["definition"]
+    )
+    module = _import(name, _ASL_PARSER)
+    for needed in ("InputStream", "ASLLexer", "CommonTokenStream", "ASLParser"):
+        if not hasattr(module, needed):
+            raise AdaptationBrokenError(name, f"{_ASL_PARSER} no longer imports {needed}")
+    _, _, preprocessor = _seam(
+        name, "moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor"
+    )
+    _, _, listener_class = _seam(name, _ASL_PARSER, "SyntaxErrorListener")
+    _, _, parser_exception = _seam(name, _ASL_PARSER, "ASLParserException")
+
+    @functools.lru_cache(maxsize=64)
+    def syntax_tree(definition: str) -> Any:
+        listener = listener_class()
+        parser = module.ASLParser(
+            module.CommonTokenStream(module.ASLLexer(module.InputStream(definition)))
+        )
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise parser_exception(errors=listener.errors)
+        return tree
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        # moto lexes and parses the whole definition with ANTLR for every execution
+        # (a third of the engine's CPU in a 20-run profile). The syntax tree is only read,
+        # so it is kept per definition; the evaluation components, which executions use,
+        # are still built fresh each time.
+        tree = syntax_tree(definition)
+        return preprocessor().visit(tree), tree
+
+    with mock.patch.object(owner, attribute, staticmethod(parse)):
+        yield
+
+
+# --------------------------------------------------------------------------------------
 # Entry points.
 # --------------------------------------------------------------------------------------
 
@@ -1779,6 +1831,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "jsonata": _adapt_jsonata,
     "retry_sleep": _adapt_retry_sleep,
     "mock_config": _adapt_mock_config,
+    "asl_parse_cache": _adapt_asl_parse_cache,
 }
 _ACTIVE = threading.Lock()
 
