@@ -3,6 +3,8 @@
 runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
 runledger graph [--format svg|png] [-o F] the workflow as a graph (Graphviz)
 runledger report RUN_ID --stack S|--table T   one HTML page for one run
+runledger cost [RUN_ID] --table T|--stack S [--group-by ...] [--actual] [--format ...]
+                                         estimated (and actual) cost of runs
 
 Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its parser and sets
 ``func`` (called with the parsed arguments, returns the exit code).
@@ -20,6 +22,7 @@ COMMANDS = (
     "runledger.commands.local",
     "runledger.commands.graph",
     "runledger.commands.report",
+    "runledger.commands.cost",
 )
 
 
