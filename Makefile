@@ -16,10 +16,10 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint build clean
+.PHONY: help install run test lint build clean system-deps graph report-example
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed  ## Create .venv (Python 3.13) with the project and its dev tools
 
@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install  ## The whole pipeline offline on the sample requests (runledger local run)
 	$(BIN)/runledger local run
 
-test: install  ## Run the test suite (unit, template, state machine, local cloud)
+test: install  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
 	$(BIN)/pytest
 
 lint: install  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint
@@ -49,3 +49,22 @@ build: install  ## sam build (functions and the shared layer, arm64)
 
 clean:  ## Remove build output and caches (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Debian packages for `runledger graph`/`report` and their tests: Graphviz's `dot`, and
+# Chromium for the browser test (fonts: DejaVu for the graph, Liberation for the page).
+SYSTEM_DEPS := graphviz chromium fonts-dejavu-core fonts-liberation
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+system-deps:  ## apt-get install Graphviz and Chromium (only those missing)
+	@missing=$$(for p in $(SYSTEM_DEPS); do dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing; \
+	else echo "system packages present:" $(SYSTEM_DEPS); fi
+
+graph: install  ## Redraw docs/run_workflow.svg (the workflow graph in the README)
+	$(BIN)/runledger graph -o docs/run_workflow.svg
+
+report-example: install  ## Redo docs/report.png: a local run of 3 variants, one failed
+	$(BIN)/python docs/report_example.py

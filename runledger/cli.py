@@ -1,6 +1,10 @@
 """The ``runledger`` command: one subcommand per module of ``runledger.commands``.
 
 runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
+runledger graph [--format svg|png] [-o F] the workflow as a graph (Graphviz)
+runledger report RUN_ID --stack S|--table T   one HTML page for one run
+runledger cost [RUN_ID] --table T|--stack S [--group-by ...] [--actual] [--format ...]
+                                         estimated (and actual) cost of runs
 
 Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its parser and sets
 ``func`` (called with the parsed arguments, returns the exit code).
@@ -14,7 +18,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("runledger.commands.local",)
+COMMANDS = (
+    "runledger.commands.local",
+    "runledger.commands.graph",
+    "runledger.commands.report",
+    "runledger.commands.cost",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -315,8 +315,31 @@ class PreparedJob(BaseModel):
     timeout_seconds: int = Field(description="The variant's Batch attempt timeout.")
 
 
+class AttemptTime(BaseModel):
+    """One attempt of a Batch job (one Fargate task): epoch milliseconds, absent if unknown.
+
+    An attempt that never started (no ``started_at``) ran no task and costs nothing.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    started_at: int | None = Field(default=None, ge=0)
+    stopped_at: int | None = Field(default=None, ge=0)
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the attempt ran, or None when it has no start or no stop."""
+        if self.started_at is None or self.stopped_at is None:
+            return None
+        return max(0, self.stopped_at - self.started_at) / 1000
+
+
 class BatchJob(BaseModel):
-    """The finished Batch job as RunJob reports it (times in epoch milliseconds)."""
+    """The finished Batch job as RunJob reports it (times in epoch milliseconds).
+
+    ``started_at``/``stopped_at`` are the job's (its last attempt's); ``attempt_times``
+    has every attempt's, from the ``.sync`` result's ``Attempts``.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -325,6 +348,7 @@ class BatchJob(BaseModel):
     started_at: int = Field(ge=0)
     stopped_at: int = Field(ge=0)
     attempts: int = Field(default=1, ge=0)
+    attempt_times: list[AttemptTime] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _stops_after_it_starts(self) -> BatchJob:
@@ -333,6 +357,12 @@ class BatchJob(BaseModel):
                 f"stopped_at ({self.stopped_at}) is before started_at ({self.started_at})"
             )
         return self
+
+    def billed_attempts(self) -> list[AttemptTime]:
+        """The attempts to price: ``attempt_times`` when RunJob sent them, else the job's times."""
+        if self.attempt_times:
+            return list(self.attempt_times)
+        return [AttemptTime(started_at=self.started_at, stopped_at=self.stopped_at)]
 
 
 class CollectMetricsEvent(_Event):
@@ -345,9 +375,11 @@ class CollectMetricsEvent(_Event):
 
 
 class VariantCost(BaseModel):
-    """A variant's Batch (Fargate) cost: USD and the billed usage behind it."""
+    """A variant's Batch (Fargate) cost: USD and the billed usage behind it, every attempt."""
 
     batch_usd: float
+    attempts_billed: int = Field(description="Attempts that ran a Fargate task.")
+    billed_seconds: int = Field(description="Fargate billed seconds, summed over attempts.")
     vcpu_seconds: float
     gib_seconds: float
 
@@ -439,13 +471,80 @@ class CostBreakdown(BaseModel):
     dynamodb: float
 
 
+Basis = Literal["measured", "modelled", "counted"]
+
+
+class BatchUsage(BaseModel):
+    """Fargate usage of the run's priced jobs (measured: Batch start/stop of every attempt)."""
+
+    basis: Basis = "measured"
+    jobs: int
+    attempts: int
+    billed_seconds: int
+    vcpu_seconds: float
+    gib_seconds: float
+
+
+class LambdaUsage(BaseModel):
+    """Lambda usage: invocations x configured memory x billed seconds per invocation."""
+
+    basis: Basis = "modelled"
+    invocations: int
+    memory_mb: int
+    seconds_per_invocation: float
+    gb_seconds: float
+    arch: str
+
+
+class TransitionUsage(BaseModel):
+    """Step Functions Standard state transitions."""
+
+    basis: Basis
+    transitions: int
+
+
+class PipesUsage(BaseModel):
+    """EventBridge Pipes requests (events that passed the filter, per 64 KB chunk)."""
+
+    basis: Basis = "modelled"
+    requests: int
+
+
+class DynamoDBUsage(BaseModel):
+    """DynamoDB on-demand write request units of the workflow's write-backs."""
+
+    basis: Basis = "modelled"
+    write_request_units: int
+
+
+class RunUsage(BaseModel):
+    """What the run used, per service, as priced in ``RunCost.breakdown``."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    batch: BatchUsage
+    lambda_: LambdaUsage = Field(alias="lambda")
+    stepfunctions: TransitionUsage
+    pipes: PipesUsage
+    dynamodb: DynamoDBUsage
+
+
 class RunCost(BaseModel):
-    """The run's estimated cost: unit prices from runledger/prices.json times usage."""
+    """The run's estimated cost: unit prices from runledger/prices.json times ``usage``."""
 
     currency: Literal["USD"] = "USD"
     total_usd: float
     breakdown: CostBreakdown
-    by_variant: dict[str, float] = Field(description="Batch USD per succeeded variant.")
+    by_variant: dict[str, float] = Field(
+        description="Batch USD per variant whose job times are known: every succeeded "
+        "variant, and failed ones whose Batch failure carried its attempts."
+    )
+    unpriced_variants: list[str] = Field(
+        default_factory=list,
+        description="Failed variants whose job times are unknown: if their job ran, its "
+        "cost is missing from the estimate.",
+    )
+    usage: RunUsage
     price_region: str
     prices_as_of: str
 

@@ -6,16 +6,20 @@ per process. Assumptions are named there too (Fargate Spot discount, Lambda dura
 
 Money is a ``float`` of USD, never rounded here: sums of a few dozen terms keep a relative
 error near 1e-16, far below the cents anyone reads. Round only to show a number
-(``format_usd``). Batch jobs run on Fargate x86_64 (Fargate Spot has no arm64); the
-Lambda functions run on arm64.
+(``format_usd``). Batch jobs run on Fargate ``BATCH_ARCH`` (x86_64: Fargate Spot has no
+arm64); the Lambda functions run on ``LAMBDA_ARCH`` (arm64). tests/unit/test_pricing.py
+checks both against template.yaml.
 
-Usage model of one run with N variants (happy path; see the functions for details):
+Usage of one run with N variants, measured or modelled:
 
-* Batch: per variant, vCPU-seconds and GiB-seconds billed by Fargate (``fargate_cost``).
-* Step Functions Standard: ``estimated_transitions(N)`` = 7 + 4N state transitions.
-* Lambda: ``lambda_invocations(N)`` = 2 + 2N invocations at the function memory.
-* EventBridge Pipes: 1 request (the request image is capped at 64 KiB, one Pipes chunk).
-* DynamoDB on demand: ``dynamodb_writes(N)`` = 4 + N write request units.
+* Batch (measured): per variant, every attempt's startedAt..stoppedAt from the ``.sync``
+  result, billed by Fargate per attempt (``batch_job_cost``).
+* Step Functions Standard (modelled): ``estimated_transitions(N)`` = 7 + 4N transitions.
+* Lambda (modelled): ``lambda_invocations(N)`` = 2 + 2N invocations at the configured
+  memory, each lasting the ``lambda_billed_seconds_per_invocation`` assumption.
+* EventBridge Pipes (modelled): 1 request (the request image is capped at 64 KiB, one
+  Pipes chunk).
+* DynamoDB on demand (modelled): ``dynamodb_writes(N)`` = 4 + N write request units.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
@@ -35,6 +40,10 @@ CapacityType = Literal["ON_DEMAND", "SPOT"]
 SECONDS_PER_HOUR = 3600
 MIB_PER_GIB = 1024
 DEFAULT_LAMBDA_MEMORY_MB = 256
+#: What the Batch job definition runs on (RuntimePlatform.CpuArchitecture in template.yaml).
+BATCH_ARCH: Arch = "x86_64"
+#: What the Lambda functions run on (Globals.Function.Architectures in template.yaml).
+LAMBDA_ARCH: Arch = "arm64"
 
 
 class UnitPrice(BaseModel):
@@ -105,7 +114,7 @@ def fargate_cost(
     memory_mib: int,
     seconds: float,
     capacity: CapacityType,
-    arch: Arch = "x86_64",
+    arch: Arch = BATCH_ARCH,
 ) -> FargateCost:
     """Price one Fargate task of ``vcpus`` and ``memory_mib`` that ran for ``seconds``.
 
@@ -136,11 +145,51 @@ def fargate_cost(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BatchJobCost:
+    """A Batch job priced over every attempt: each attempt is one Fargate task, billed alone."""
+
+    usd: float
+    attempts: int
+    billed_seconds: int
+    vcpu_seconds: float
+    gib_seconds: float
+
+
+def batch_job_cost(
+    vcpus: float,
+    memory_mib: int,
+    capacity: CapacityType,
+    attempt_seconds: Sequence[float],
+    arch: Arch = BATCH_ARCH,
+) -> BatchJobCost:
+    """Price a Batch job whose attempts ran ``attempt_seconds`` each (``fargate_cost`` each).
+
+    A retried job (Spot reclaim, transient exit) pays for every attempt, each with its
+    own one-minute minimum. No attempts costs nothing.
+    """
+    tasks = [
+        fargate_cost(vcpus, memory_mib, seconds, capacity, arch) for seconds in attempt_seconds
+    ]
+    return BatchJobCost(
+        usd=sum(task.usd for task in tasks),
+        attempts=len(tasks),
+        billed_seconds=sum(task.billed_seconds for task in tasks),
+        vcpu_seconds=sum(task.vcpu_seconds for task in tasks),
+        gib_seconds=sum(task.gib_seconds for task in tasks),
+    )
+
+
+def lambda_billed_seconds_per_invocation() -> float:
+    """The assumed billed duration of one Lambda invocation (prices.json assumptions)."""
+    return price_book().assumptions["lambda_billed_seconds_per_invocation"].value
+
+
 def lambda_cost(
     invocations: int,
     memory_mb: int = DEFAULT_LAMBDA_MEMORY_MB,
     billed_seconds: float | None = None,
-    arch: Arch = "arm64",
+    arch: Arch = LAMBDA_ARCH,
 ) -> float:
     """USD for ``invocations`` Lambda calls at ``memory_mb`` lasting ``billed_seconds`` each.
 
@@ -149,7 +198,7 @@ def lambda_cost(
     """
     book = price_book()
     if billed_seconds is None:
-        billed_seconds = book.assumptions["lambda_billed_seconds_per_invocation"].value
+        billed_seconds = lambda_billed_seconds_per_invocation()
     gb_seconds = invocations * (memory_mb / 1024) * billed_seconds
     return invocations * book.usd("lambda_request") + gb_seconds * book.usd(
         f"lambda_{arch}_gb_second"
@@ -190,22 +239,48 @@ def lambda_invocations(n_variants: int) -> int:
 def dynamodb_writes(n_variants: int) -> int:
     """Write request units of a run: ``4 + n``.
 
-    Claim, mark running, one put per variant, record the result. Assumes every item is at
-    most 1 KB (a larger item costs one unit per started KB; an update is sized by the
-    larger of the item before and after) and leaves out stream reads by the pipe.
+    The request put (by whoever starts the run), the claim, mark running, one put per
+    variant, record the result. Assumes every item is at most 1 KB (a larger item costs
+    one unit per started KB; an update is sized by the larger of the item before and
+    after, and a finished run item with its summary and cost is about 2 KB) and leaves out
+    stream reads by the pipe.
     """
     return 4 + n_variants
 
 
 @dataclass(frozen=True, slots=True)
+class OrchestrationUsage:
+    """The modelled usage of everything around the Batch jobs in one run."""
+
+    transitions: int
+    lambda_invocations: int
+    lambda_memory_mb: int
+    lambda_seconds_per_invocation: float
+    lambda_arch: Arch
+    pipes_requests: int
+    dynamodb_write_request_units: int
+
+    @property
+    def lambda_gb_seconds(self) -> float:
+        """Invocations x memory (GB, 1 GB = 1024 MB) x billed seconds per invocation."""
+        return (
+            self.lambda_invocations
+            * self.lambda_memory_mb
+            / 1024
+            * (self.lambda_seconds_per_invocation)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RunCostEstimate:
-    """A run's estimated cost by service, USD."""
+    """A run's estimated cost by service, USD, and the orchestration usage priced."""
 
     batch: float
     stepfunctions: float
     lambda_: float
     pipes: float
     dynamodb: float
+    usage: OrchestrationUsage
 
     @property
     def total(self) -> float:
@@ -225,12 +300,27 @@ def estimate_run_cost(
     """
     if transitions is None:
         transitions = estimated_transitions(n_variants)
+    usage = OrchestrationUsage(
+        transitions=transitions,
+        lambda_invocations=lambda_invocations(n_variants),
+        lambda_memory_mb=lambda_memory_mb,
+        lambda_seconds_per_invocation=lambda_billed_seconds_per_invocation(),
+        lambda_arch=LAMBDA_ARCH,
+        pipes_requests=1,
+        dynamodb_write_request_units=dynamodb_writes(n_variants),
+    )
     return RunCostEstimate(
         batch=batch_usd,
-        stepfunctions=stepfunctions_cost(transitions),
-        lambda_=lambda_cost(lambda_invocations(n_variants), memory_mb=lambda_memory_mb),
-        pipes=pipes_cost(1),
-        dynamodb=dynamodb_write_cost(dynamodb_writes(n_variants)),
+        stepfunctions=stepfunctions_cost(usage.transitions),
+        lambda_=lambda_cost(
+            usage.lambda_invocations,
+            memory_mb=usage.lambda_memory_mb,
+            billed_seconds=usage.lambda_seconds_per_invocation,
+            arch=usage.lambda_arch,
+        ),
+        pipes=pipes_cost(usage.pipes_requests),
+        dynamodb=dynamodb_write_cost(usage.dynamodb_write_request_units),
+        usage=usage,
     )
 
 

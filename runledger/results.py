@@ -62,7 +62,10 @@ def read_metrics(uri: str) -> dict[str, Any]:
 def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
     """Read a finished variant's metrics and price its job.
 
-    The result's ``attributes`` is the VARIANT# item (without pk/sk) in DynamoDB JSON.
+    Every attempt is priced (``job.billed_attempts()``): a job retried after a Spot reclaim
+    ran, and was billed, once per attempt. ``duration_seconds`` is the last attempt's.
+    The result's ``attributes`` is the VARIANT# item (without pk/sk) in DynamoDB JSON; it
+    records ``attempt_times``, the usage behind ``cost``.
 
     Raises:
         JobNotSucceededError: the job did not succeed.
@@ -73,13 +76,19 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
         raise JobNotSucceededError(f"job {job.job_id} ended {job.status}, not SUCCEEDED")
     metrics = read_metrics(event.results_uri)
     duration_seconds = (job.stopped_at - job.started_at) / 1000
-    fargate = pricing.fargate_cost(
-        variant.vcpus, variant.memory_mib, duration_seconds, variant.capacity
+    attempts = job.billed_attempts()
+    priced = pricing.batch_job_cost(
+        variant.vcpus,
+        variant.memory_mib,
+        variant.capacity,
+        [a.seconds for a in attempts if a.seconds is not None],
     )
     cost = VariantCost(
-        batch_usd=fargate.usd,
-        vcpu_seconds=fargate.vcpu_seconds,
-        gib_seconds=fargate.gib_seconds,
+        batch_usd=priced.usd,
+        attempts_billed=priced.attempts,
+        billed_seconds=priced.billed_seconds,
+        vcpu_seconds=priced.vcpu_seconds,
+        gib_seconds=priced.gib_seconds,
     )
     attributes = to_dynamodb_json(
         {
@@ -92,6 +101,7 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
             "duration_seconds": duration_seconds,
             "started_at": job.started_at,
             "stopped_at": job.stopped_at,
+            "attempt_times": [a.model_dump(exclude_none=True) for a in attempts],
             "metrics": metrics,
             "cost": cost.model_dump(),
         }
@@ -102,7 +112,8 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
             "run_id": event.run_id,
             "variant": variant.name,
             "duration_seconds": duration_seconds,
-            "batch_usd": fargate.usd,
+            "attempts_billed": priced.attempts,
+            "batch_usd": priced.usd,
         },
     )
     return VariantSucceeded(

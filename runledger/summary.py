@@ -2,24 +2,36 @@
 
 ``summarize_run`` takes every variant's outcome (collect_metrics' result, or the failure
 the state machine caught), names the fastest and the cheapest succeeded variant, and
-estimates the run's cost with ``runledger.pricing``. A run where no variant succeeded is
-a failed run: ``AllVariantsFailedError`` travels to the state machine, which records it.
+estimates the run's cost with ``runledger.pricing``: the Batch jobs from their measured
+attempts, the rest from the usage model. A run where no variant succeeded is a failed run:
+``AllVariantsFailedError`` travels to the state machine, which records it.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from runledger import pricing
 from runledger.dynamo import to_attribute_value
 from runledger.models import (
+    AttemptTime,
+    BatchUsage,
     Cheapest,
     CostBreakdown,
+    DynamoDBUsage,
     Fastest,
+    LambdaUsage,
+    PipesUsage,
     RunCost,
     RunResult,
     RunSummary,
+    RunUsage,
     SummarizeRunEvent,
+    TransitionUsage,
+    Variant,
     VariantFailed,
     VariantSucceeded,
 )
@@ -35,22 +47,74 @@ class VariantMismatchError(ValueError):
     """The outcomes do not match the request's variants (a wiring bug, not a user error)."""
 
 
+def failed_job_attempts(cause: str | None) -> list[AttemptTime] | None:
+    """The attempts of a failed Batch job, from the cause Step Functions gave its failure.
+
+    When ``batch:submitJob.sync`` fails, the cause is the job's description (JSON, with
+    ``Attempts``). Any other cause (a Lambda error, a timeout, a description cut at the
+    4000 characters the workflow keeps) says nothing of the job's times: None.
+    """
+    if not cause:
+        return None
+    try:
+        job = json.loads(cause)
+    except ValueError:
+        return None
+    if not isinstance(job, dict):
+        return None
+    attempts = job.get("Attempts", job.get("attempts"))
+    if not isinstance(attempts, list):
+        return None
+    found: list[AttemptTime] = []
+    for attempt in attempts:
+        if not isinstance(attempt, dict):
+            return None
+        found.append(
+            AttemptTime(
+                started_at=_first(attempt, "StartedAt", "startedAt"),
+                stopped_at=_first(attempt, "StoppedAt", "stoppedAt"),
+            )
+        )
+    return found
+
+
+def _first(mapping: dict[str, Any], *keys: str) -> Any:
+    return next((mapping[key] for key in keys if mapping.get(key) is not None), None)
+
+
+def _price_failed(variant: Variant, cause: str | None) -> pricing.BatchJobCost | None:
+    attempts = failed_job_attempts(cause)
+    if attempts is None:
+        return None
+    return pricing.batch_job_cost(
+        variant.vcpus,
+        variant.memory_mib,
+        variant.capacity,
+        [a.seconds for a in attempts if a.seconds is not None],
+    )
+
+
 def summarize_run(
     event: SummarizeRunEvent, lambda_memory_mb: int = pricing.DEFAULT_LAMBDA_MEMORY_MB
 ) -> RunResult:
     """Summarize and price a run from its variants' outcomes.
 
-    Failed variants count in the summary but add no Batch cost (their job times are not
-    known here). Ties for fastest and cheapest go to the variant listed first.
+    Failed variants count in the summary. Their Batch cost is priced when their failure
+    carries the job's attempts (a failed ``.sync`` job); otherwise they are listed in
+    ``cost.unpriced_variants``. Ties for fastest and cheapest go to the variant listed
+    first. The orchestration usage (Lambda, Step Functions, Pipes, DynamoDB) is modelled
+    for every variant taking the full path, an upper bound for failed ones.
 
     Raises:
         AllVariantsFailedError: no variant succeeded.
         VariantMismatchError: an outcome is missing, extra or repeated.
     """
-    requested = [variant.name for variant in event.request.variants]
+    requested = {variant.name: variant for variant in event.request.variants}
     reported = [outcome.name for outcome in event.variants]
     if sorted(requested) != sorted(reported):
-        raise VariantMismatchError(f"request has variants {requested}, outcomes are for {reported}")
+        raise VariantMismatchError(
+            f"request has variants {list(requested)}, outcomes are for {reported}"
+        )
 
     succeeded = [o for o in event.variants if isinstance(o, VariantSucceeded)]
     failed = [o for o in event.variants if isinstance(o, VariantFailed)]
@@ -69,13 +133,35 @@ def summarize_run(
         cheapest=Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
     )
 
-    by_variant = {o.name: o.cost.batch_usd for o in succeeded}
+    by_variant: dict[str, float] = {}
+    unpriced: list[str] = []
+    batch = BatchUsage(jobs=0, attempts=0, billed_seconds=0, vcpu_seconds=0, gib_seconds=0)
+    for outcome in event.variants:
+        if isinstance(outcome, VariantSucceeded):
+            job = outcome.cost
+            usd, attempts, billed = job.batch_usd, job.attempts_billed, job.billed_seconds
+            vcpu_seconds, gib_seconds = job.vcpu_seconds, job.gib_seconds
+        else:
+            priced = _price_failed(requested[outcome.name], outcome.cause)
+            if priced is None:
+                unpriced.append(outcome.name)
+                continue
+            usd, attempts, billed = priced.usd, priced.attempts, priced.billed_seconds
+            vcpu_seconds, gib_seconds = priced.vcpu_seconds, priced.gib_seconds
+        by_variant[outcome.name] = usd
+        batch.jobs += 1
+        batch.attempts += attempts
+        batch.billed_seconds += billed
+        batch.vcpu_seconds += vcpu_seconds
+        batch.gib_seconds += gib_seconds
+
     estimate = pricing.estimate_run_cost(
         batch_usd=sum(by_variant.values()),
         n_variants=len(event.variants),
         transitions=event.transitions_estimate,
         lambda_memory_mb=lambda_memory_mb,
     )
+    modelled = estimate.usage
     book = pricing.price_book()
     cost = RunCost(
         total_usd=estimate.total,
@@ -87,6 +173,23 @@ def summarize_run(
             dynamodb=estimate.dynamodb,
         ),
         by_variant=by_variant,
+        unpriced_variants=unpriced,
+        usage=RunUsage(
+            batch=batch,
+            lambda_=LambdaUsage(
+                invocations=modelled.lambda_invocations,
+                memory_mb=modelled.lambda_memory_mb,
+                seconds_per_invocation=modelled.lambda_seconds_per_invocation,
+                gb_seconds=modelled.lambda_gb_seconds,
+                arch=modelled.lambda_arch,
+            ),
+            stepfunctions=TransitionUsage(
+                basis="modelled" if event.transitions_estimate is None else "counted",
+                transitions=modelled.transitions,
+            ),
+            pipes=PipesUsage(requests=modelled.pipes_requests),
+            dynamodb=DynamoDBUsage(write_request_units=modelled.dynamodb_write_request_units),
+        ),
         price_region=book.region,
         prices_as_of=book.as_of,
     )
@@ -96,6 +199,7 @@ def summarize_run(
             "run_id": event.run_id,
             "variants_succeeded": summary.variants_succeeded,
             "variants_failed": summary.variants_failed,
+            "unpriced_variants": unpriced,
             "total_usd": cost.total_usd,
         },
     )

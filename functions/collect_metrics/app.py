@@ -7,16 +7,19 @@ Event (from the CollectMetrics state)::
                  "capacity": "ON_DEMAND", "timeout_seconds": 3600},
      "results_uri": "s3://bucket/runs/kmer-2026-11-23-001/od-2vcpu/metrics.json",
      "job": {"job_id": "...", "status": "SUCCEEDED", "started_at": 1763884800000,
-             "stopped_at": 1763884925000, "attempts": 1}}
+             "stopped_at": 1763884925000, "attempts": 1,
+             "attempt_times": [{"started_at": 1763884800000, "stopped_at": 1763884925000}]}}
 
 ``results_uri`` may also be ``file:///path`` or a plain path (the local cloud). Times are
-epoch milliseconds.
+epoch milliseconds. Every attempt in ``attempt_times`` is priced as one Fargate task
+(without it, the job's own start and stop are the one attempt).
 
 Returns ``{"name", "status": "SUCCEEDED", "capacity", "vcpus", "memory_mib", "job_id",
 "attempts", "duration_seconds", "metrics": {...the job's metrics.json...}, "cost":
-{"batch_usd", "vcpu_seconds", "gib_seconds"}, "attributes": {...}}`` where ``attributes``
-is the VARIANT# item without pk/sk in DynamoDB JSON (status, capacity, vcpus, memory_mib,
-job_id, attempts, duration_seconds, started_at, stopped_at, metrics, cost).
+{"batch_usd", "attempts_billed", "billed_seconds", "vcpu_seconds", "gib_seconds"},
+"attributes": {...}}`` where ``attributes`` is the VARIANT# item without pk/sk in DynamoDB
+JSON (status, capacity, vcpus, memory_mib, job_id, attempts, duration_seconds, started_at,
+stopped_at, attempt_times, metrics, cost).
 
 Raises MetricsNotFoundError when the metrics file is missing or unreadable, and
 JobNotSucceededError for a job that did not succeed: the variant is recorded FAILED.

@@ -16,10 +16,21 @@ Returns::
                  "cheapest": {"name", "batch_usd"}},
      "cost": {"currency": "USD", "total_usd",
               "breakdown": {"batch", "stepfunctions", "lambda", "pipes", "dynamodb"},
-              "by_variant": {name: usd}, "price_region": "us-east-1", "prices_as_of": "..."},
+              "by_variant": {name: usd}, "unpriced_variants": [name, ...],
+              "usage": {"batch": {"basis": "measured", "jobs", "attempts",
+                                  "billed_seconds", "vcpu_seconds", "gib_seconds"},
+                        "lambda": {"basis": "modelled", "invocations", "memory_mb",
+                                   "seconds_per_invocation", "gb_seconds", "arch"},
+                        "stepfunctions": {"basis", "transitions"},
+                        "pipes": {"basis", "requests"},
+                        "dynamodb": {"basis", "write_request_units"}},
+              "price_region": "us-east-1", "prices_as_of": "..."},
      "attributes": {"summary": {"M": ...}, "cost": {"M": ...}}}
 
-Lambda cost assumes every runledger function has this function's memory size.
+Each breakdown entry is its ``usage`` times the unit prices in runledger/prices.json. A
+failed variant is priced from the Batch job description in its ``cause`` when there is
+one, else named in ``unpriced_variants``. Lambda cost assumes every runledger function has
+this function's memory size (the template gives them all the same).
 Raises AllVariantsFailedError when no variant succeeded (the run is recorded FAILED).
 Metrics: RunCostUSD (None unit), VariantsFailed (Count).
 """

@@ -33,7 +33,7 @@ def _duration(request: dict[str, Any]) -> str:
     return f"{seconds:.1f}s"
 
 
-def local_run(paths: Sequence[Path], timeout: float) -> int:
+def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
     from runledger.local.cloud import LocalPipeline, RunResult, localize_request
     from runledger.pricing import format_usd
 
@@ -57,6 +57,10 @@ def local_run(paths: Sequence[Path], timeout: float) -> int:
         pks = [pipeline.put_request(item) for item in requests]
         runs = pipeline.wait_for(pks, timeout=timeout, on_progress=progress)
         counters = pipeline.pipe.counters
+        if reports:  # one HTML page per run (runledger.report)
+            from runledger.report import report_lines
+
+            written = report_lines(pipeline, [runs[pk].run_id for pk in pks], reports)
 
     print()
     print(f"{'run':<36} {'status':<10} {'variants':<12} {'duration':>9} {'est. cost':>11}  note")
@@ -77,6 +81,8 @@ def local_run(paths: Sequence[Path], timeout: float) -> int:
         f"{counters.records_filtered_out} write-backs filtered out, "
         f"{counters.executions_started} executions started, {counters.records_to_dlq} to DLQ"
     )
+    if reports:
+        print(f"\n{written}")
     return 1 if failed else 0
 
 
@@ -98,6 +104,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="request items (JSON); default: " + " ".join(DEFAULT_REQUESTS),
     )
     run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all runs")
+    run.add_argument(
+        "--reports", type=Path, default=Path("reports"), help="where to write one HTML page per run"
+    )
     run.set_defaults(func=_run_command)
 
 
@@ -108,4 +117,4 @@ def _run_command(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise UsageError(f"no such request file: {', '.join(missing)}")
-    return local_run(paths, args.timeout)
+    return local_run(paths, args.timeout, args.reports)

@@ -21,7 +21,8 @@ adaptation             what it does
                        normalised to the botocore shape (PascalCase output as AWS Step
                        Functions returns it; PropagateTags passes through), every job
                        runs its job definition's command as a local process (retry
-                       strategy, timeout, logs in ``/aws/batch/job``), the ``.sync`` wait
+                       strategy, timeout, logs in ``/aws/batch/job``; Python scripts are
+                       forked warm: runledger.local.processes), the ``.sync`` wait
                        wakes when the job ends, and DescribeJobs reports the local jobs.
 ``jsonata``            ``QueryLanguage: JSONata`` through jsonata-python, plus the
                        functions Step Functions adds ($partition, $range, $hash, $random,
@@ -32,6 +33,8 @@ adaptation             what it does
 ``mock_config``        Step Functions Local's MockConfigFile (``SFN_MOCK_CONFIG``) with
                        ``start_execution(stateMachineArn=arn + "#TestCase")``; a mock may
                        Throw ``States.*`` errors (``States.TaskFailed``) too.
+``asl_parse_cache``    the definition's ANTLR syntax tree is built once per definition,
+                       not once per execution; evaluation components stay per execution.
 =====================  ===============================================================
 
 Public API::
@@ -112,6 +115,8 @@ from types import ModuleType
 from typing import Any, Final
 from unittest import mock
 
+from runledger.local import processes
+
 LOG = logging.getLogger(__name__)
 
 ADAPTATIONS: Final[tuple[str, ...]] = (
@@ -123,6 +128,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "jsonata",
     "retry_sleep",
     "mock_config",
+    "asl_parse_cache",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -388,7 +394,7 @@ class _LocalJob:
     done: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
     reason: str | None = None
-    process: subprocess.Popen[bytes] | None = None
+    process: processes.JobProcess | None = None
 
 
 class LocalCloud:
@@ -877,13 +883,13 @@ def _retry_action(
     return "RETRY"  # no condition matched: the job is retried
 
 
-def _kill(process: subprocess.Popen[bytes], *, graceful: bool) -> None:
+def _kill(process: processes.JobProcess, *, graceful: bool) -> None:
     def send(sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            if hasattr(os, "killpg"):
-                os.killpg(process.pid, sig)
-            else:  # pragma: no cover - non-POSIX
-                process.send_signal(sig)
+            try:
+                os.killpg(process.pid, sig)  # the job's process group (its own session)
+            except ProcessLookupError:  # not yet its own group leader
+                os.kill(process.pid, sig)
 
     if graceful:
         send(signal.SIGTERM)
@@ -986,7 +992,7 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
     exit_code: int | None = None
     reason: str | None = None
     status_reason = "Essential container in task exited"
-    with tempfile.TemporaryFile() as output:
+    with tempfile.NamedTemporaryFile(prefix="runledger-job-") as output:
         command = _resolve_command(local.command)
         injected = cloud._injected_exit(job, number)
         if injected is not None:
@@ -994,13 +1000,11 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
         try:
             if not command:
                 raise FileNotFoundError("the job definition has no command")
-            local.process = subprocess.Popen(  # noqa: S603 - the job definition's command
+            local.process = processes.start(
                 command,
                 cwd=cloud.batch_workdir,
                 env=_job_process_env(cloud, local, number),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                output=output,
             )
         except OSError as exc:
             reason = f"CannotStartContainerError: {exc}"
@@ -1233,6 +1237,9 @@ def _adapt_batch_local(cloud: LocalCloud) -> Iterator[None]:
 # --------------------------------------------------------------------------------------
 
 _JSONATA: Final[str] = "moto.stepfunctions.parser.asl.jsonata.jsonata"
+_STRING_EXPRESSION: Final[str] = (
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression"
+)
 _HASH_ALGORITHMS: Final[dict[str, str]] = {
     "MD5": "md5",
     "SHA-1": "sha1",
@@ -1296,8 +1303,32 @@ _AWS_JSONATA_FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
 }
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled_jsonata(jsonata_python: Any, text: str) -> Any:
+    compiled = jsonata_python.Jsonata(text)
+    for function_name, function in _AWS_JSONATA_FUNCTIONS.items():
+        compiled.register_lambda(function_name, function)
+    compiled.set_output_convert_nulls(False)  # tell JSON null from undefined
+    return compiled
+
+
+def _evaluate_jsonata(jsonata_python: Any, text: str, bindings: Mapping[str, Any]) -> Any:
+    """``text`` evaluated with ``bindings``; None means undefined, JSON null is NULL_VALUE.
+
+    The parsed expression is cached; each evaluation runs on a shallow copy of it, made
+    the thread's current instance, because jsonata-python keeps evaluation state on the
+    instance (``Jsonata.CURRENT``), so one instance cannot serve two threads at once.
+    """
+    instance = copy.copy(_compiled_jsonata(jsonata_python, text))
+    jsonata_python.Jsonata.CURRENT.jsonata = instance
+    return instance.evaluate(None, dict(bindings))
+
+
 def _plain(value: Any) -> Any:
-    """jsonata-python's results (JList sequences, ...) as plain JSON values."""
+    """jsonata-python's results (JList sequences, NULL_VALUE, ...) as plain JSON values."""
+    from jsonata.utils import Utils
+
+    value = Utils.convert_nulls(value)
     return json.loads(json.dumps(value))
 
 
@@ -1336,11 +1367,15 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
             "moto.stepfunctions.parser.asl.eval.variable_store",
         )
     ]
-    string_owner, _, original_eval_body = _seam(
-        name,
-        "moto.stepfunctions.parser.asl.component.common.string.string_expression",
-        "StringJSONata._eval_body",
-        ["self", "env"],
+    string_owner, _, _ = _seam(
+        name, _STRING_EXPRESSION, "StringJSONata._eval_body", ["self", "env"]
+    )
+    _, _, to_json_str = _seam(name, "moto.stepfunctions.parser.asl.utils.encoding", "to_json_str")
+    sample_owner, _, original_sample_body = _seam(
+        name, _STRING_EXPRESSION, "StringVariableSample._eval_body", ["self", "env"]
+    )
+    _, _, extract_references = _seam(
+        name, _JSONATA, "extract_jsonata_variable_references", ["jsonata_expression"]
     )
     if current is not None:
         raise AdaptationBrokenError(name, "moto now ships a JSONata evaluator; drop this patch")
@@ -1352,19 +1387,57 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
     swallowing = _error_swallowing_task_classes(name)
 
     def eval_jsonata(expression: str) -> Any:
+        # moto's own entry point (expressions with declarations spliced in as text); our
+        # StringJSONata/StringVariableSample bodies below bypass it with real bindings.
         try:
-            compiled = jsonata_python.Jsonata(expression)
-            for function_name, function in _AWS_JSONATA_FUNCTIONS.items():
-                compiled.register_lambda(function_name, function)
-            return _plain(compiled.evaluate(None))
+            return _plain(_evaluate_jsonata(jsonata_python, expression, {}))
         except Exception as exc:
             raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
 
-    def eval_body(self: Any, env: Any) -> None:
+    def bindings_of(env: Any, with_states: bool) -> dict[str, Any]:
+        store = env.variable_store
         try:
-            original_eval_body(self, env)
-        except jsonata_exception as exc:
-            raise _query_evaluation_failure(env, self.expression, exc.details) from exc
+            values = {**store._outer_scope, **store._inner_scope}
+            if with_states:
+                values["states"] = env.states._states_data
+        except AttributeError as exc:  # a moto upgrade renamed them
+            raise AdaptationBrokenError(name, f"moto's variable stores changed: {exc}") from exc
+        # As JSON values (the context holds datetimes), the way moto encodes them.
+        plain: dict[str, Any] = json.loads(to_json_str(values))
+        return plain
+
+    def function_declarations(references: set[str]) -> str:
+        # moto's text declarations still in use (those not registered natively).
+        return "".join(kept[ref] for ref in sorted(references) if ref in kept)
+
+    def eval_body(self: Any, env: Any) -> None:
+        # Parse each expression once and pass $states and the variables as bindings: moto
+        # splices them into the expression text as JSON, so every evaluation re-parses
+        # the whole state data (most of the engine's CPU time).
+        references = extract_references(self.expression)
+        text = function_declarations(references) + self.expression
+        try:
+            result = _evaluate_jsonata(jsonata_python, text, bindings_of(env, True))
+        except Exception as exc:
+            raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
+        if result is None:  # undefined (JSON null is NULL_VALUE until converted)
+            raise _query_evaluation_failure(
+                env,
+                self.expression,
+                cause=f"The JSONata expression '{self.expression}' returned nothing (undefined).",
+            )
+        env.stack.append(_plain(result))
+
+    def sample_body(self: Any, env: Any) -> None:
+        if str(self.query_language_mode.name) != "JSONata":
+            original_sample_body(self, env)
+            return
+        extract_references(self.expression)  # rejects $ and $$ as moto does
+        try:
+            result = _evaluate_jsonata(jsonata_python, self.expression, bindings_of(env, True))
+        except Exception as exc:
+            raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
+        env.stack.append(None if result is None else _plain(result))
 
     def keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
         # Some service tasks turn every non-client exception into their own error
@@ -1392,6 +1465,7 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
                 )
             )
         stack.enter_context(mock.patch.object(string_owner, "_eval_body", eval_body))
+        stack.enter_context(mock.patch.object(sample_owner, "_eval_body", sample_body))
         for task_class in swallowing:
             stack.enter_context(
                 mock.patch.object(
@@ -1425,7 +1499,9 @@ def _error_swallowing_task_classes(adaptation: str) -> list[Any]:
     return classes
 
 
-def _query_evaluation_failure(env: Any, expression: str, details: str | None) -> Exception:
+def _query_evaluation_failure(
+    env: Any, expression: str, details: str | None = None, *, cause: str | None = None
+) -> Exception:
     """An EvaluationFailed event and the States.QueryEvaluationError AWS reports."""
     from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -1441,7 +1517,8 @@ def _query_evaluation_failure(env: Any, expression: str, details: str | None) ->
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
     error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-    cause = f"The JSONata expression '{expression}' returned an error: {details}"
+    if cause is None:
+        cause = f"The JSONata expression '{expression}' returned an error: {details}"
     failure = FailureEventException(
         failure_event=FailureEvent(
             env=env,
@@ -1724,6 +1801,55 @@ def _states_task_failure(env: Any, error: str, cause: str) -> Exception:
 
 
 # --------------------------------------------------------------------------------------
+# Adaptation: ASL parse cache.
+# --------------------------------------------------------------------------------------
+
+_ASL_PARSER: Final[str] = "moto.stepfunctions.parser.asl.parse.asl_parser"
+
+
+@contextlib.contextmanager
+def _adapt_asl_parse_cache(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "asl_parse_cache"
+    owner, attribute, _ = _seam(
+        name, _ASL_PARSER, "AmazonStateLanguageParser.parse", ["definition"]
+    )
+    module = _import(name, _ASL_PARSER)
+    for needed in ("InputStream", "ASLLexer", "CommonTokenStream", "ASLParser"):
+        if not hasattr(module, needed):
+            raise AdaptationBrokenError(name, f"{_ASL_PARSER} no longer imports {needed}")
+    _, _, preprocessor = _seam(
+        name, "moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor"
+    )
+    _, _, listener_class = _seam(name, _ASL_PARSER, "SyntaxErrorListener")
+    _, _, parser_exception = _seam(name, _ASL_PARSER, "ASLParserException")
+
+    @functools.lru_cache(maxsize=64)
+    def syntax_tree(definition: str) -> Any:
+        listener = listener_class()
+        parser = module.ASLParser(
+            module.CommonTokenStream(module.ASLLexer(module.InputStream(definition)))
+        )
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise parser_exception(errors=listener.errors)
+        return tree
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        # moto lexes and parses the whole definition with ANTLR for every execution
+        # (a third of the engine's CPU in a 20-run profile). The syntax tree is only read,
+        # so it is kept per definition; the evaluation components, which executions use,
+        # are still built fresh each time.
+        tree = syntax_tree(definition)
+        return preprocessor().visit(tree), tree
+
+    with mock.patch.object(owner, attribute, staticmethod(parse)):
+        yield
+
+
+# --------------------------------------------------------------------------------------
 # Entry points.
 # --------------------------------------------------------------------------------------
 
@@ -1736,6 +1862,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "jsonata": _adapt_jsonata,
     "retry_sleep": _adapt_retry_sleep,
     "mock_config": _adapt_mock_config,
+    "asl_parse_cache": _adapt_asl_parse_cache,
 }
 _ACTIVE = threading.Lock()
 

@@ -820,6 +820,24 @@ def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
     assert body == {"variant": "od-2vcpu", "attempt": 1}
 
 
+# ---------------------------------------------------------------------- asl_parse_cache
+def test_asl_parse_cache_reuses_the_tree_but_builds_fresh_components(
+    local_cloud: LocalCloud,
+) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import (
+        AmazonStateLanguageParser,
+        ASLParserException,
+    )
+
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    first_program, first_tree = AmazonStateLanguageParser.parse(definition)
+    second_program, second_tree = AmazonStateLanguageParser.parse(definition)
+    assert second_tree is first_tree
+    assert second_program is not first_program
+    with pytest.raises(ASLParserException):
+        AmazonStateLanguageParser.parse('{"StartAt": "P", "States": {"P": {"Type": "Nope"}}}')
+
+
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend

@@ -110,6 +110,12 @@ def check_summarize(event: dict[str, Any], result: dict[str, Any], stem: str) ->
     )
     assert set(result["attributes"]) == {"summary", "cost"}
     assert set(result["attributes"]["cost"]) == {"M"}
+    # Every variant is priced or named unpriced: none is silently left out of the cost.
+    cost = result["cost"]
+    assert set(cost["by_variant"]).isdisjoint(cost["unpriced_variants"])
+    assert set(cost["by_variant"]) | set(cost["unpriced_variants"]) == {
+        v["name"] for v in event["variants"]
+    }
 
 
 CHECKS = {

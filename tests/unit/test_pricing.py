@@ -153,3 +153,51 @@ def test_counted_transitions_replace_the_estimate(book: dict[str, Any]) -> None:
 def test_format_usd_rounds_only_for_display() -> None:
     assert pricing.format_usd(0.00123456789) == "$0.001235"
     assert pricing.format_usd(1234.5, places=2) == "$1,234.50"
+
+
+def test_batch_job_cost_bills_every_attempt_with_its_own_minimum(book: dict[str, Any]) -> None:
+    # A Spot task reclaimed after 12 s (billed the 60 s minimum), then one of 100.2 s.
+    job = pricing.batch_job_cost(1, 2048, "SPOT", [12, 100.2])
+    discount = book["assumptions"]["fargate_spot_discount"]["value"]
+    billed = 60 + 101
+    expected = (
+        (
+            1 * billed * unit(book, "fargate_linux_x86_64_vcpu_hour")
+            + 2 * billed * unit(book, "fargate_linux_x86_64_gb_hour")
+        )
+        / 3600
+        * (1 - discount)
+    )
+    assert job.usd == pytest.approx(expected, rel=1e-12)
+    assert (job.attempts, job.billed_seconds, job.vcpu_seconds, job.gib_seconds) == (
+        2,
+        billed,
+        billed,
+        2 * billed,
+    )
+    assert pricing.batch_job_cost(1, 2048, "ON_DEMAND", []).usd == 0
+
+
+def test_run_estimate_reports_the_usage_it_priced(book: dict[str, Any]) -> None:
+    usage = pricing.estimate_run_cost(batch_usd=0, n_variants=2, lambda_memory_mb=512).usage
+    seconds = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+    assert (usage.transitions, usage.lambda_invocations, usage.dynamodb_write_request_units) == (
+        15,
+        6,
+        6,
+    )
+    assert (usage.pipes_requests, usage.lambda_memory_mb, usage.lambda_arch) == (1, 512, "arm64")
+    assert usage.lambda_seconds_per_invocation == seconds
+    assert usage.lambda_gb_seconds == pytest.approx(6 * 0.5 * seconds)
+
+
+def test_priced_architectures_are_the_templates() -> None:
+    from runledger.sam_template import load_sam
+
+    template = load_sam()
+    assert template["Globals"]["Function"]["Architectures"] == [pricing.LAMBDA_ARCH]
+    jobs = [r for r in template["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition"]
+    assert jobs
+    for job in jobs:
+        platform = job["Properties"]["ContainerProperties"]["RuntimePlatform"]
+        assert platform["CpuArchitecture"].lower() == pricing.BATCH_ARCH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from runledger.summary import AllVariantsFailedError, VariantMismatchError, summ
 BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
 UNIT = {name: entry["usd"] for name, entry in BOOK["prices"].items()}
 LAMBDA_SECONDS = BOOK["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+SPOT_DISCOUNT = BOOK["assumptions"]["fargate_spot_discount"]["value"]
 
 REQUEST = {
     "run_id": "r1",
@@ -41,12 +43,45 @@ def succeeded(name: str, duration: float, usd: float) -> dict[str, Any]:
         "attempts": 1,
         "duration_seconds": duration,
         "metrics": {"reads": 1},
-        "cost": {"batch_usd": usd, "vcpu_seconds": duration, "gib_seconds": 2 * duration},
+        "cost": {
+            "batch_usd": usd,
+            "attempts_billed": 1,
+            "billed_seconds": max(60, math.ceil(duration)),
+            "vcpu_seconds": duration,
+            "gib_seconds": 2 * duration,
+        },
     }
 
 
-def failed(name: str, error: str = "States.TaskFailed") -> dict[str, Any]:
-    return {"name": name, "status": "FAILED", "error": error, "cause": "boom"}
+def failed(name: str, error: str = "States.TaskFailed", cause: str = "boom") -> dict[str, Any]:
+    return {"name": name, "status": "FAILED", "error": error, "cause": cause}
+
+
+def batch_failure(*attempts: tuple[int, int], style: str = "Pascal") -> str:
+    """The cause Step Functions gives a failed batch:submitJob.sync: the job's description."""
+    start, stop, key = ("StartedAt", "StoppedAt", "Attempts")
+    if style == "camel":
+        start, stop, key = ("startedAt", "stoppedAt", "attempts")
+    return json.dumps(
+        {
+            "JobName": "r1-c",
+            "Status": "FAILED",
+            key: [
+                {start: a, stop: b, "StatusReason": "Essential container in task exited"}
+                for a, b in attempts
+            ],
+        }
+    )
+
+
+def fargate_usd(vcpus: float, memory_mib: int, seconds: float, spot: bool = False) -> float:
+    """One Fargate task priced by hand from prices.json."""
+    billed = max(60, math.ceil(seconds))
+    usd = (
+        vcpus * billed * UNIT["fargate_linux_x86_64_vcpu_hour"]
+        + memory_mib / 1024 * billed * UNIT["fargate_linux_x86_64_gb_hour"]
+    ) / 3600
+    return usd * (1 - SPOT_DISCOUNT) if spot else usd
 
 
 def event(variants: list[dict[str, Any]], **extra: Any) -> SummarizeRunEvent:
@@ -95,6 +130,7 @@ def test_run_cost_is_batch_plus_orchestration_priced_by_hand() -> None:
     assert cost["breakdown"] == pytest.approx(expected, rel=1e-12)
     assert cost["total_usd"] == pytest.approx(sum(expected.values()), rel=1e-12)
     assert cost["by_variant"] == {"a": 0.004, "b": 0.005}
+    assert cost["unpriced_variants"] == ["c"]  # "boom" says nothing of c's job
     assert cost["price_region"] == "us-east-1"
     assert cost["prices_as_of"] == BOOK["as_of"]
 
@@ -145,3 +181,86 @@ def test_results_that_still_carry_attributes_are_accepted() -> None:
     with_attributes = succeeded("a", 1, 0.1) | {"attributes": {"status": {"S": "SUCCEEDED"}}}
     result = summarize_run(event([with_attributes, failed("b"), failed("c")]))
     assert result.summary.variants_succeeded == 1
+
+
+def test_usage_records_what_was_priced_and_how_it_is_known() -> None:
+    result = summarize_run(
+        event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c")])
+    )
+    usage = result.model_dump(mode="json")["cost"]["usage"]
+    assert usage["batch"] == {
+        "basis": "measured",
+        "jobs": 2,
+        "attempts": 2,
+        "billed_seconds": 190 + 125,
+        "vcpu_seconds": 190 + 125,
+        "gib_seconds": 2 * (190 + 125),
+    }
+    assert usage["lambda"] == {
+        "basis": "modelled",
+        "invocations": 8,
+        "memory_mb": 256,
+        "seconds_per_invocation": LAMBDA_SECONDS,
+        "gb_seconds": pytest.approx(8 * 0.25 * LAMBDA_SECONDS),
+        "arch": "arm64",
+    }
+    assert usage["stepfunctions"] == {"basis": "modelled", "transitions": 19}
+    assert usage["pipes"] == {"basis": "modelled", "requests": 1}
+    assert usage["dynamodb"] == {"basis": "modelled", "write_request_units": 7}
+    counted = summarize_run(
+        event([succeeded("a", 1, 0), succeeded("b", 1, 0), failed("c")], transitions_estimate=23)
+    )
+    assert counted.cost.usage.stepfunctions.model_dump() == {"basis": "counted", "transitions": 23}
+
+
+@pytest.mark.parametrize("style", ["Pascal", "camel"])
+def test_a_failed_batch_job_is_priced_from_the_attempts_in_its_cause(style: str) -> None:
+    # c is 2 vCPU / 4096 MiB on SPOT: a reclaimed attempt of 30.5 s (billed 60) and one of
+    # 90 s, both billed.
+    cause = batch_failure((1_000, 31_500), (40_000, 130_000), style=style)
+    result = summarize_run(
+        event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c", cause=cause)])
+    )
+    expected_c = fargate_usd(2, 4096, 30.5, spot=True) + fargate_usd(2, 4096, 90, spot=True)
+    assert result.cost.by_variant["c"] == pytest.approx(expected_c, rel=1e-12)
+    assert result.cost.unpriced_variants == []
+    assert result.cost.breakdown.batch == pytest.approx(0.009 + expected_c, rel=1e-12)
+    batch = result.cost.usage.batch
+    assert (batch.jobs, batch.attempts, batch.billed_seconds) == (3, 4, 190 + 125 + 60 + 90)
+    # The cheapest is still chosen among succeeded variants only.
+    assert result.summary.cheapest.name == "a"
+
+
+def test_a_batch_attempt_that_never_started_costs_nothing() -> None:
+    cause = json.dumps({"Status": "FAILED", "Attempts": [{"StatusReason": "never started"}]})
+    result = summarize_run(
+        event([succeeded("a", 1, 0.001), succeeded("b", 1, 0.001), failed("c", cause=cause)])
+    )
+    assert result.cost.by_variant["c"] == 0
+    assert result.cost.usage.batch.attempts == 2
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        None,
+        "",
+        '{"errorMessage": "no metrics", "errorType": "MetricsNotFoundError"}',
+        '"a string"',
+        '{"Attempts": "not a list"}',
+        '{"Attempts": [1, 2]}',
+        batch_failure((1_000, 31_500))[:40],  # cut at the 4000 characters the ASL keeps
+    ],
+)
+def test_failed_variants_without_job_times_are_listed_unpriced(cause: str | None) -> None:
+    result = summarize_run(
+        event(
+            [
+                succeeded("a", 1, 0.001),
+                succeeded("b", 1, 0.001),
+                {"name": "c", "status": "FAILED", "error": "X", "cause": cause},
+            ]
+        )
+    )
+    assert result.cost.unpriced_variants == ["c"]
+    assert set(result.cost.by_variant) == {"a", "b"}

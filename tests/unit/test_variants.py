@@ -146,6 +146,7 @@ def test_collect_prices_the_job_from_its_duration(tmp_path: Path) -> None:
     )
     assert result.duration_seconds == 125.5
     assert result.cost.batch_usd == pytest.approx(expected_usd, rel=1e-12)
+    assert (result.cost.attempts_billed, result.cost.billed_seconds) == (1, billed)
     assert (result.cost.vcpu_seconds, result.cost.gib_seconds) == (252, 504)
     assert result.metrics == METRICS
     assert (result.name, result.status, result.job_id, result.attempts) == (
@@ -172,6 +173,7 @@ def test_collect_attributes_are_the_variant_item_in_dynamodb_json(tmp_path: Path
             "duration_seconds",
             "started_at",
             "stopped_at",
+            "attempt_times",
             "metrics",
             "cost",
         ]
@@ -181,6 +183,37 @@ def test_collect_attributes_are_the_variant_item_in_dynamodb_json(tmp_path: Path
     assert str(item["metrics"]["gc_fraction"]) == "0.4213"
     assert float(item["cost"]["batch_usd"]) == pytest.approx(result.cost.batch_usd, rel=1e-15)
     assert item["stopped_at"] == 1_763_884_925_500
+    # RunJob sent no attempt_times: the job's own times are the one attempt priced.
+    assert item["attempt_times"] == [
+        {"started_at": 1_763_884_800_000, "stopped_at": 1_763_884_925_500}
+    ]
+
+
+def test_collect_prices_every_attempt_of_a_retried_job(tmp_path: Path) -> None:
+    # A Spot reclaim after 30.2 s (billed the 60 s minimum), then 125.5 s that succeeded.
+    attempts = [
+        {"started_at": 1_763_884_000_000, "stopped_at": 1_763_884_030_200},
+        {"started_at": 1_763_884_800_000, "stopped_at": 1_763_884_925_500},
+    ]
+    result = collect_metrics(collect_event(str(write_metrics(tmp_path)), attempt_times=attempts))
+    billed = 60 + 126
+    expected_usd = (
+        2 * billed / 3600 * PRICES["fargate_linux_x86_64_vcpu_hour"]["usd"]
+        + 4 * billed / 3600 * PRICES["fargate_linux_x86_64_gb_hour"]["usd"]
+    )
+    assert result.cost.batch_usd == pytest.approx(expected_usd, rel=1e-12)
+    assert (result.cost.attempts_billed, result.cost.billed_seconds) == (2, billed)
+    assert (result.cost.vcpu_seconds, result.cost.gib_seconds) == (2 * billed, 4 * billed)
+    assert result.duration_seconds == 125.5  # the run that produced the metrics
+    assert result.attributes is not None
+    recorded = TypeDeserializer().deserialize(result.attributes["attempt_times"])
+    assert recorded == attempts
+
+
+def test_collect_does_not_bill_an_attempt_that_never_started(tmp_path: Path) -> None:
+    attempts = [{"stopped_at": 1_763_884_000_000}, {"started_at": 1, "stopped_at": 61_001}]
+    result = collect_metrics(collect_event(str(write_metrics(tmp_path)), attempt_times=attempts))
+    assert (result.cost.attempts_billed, result.cost.billed_seconds) == (1, 61)
 
 
 def test_collect_reads_metrics_from_s3(s3: Any) -> None:

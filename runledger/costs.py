@@ -1,0 +1,498 @@
+"""What runs cost: the estimate written on the runs table, beside the bill (Cost Explorer).
+
+The estimate is the ``cost`` map the workflow writes on a run's REQUEST item when the run
+succeeds (runledger.summary): unit prices from prices.json times the run's usage. The
+actual cost is what Cost Explorer's GetCostAndUsage reports for the run's ``run-id`` cost
+allocation tag, which only the Batch jobs (their ECS tasks, through PropagateTags) carry.
+
+* ``table_from_stack``, ``read_run``, ``read_runs``: runs from the table (plain values).
+* ``group_runs``: estimates (and actuals) summed by run, workflow, cost center or day.
+* ``run_actual``, ``runs_actual``: GetCostAndUsage, every page, as USD per group key.
+* ``caveats``: why actual cost may be missing, said once, next to the numbers.
+
+Nothing here prints; runledger.commands.cost renders tables, CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from runledger.dynamo import from_dynamodb_json
+from runledger.models import PK_PREFIX, REQUEST_SK, VARIANT_SK_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_ce import CostExplorerClient
+    from mypy_boto3_ce.type_defs import (
+        ExpressionTypeDef,
+        GetCostAndUsageRequestTypeDef,
+        GroupDefinitionTypeDef,
+    )
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+#: The stack output naming the runs table (tests/unit/test_costs.py checks template.yaml).
+RUNS_TABLE_OUTPUT = "RunsTableName"
+#: The per-run tags every Batch job carries (the RunJob state's Tags).
+RUN_TAG, VARIANT_TAG, WORKFLOW_TAG, COST_CENTER_TAG = "run-id", "variant", "workflow", "cost-center"
+GroupBy = Literal["run", "workflow", "cost-center", "day"]
+GROUPINGS: tuple[GroupBy, ...] = ("run", "workflow", "cost-center", "day")
+#: The services of a run's estimate, in the order of ``cost.breakdown``.
+SERVICES = ("batch", "stepfunctions", "lambda", "pipes", "dynamodb")
+#: Cost Explorer's SERVICE dimension values -> the estimate's service. Fargate tasks of
+#: Batch jobs are billed as Amazon Elastic Container Service.
+CE_SERVICES = {
+    "Amazon Elastic Container Service": "batch",
+    "AWS Batch": "batch",
+    "AWS Lambda": "lambda",
+    "AWS Step Functions": "stepfunctions",
+    "Amazon EventBridge": "pipes",
+    "Amazon DynamoDB": "dynamodb",
+}
+CE_METRIC = "UnblendedCost"
+#: Cost Explorer keeps the current month and the 12 before it.
+CE_MONTHS_KEPT = 13
+
+CAVEATS = (
+    "Tags reach the bill only once activated: activate run-id, workflow, variant and "
+    "cost-center as cost allocation tags (Billing and Cost Management > Cost allocation "
+    "tags). A new tag key takes up to 24 hours to be offered for activation, and "
+    "activation does not tag costs from before it.",
+    "Cost Explorer lags: a run's cost appears up to 24 hours after it ran, and AWS marks "
+    "the latest days as estimated.",
+    "Only the Batch jobs carry a run's tags (their Fargate tasks, through PropagateTags). "
+    "Lambda, Step Functions, Pipes and DynamoDB are shared by all runs: compare the actual "
+    "cost with the estimate's batch part.",
+    "Jobs on EC2 compute environments share instances: their per-job cost needs Split Cost "
+    "Allocation Data (Billing preferences), which adds task-level lines to Cost and Usage "
+    "Reports, not to Cost Explorer.",
+)
+
+
+class CostError(Exception):
+    """A problem the user should read: no such table, stack or run, or an AWS error."""
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class Run:
+    """A run as its REQUEST item (and, for one run, its VARIANT# items) records it."""
+
+    run_id: str
+    status: str
+    workflow: str | None = None
+    cost_center: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    cost: dict[str, Any] | None = None
+    #: The variants as requested (name -> size and capacity), from the REQUEST item.
+    requested: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The VARIANT# items (``read_run`` only).
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Run:
+        """From a REQUEST item in plain values (``runledger.dynamo.from_dynamodb_json``)."""
+        cost = item.get("cost")
+        variants = item.get("variants")
+        requested = {
+            str(v["name"]): v
+            for v in (variants if isinstance(variants, list) else [])
+            if isinstance(v, dict) and "name" in v
+        }
+        return cls(
+            run_id=str(item["pk"]).removeprefix(PK_PREFIX),
+            status=str(item.get("status", "?")),
+            workflow=_str_or_none(item.get("workflow")),
+            cost_center=_str_or_none(item.get("cost_center")),
+            started_at=_str_or_none(item.get("started_at") or item.get("claimed_at")),
+            finished_at=_str_or_none(item.get("finished_at")),
+            cost=cost if isinstance(cost, dict) else None,
+            requested=requested,
+        )
+
+    @property
+    def day(self) -> dt.date | None:
+        """The UTC day the run started (or finished, if it never started)."""
+        return _day(self.started_at) or _day(self.finished_at)
+
+    @property
+    def last_day(self) -> dt.date | None:
+        """The UTC day the run finished (or started, if it has not finished)."""
+        return _day(self.finished_at) or _day(self.started_at)
+
+    @property
+    def estimate_usd(self) -> float | None:
+        """The estimated total, or None when the item has no cost (not SUCCEEDED)."""
+        return None if self.cost is None else float(self.cost.get("total_usd", 0))
+
+    @property
+    def batch_estimate_usd(self) -> float | None:
+        """The Batch part of the estimate: what the ``run-id`` tag can be compared with."""
+        if self.cost is None:
+            return None
+        return float(self.cost.get("breakdown", {}).get("batch", 0))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _day(timestamp: str | None) -> dt.date | None:
+    if not timestamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.date()
+
+
+def table_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> str:
+    """The runs table of a deployed stack, from its ``RunsTableName`` output.
+
+    Raises:
+        CostError: no such stack, or it has no such output.
+    """
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        raise CostError(f"stack {stack_name}: {_aws_message(exc)}") from exc
+    outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
+    table = outputs.get(RUNS_TABLE_OUTPUT)
+    if not table:
+        raise CostError(
+            f"stack {stack_name} has no output {RUNS_TABLE_OUTPUT}: is it a runledger stack?"
+        )
+    return table
+
+
+def read_run(dynamodb: DynamoDBClient, table: str, run_id: str) -> Run:
+    """One run: its REQUEST item and its VARIANT# items.
+
+    Raises:
+        CostError: no such table, or no REQUEST item for ``run_id``.
+    """
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": PK_PREFIX + run_id}},
+    )
+    request: dict[str, Any] | None = None
+    variants: dict[str, dict[str, Any]] = {}
+    for item in _items(pages, table):
+        sk = str(item.get("sk"))
+        if sk == REQUEST_SK:
+            request = item
+        elif sk.startswith(VARIANT_SK_PREFIX):
+            variants[sk.removeprefix(VARIANT_SK_PREFIX)] = item
+    if request is None:
+        raise CostError(f"no run {run_id} in table {table}")
+    run = Run.from_item(request)
+    run.variants = variants
+    return run
+
+
+def read_runs(dynamodb: DynamoDBClient, table: str) -> list[Run]:
+    """Every run's REQUEST item (a Scan: it reads, and bills, the whole table).
+
+    Raises:
+        CostError: no such table.
+    """
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="sk = :request",
+        ExpressionAttributeValues={":request": {"S": REQUEST_SK}},
+    )
+    return [Run.from_item(item) for item in _items(pages, table)]
+
+
+def _items(pages: Iterable[Any], table: str) -> list[dict[str, Any]]:
+    try:
+        return [from_dynamodb_json(raw) for page in pages for raw in page.get("Items", [])]
+    except ClientError as exc:
+        raise CostError(f"table {table}: {_aws_message(exc)}") from exc
+
+
+def select_runs(
+    runs: Iterable[Run],
+    *,
+    workflow: str | None = None,
+    cost_center: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[Run]:
+    """The runs of ``workflow`` and ``cost_center`` that started from ``since`` to ``until``."""
+    chosen = []
+    for run in runs:
+        if workflow is not None and run.workflow != workflow:
+            continue
+        if cost_center is not None and run.cost_center != cost_center:
+            continue
+        day = run.day
+        if (since or until) and day is None:
+            continue
+        if (since and day and day < since) or (until and day and day > until):
+            continue
+        chosen.append(run)
+    return chosen
+
+
+# --------------------------------------------------------------------------- groups
+
+
+@dataclass
+class Group:
+    """Runs that share a key: how many, their statuses, estimate and actual cost."""
+
+    key: str
+    runs: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    estimate_usd: float = 0.0
+    batch_estimate_usd: float = 0.0
+    unpriced_runs: int = 0
+    actual_usd: float | None = None
+
+
+def group_key(run: Run, by: GroupBy) -> str:
+    """The value of ``run`` for the grouping ``by`` ("-" when the item lacks it)."""
+    if by == "run":
+        return run.run_id
+    if by == "workflow":
+        return run.workflow or "-"
+    if by == "cost-center":
+        return run.cost_center or "-"
+    day = run.day
+    return day.isoformat() if day else "-"
+
+
+def group_runs(
+    runs: Sequence[Run], by: GroupBy, actual_by_run: dict[str, float] | None = None
+) -> list[Group]:
+    """Sum the runs' estimates (and, given ``actual_by_run``, actual costs) per group.
+
+    Runs without an estimate (INVALID, FAILED, still running) count in ``unpriced_runs``.
+    Groups come sorted by key; runs by the day they started, then id.
+    """
+    groups: dict[str, Group] = {}
+    ordered = sorted(runs, key=lambda r: (r.started_at or "", r.run_id)) if by == "run" else runs
+    for run in ordered:
+        key = group_key(run, by)
+        group = groups.setdefault(key, Group(key=key))
+        group.runs += 1
+        group.statuses[run.status] += 1
+        if run.estimate_usd is None:
+            group.unpriced_runs += 1
+        else:
+            group.estimate_usd += run.estimate_usd
+            group.batch_estimate_usd += run.batch_estimate_usd or 0.0
+        if actual_by_run is not None:
+            group.actual_usd = (group.actual_usd or 0.0) + actual_by_run.get(run.run_id, 0.0)
+    found = list(groups.values())
+    return found if by == "run" else sorted(found, key=lambda g: g.key)
+
+
+# --------------------------------------------------------------------------- Cost Explorer
+
+
+@dataclass
+class Actual:
+    """Cost Explorer's answer: USD per group key (tag values, or service and tag value)."""
+
+    start: dt.date
+    end: dt.date  # exclusive, as Cost Explorer's TimePeriod
+    amounts: dict[tuple[str, ...], float] = field(default_factory=dict)
+    estimated: bool = False
+    requests: int = 0
+    unavailable: bool = False
+
+    def total(self) -> float:
+        return sum(self.amounts.values())
+
+
+def ce_period(days: Iterable[dt.date], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """Cost Explorer's TimePeriod covering ``days`` (end exclusive), within what it keeps.
+
+    None when nothing of it is left: every day is older than the 13 months kept.
+    """
+    known = sorted(days)
+    if not known:
+        return None
+    oldest_kept = _months_before(today.replace(day=1), CE_MONTHS_KEPT - 1)
+    start = max(known[0], oldest_kept)
+    end = min(known[-1], today) + dt.timedelta(days=1)
+    return (start, end) if start < end else None
+
+
+def _months_before(first_of_month: dt.date, months: int) -> dt.date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def get_cost_and_usage(
+    ce: CostExplorerClient,
+    period: tuple[dt.date, dt.date],
+    group_by: Sequence[tuple[Literal["DIMENSION", "TAG"], str]],
+    expression: ExpressionTypeDef | None = None,
+) -> Actual:
+    """GetCostAndUsage, DAILY, ``CE_METRIC``, every page (NextPageToken), summed per key.
+
+    Tag group keys come back as ``"<tag>$<value>"``; the values are kept (``""`` for
+    untagged cost). Each request costs USD 0.01 (``Actual.requests`` counts them).
+    DataUnavailableException is an answer (``unavailable``), not an error.
+
+    Raises:
+        CostError: any other Cost Explorer error (access denied, bad period, ...).
+    """
+    start, end = period
+    actual = Actual(start=start, end=end)
+    groups: list[GroupDefinitionTypeDef] = [{"Type": t, "Key": k} for t, k in group_by]
+    request: GetCostAndUsageRequestTypeDef = {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": [CE_METRIC],
+        "GroupBy": groups,
+    }
+    if expression is not None:
+        request["Filter"] = expression
+    amounts: defaultdict[tuple[str, ...], float] = defaultdict(float)
+    while True:
+        try:
+            page = ce.get_cost_and_usage(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "DataUnavailableException":
+                actual.unavailable = True
+                break
+            raise CostError(f"Cost Explorer: {_aws_message(exc)}") from exc
+        actual.requests += 1
+        for result in page.get("ResultsByTime", []):
+            actual.estimated |= bool(result.get("Estimated"))
+            for group in result.get("Groups", []):
+                keys = tuple(
+                    _group_value(kind, key, value)
+                    for (kind, key), value in zip(group_by, group["Keys"], strict=True)
+                )
+                metric = group.get("Metrics", {}).get(CE_METRIC, {})
+                amounts[keys] += float(metric.get("Amount", 0))
+        token = page.get("NextPageToken")
+        if not token:
+            break
+        request["NextPageToken"] = token
+    actual.amounts = dict(amounts)
+    return actual
+
+
+def _group_value(kind: str, key: str, value: str) -> str:
+    if kind == "TAG":
+        return value.removeprefix(key + "$")
+    return value
+
+
+def _tag(key: str, values: Sequence[str]) -> ExpressionTypeDef:
+    return {"Tags": {"Key": key, "Values": list(values), "MatchOptions": ["EQUALS"]}}
+
+
+def run_actual(ce: CostExplorerClient, run: Run, today: dt.date) -> Actual | None:
+    """Cost tagged ``run-id = run.run_id``, by (service, variant); None if out of range."""
+    days = [d for d in (run.day, run.last_day) if d is not None]
+    period = ce_period(days, today)
+    if period is None:
+        return None
+    return get_cost_and_usage(
+        ce, period, [("DIMENSION", "SERVICE"), ("TAG", VARIANT_TAG)], _tag(RUN_TAG, [run.run_id])
+    )
+
+
+def runs_actual(
+    ce: CostExplorerClient,
+    runs: Sequence[Run],
+    today: dt.date,
+    *,
+    workflow: str | None = None,
+    cost_center: str | None = None,
+) -> Actual | None:
+    """Cost grouped by the ``run-id`` tag over the runs' days, filtered by the other tags.
+
+    None when there is no run, or their days are older than Cost Explorer keeps.
+    """
+    days = [d for run in runs for d in (run.day, run.last_day) if d is not None]
+    period = ce_period(days, today)
+    if period is None:
+        return None
+    filters = [
+        _tag(tag, [value])
+        for tag, value in ((WORKFLOW_TAG, workflow), (COST_CENTER_TAG, cost_center))
+        if value is not None
+    ]
+    expression: ExpressionTypeDef | None = None
+    if len(filters) == 1:
+        expression = filters[0]
+    elif filters:
+        expression = {"And": filters}
+    return get_cost_and_usage(ce, period, [("TAG", RUN_TAG)], expression)
+
+
+def actual_by_run(actual: Actual, runs: Sequence[Run]) -> tuple[dict[str, float], list[str]]:
+    """USD per run id of ``runs``, and the other tagged run ids Cost Explorer reported.
+
+    Cost with an empty ``run-id`` (everything untagged) is left out.
+    """
+    known = {run.run_id for run in runs}
+    found: dict[str, float] = {}
+    others: list[str] = []
+    for (run_id,), usd in actual.amounts.items():
+        if run_id in known:
+            found[run_id] = found.get(run_id, 0.0) + usd
+        elif run_id:
+            others.append(run_id)
+    return found, sorted(others)
+
+
+def split_run_actual(actual: Actual) -> tuple[dict[str, float], dict[str, float]]:
+    """A run's actual cost by estimate service (``other:<name>`` if unknown) and by variant."""
+    by_service: defaultdict[str, float] = defaultdict(float)
+    by_variant: defaultdict[str, float] = defaultdict(float)
+    for (service, variant), usd in actual.amounts.items():
+        by_service[CE_SERVICES.get(service, f"other:{service}")] += usd
+        by_variant[variant or "-"] += usd
+    return dict(by_service), dict(by_variant)
+
+
+def caveats(actual: Actual | None, *, found: bool, what: str) -> list[str]:
+    """Notes to print beside actual cost: why it may be missing, and what it covers.
+
+    ``found``: Cost Explorer reported cost for the runs asked about; ``what`` names them
+    ("run-id=abc", "these 12 runs").
+    """
+    if actual is None:
+        return [f"No actual cost for {what}: Cost Explorer keeps the last 13 months only."]
+    notes: list[str] = []
+    window = f"{actual.start.isoformat()} .. {actual.end.isoformat()} (exclusive)"
+    if actual.unavailable:
+        notes.append(f"Cost Explorer has no data yet for {window} (DataUnavailableException).")
+    elif not found:
+        notes.append(f"Cost Explorer has no cost tagged {what} for {window}.")
+    elif actual.estimated:
+        notes.append("AWS marks some of these days as estimated: the bill is not final yet.")
+    if not found or actual.unavailable:
+        notes.extend(CAVEATS)
+    else:
+        notes.append(CAVEATS[2])
+    notes.append(
+        f"{actual.requests} Cost Explorer request(s) at USD 0.01 each; metric {CE_METRIC}."
+    )
+    return notes
+
+
+def _aws_message(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"

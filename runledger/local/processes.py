@@ -1,0 +1,177 @@
+"""Local Batch job processes, started cheaply.
+
+A Batch job runs its job definition's command as a process of its own (see
+runledger.local.moto_adapters, adaptation ``batch_local``). A Python job pays the
+interpreter's start and its imports every time: ``python kmer_count.py`` spends ~0.4 s of
+CPU importing boto3 before it reads a byte, which for 300 jobs is a minute of CPU on two
+cores. So ``python SCRIPT.py ARGS...`` commands are forked from a warm interpreter
+(multiprocessing's fork server, with boto3 and its service data already loaded) and run
+the script as ``__main__`` with the job's argv, environment, working directory and output
+file, in a new session: still one process per job, with its own exit code, signals and
+memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
+``subprocess.Popen`` exactly as written.
+
+Both kinds of process have the same small interface (``JobProcess``): ``pid``, ``poll()``,
+``wait(timeout)``, exit status as ``subprocess`` reports it (negative for a signal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import runpy
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Mapping, Sequence
+from multiprocessing import connection, forkserver, reduction
+from pathlib import Path
+from typing import IO, Protocol
+
+#: Modules the fork server imports once; every forked job finds them loaded.
+PRELOAD = ("runledger.local._job_preload",)
+_MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
+
+_server_lock = threading.Lock()
+_server_preloaded = False
+
+
+class JobProcess(Protocol):
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class _ForkedProcess:
+    """A child of the fork server seen through Popen's ``poll``/``wait``.
+
+    The fork server reaps its children and writes each one's exit status (negative for a
+    signal, as ``subprocess`` reports it) on the child's sentinel pipe.
+    """
+
+    def __init__(self, pid: int, sentinel: int) -> None:
+        self.pid = pid
+        self._sentinel = sentinel
+        self._returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> int | None:
+        return self._collect(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._collect(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(["forked job", str(self.pid)], timeout or 0)
+        return code
+
+    def _collect(self, timeout: float | None) -> int | None:
+        with self._lock:
+            if self._returncode is None and connection.wait([self._sentinel], timeout):
+                try:
+                    self._returncode = forkserver.read_signed(self._sentinel)
+                except (OSError, EOFError):  # the fork server itself died
+                    self._returncode = 255
+                os.close(self._sentinel)
+            return self._returncode
+
+
+class _ScriptRun:
+    """What a forked child runs: ``python SCRIPT ARGS`` in ``cwd`` with exactly ``env``.
+
+    ``_bootstrap`` is the hook multiprocessing's fork server calls in the child; it returns
+    the exit status the way the interpreter computes it from SystemExit or an exception.
+    """
+
+    def __init__(
+        self, script: str, args: list[str], cwd: str, env: dict[str, str], output: str
+    ) -> None:
+        self.script, self.args, self.cwd, self.env, self.output = script, args, cwd, env, output
+
+    def _bootstrap(self, parent_sentinel: object = None) -> int:
+        os.setsid()  # its own process group, as start_new_session: timeouts kill the group
+        out = os.open(self.output, os.O_WRONLY | os.O_APPEND)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.chdir(self.cwd)
+        os.environ.clear()
+        os.environ.update(self.env)
+        sys.argv = [self.script, *self.args]
+        sys.path[0] = os.path.dirname(self.script)
+        code = 0
+        try:
+            runpy.run_path(self.script, run_name="__main__")
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+        return code
+
+
+def python_script(command: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``(script, args)`` when ``command`` is this interpreter running a ``.py`` file."""
+    if len(command) >= 2 and command[0] == sys.executable and command[1].endswith(".py"):
+        return command[1], list(command[2:])
+    return None
+
+
+def start(
+    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], output: IO[bytes]
+) -> JobProcess:
+    """Start ``command`` in ``cwd`` with exactly ``env``, stdout and stderr to ``output``.
+
+    Raises OSError (as Popen does) when the program or the working directory is missing.
+    A forked Python job needs ``output`` to have a path (a NamedTemporaryFile).
+    """
+    script = python_script(command)
+    if script is None or os.environ.get(_MODE_VARIABLE) == "subprocess":
+        return subprocess.Popen(  # noqa: S603 - the job definition's command
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    path = Path(script[0]) if os.path.isabs(script[0]) else cwd / script[0]
+    if not cwd.is_dir():
+        raise FileNotFoundError(f"no such working directory: {cwd}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{command[0]}: can't open file {str(path)!r}")
+    if not isinstance(getattr(output, "name", None), str):
+        raise TypeError("a forked job needs an output file with a path (NamedTemporaryFile)")
+    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name)))
+
+
+def _fork(run: _ScriptRun) -> _ForkedProcess:
+    # The fork server's protocol (multiprocessing.popen_forkserver): preparation data,
+    # then the object whose _bootstrap the child calls. No preparation: the child must
+    # not re-import our __main__ (multiprocessing would run the CLI again in every job).
+    global _server_preloaded
+    with _server_lock:
+        if not _server_preloaded:
+            forkserver.set_forkserver_preload(list(PRELOAD))
+            _server_preloaded = True
+    payload = io.BytesIO()
+    reduction.dump({}, payload)
+    reduction.dump(run, payload)
+    sentinel, write_end = forkserver.connect_to_new_process([])
+    with open(write_end, "wb", closefd=True) as pipe:
+        pipe.write(payload.getbuffer())
+    return _ForkedProcess(forkserver.read_signed(sentinel), sentinel)

@@ -1,0 +1,324 @@
+"""Cost end to end: runs through the offline local cloud end with a cost breakdown that this
+file recomputes by hand from the usage recorded on the items and runledger/prices.json, and
+``runledger cost`` reads those runs (table, CSV, JSON, groups, actual cost)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto.core.base_backend import BackendDict
+
+from runledger import storage
+from runledger.cli import main
+from runledger.commands import cost as cost_command
+from runledger.dynamo import plain
+from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+from runledger.pricing import format_usd
+from runledger.sam_template import REPO_ROOT, load_sam
+
+REQUESTS = REPO_ROOT / "events" / "requests"
+BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
+#: Lambda memory of every function: the template's Globals (no function overrides it).
+LAMBDA_MEMORY_MB = load_sam()["Globals"]["Function"]["MemorySize"]
+
+RETRIED, PLAIN, INVALID = "cost-retried", "cost-plain", "cost-invalid"
+
+
+def price(name: str) -> float:
+    return float(BOOK["prices"][name]["usd"])
+
+
+def task_usd(vcpus: float, memory_mib: int, seconds: float, capacity: str) -> float:
+    """One Fargate task, by hand: per-second billing, one-minute minimum, Spot discount."""
+    billed = max(BOOK["rules"]["fargate_minimum_billed_seconds"]["value"], math.ceil(seconds))
+    usd = (
+        vcpus * billed * price("fargate_linux_x86_64_vcpu_hour")
+        + memory_mib / 1024 * billed * price("fargate_linux_x86_64_gb_hour")
+    ) / 3600
+    if capacity == "SPOT":
+        usd *= 1 - BOOK["assumptions"]["fargate_spot_discount"]["value"]
+    return usd
+
+
+def request(name: str, run_id: str) -> dict[str, Any]:
+    item = localize_request(json.loads((REQUESTS / name).read_text()), REPO_ROOT)
+    item["pk"] = f"RUN#{run_id}"
+    return item
+
+
+def forget_other_local_clouds() -> None:
+    """Make this module's LocalPipeline independent of any other in this process.
+
+    moto's backends are process-wide and a LocalPipeline leaves its resources there (a
+    second one finds its Batch service role taken), and the in-process handlers keep a
+    cached S3 client bound to the first pipeline's (then closed) endpoint.
+    """
+    BackendDict.reset()
+    storage.s3_client.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[LocalPipeline]:
+    forget_other_local_clouds()
+    with LocalPipeline(stack_name="runledger-cost") as local:
+        yield local
+    forget_other_local_clouds()
+
+
+@pytest.fixture(scope="module")
+def runs(pipeline: LocalPipeline) -> dict[str, RunResult]:
+    """Three runs at once: one whose od-1vcpu job is retried once (exit 75, transient) and
+    whose spot-1vcpu job fails for good (exit 2), one where all goes well, one INVALID."""
+    pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "od-1vcpu"}, [75])
+    pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "spot-1vcpu"}, [2])
+    pks = [
+        pipeline.put_request(request("kmer-valid-local.json", RETRIED)),
+        pipeline.put_request(request("kmer-valid-local.json", PLAIN)),
+        pipeline.put_request(request("kmer-invalid-duplicate-names.json", INVALID)),
+    ]
+    done = pipeline.wait_for(pks, timeout=120)
+    # Numbers as int/float (the table gives Decimals), to compute with prices.json's floats.
+    return {
+        r.run_id: RunResult(r.run_id, plain(r.request), plain(r.variants)) for r in done.values()
+    }
+
+
+def hand_priced_variants(result: RunResult) -> dict[str, float]:
+    """Batch USD per variant from its item: every attempt's start/stop and the size asked.
+
+    A FAILED item holds no cost: its attempts are read from the Batch job description that
+    Step Functions gave as the failure's cause.
+    """
+    sizes = {v["name"]: v for v in result.request["variants"]}
+    priced = {}
+    for name, item in result.variants.items():
+        size = sizes[name]
+        if item["status"] == "SUCCEEDED":
+            attempts = [(a["started_at"], a["stopped_at"]) for a in item["attempt_times"]]
+        else:
+            job = json.loads(item["cause"])
+            attempts = [(a["StartedAt"], a["StoppedAt"]) for a in job["Attempts"]]
+        priced[name] = sum(
+            task_usd(
+                float(size["vcpus"]),
+                int(size["memory_mib"]),
+                float(stop - start) / 1000,
+                size["capacity"],
+            )
+            for start, stop in attempts
+        )
+    return priced
+
+
+def test_the_breakdown_is_recomputed_by_hand_from_the_recorded_usage_and_prices(
+    runs: dict[str, RunResult],
+) -> None:
+    for run_id in (RETRIED, PLAIN):
+        result = runs[run_id]
+        assert result.status == "SUCCEEDED"
+        cost = result.request["cost"]
+        usage, breakdown = cost["usage"], cost["breakdown"]
+        by_hand = hand_priced_variants(result)
+        assert {k: float(v) for k, v in cost["by_variant"].items()} == pytest.approx(
+            by_hand, rel=1e-12
+        )
+        for name, item in result.variants.items():
+            if item["status"] == "SUCCEEDED":
+                assert float(item["cost"]["batch_usd"]) == pytest.approx(by_hand[name], rel=1e-12)
+        expected = {
+            "batch": sum(by_hand.values()),
+            "stepfunctions": usage["stepfunctions"]["transitions"]
+            * price("stepfunctions_standard_state_transition"),
+            "lambda": usage["lambda"]["invocations"] * price("lambda_request")
+            + usage["lambda"]["invocations"]
+            * LAMBDA_MEMORY_MB
+            / 1024
+            * BOOK["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+            * price("lambda_arm64_gb_second"),
+            "pipes": usage["pipes"]["requests"] * price("pipes_request"),
+            "dynamodb": usage["dynamodb"]["write_request_units"]
+            * price("dynamodb_on_demand_write_request_unit"),
+        }
+        assert {k: float(v) for k, v in breakdown.items()} == pytest.approx(expected, rel=1e-12)
+        assert float(cost["total_usd"]) == pytest.approx(sum(expected.values()), rel=1e-12)
+        assert usage["lambda"]["memory_mb"] == LAMBDA_MEMORY_MB
+        assert usage["lambda"]["arch"] == "arm64"
+        assert cost["prices_as_of"] == BOOK["as_of"]
+        assert cost["unpriced_variants"] == []
+
+
+def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
+    runs: dict[str, RunResult],
+) -> None:
+    variants = runs[RETRIED].variants
+    retried = variants["od-1vcpu"]
+    assert retried["status"] == "SUCCEEDED"
+    assert retried["attempts"] == 2
+    assert len(retried["attempt_times"]) == 2  # from the .sync result's Attempts
+    assert retried["cost"]["attempts_billed"] == 2
+    assert retried["cost"]["billed_seconds"] == 120  # two tasks, each the 60 s minimum
+    assert variants["spot-1vcpu"]["status"] == "FAILED"
+    cost = runs[RETRIED].request["cost"]
+    assert float(cost["by_variant"]["spot-1vcpu"]) > 0
+    usage = cost["usage"]["batch"]
+    assert (usage["jobs"], usage["attempts"], usage["billed_seconds"]) == (3, 4, 240)
+    assert runs[RETRIED].request["summary"]["cheapest"]["name"] != "spot-1vcpu"
+
+
+def test_the_modelled_usage_matches_what_the_local_cloud_did(
+    pipeline: LocalPipeline, runs: dict[str, RunResult]
+) -> None:
+    result = runs[PLAIN]
+    pages = pipeline.client("stepfunctions").get_paginator("get_execution_history")
+    events = [
+        e
+        for page in pages.paginate(executionArn=result.request["execution"])
+        for e in page["events"]
+    ]
+    entered = [e for e in events if e["type"].endswith("StateEntered")]
+    tasks = Counter(
+        e["taskScheduledEventDetails"]["resourceType"]
+        for e in events
+        if e["type"] == "TaskScheduled"
+    )
+    usage = result.request["cost"]["usage"]
+    assert usage["stepfunctions"]["transitions"] == len(entered)
+    assert usage["lambda"]["invocations"] == tasks["lambda"]
+    # The workflow's writes, and the request itself (written by the user, paid the same).
+    assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + 1
+    assert usage["batch"]["jobs"] == tasks["batch"]
+    assert usage["pipes"]["requests"] == 1
+
+
+def cost_cli(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, str]:
+    """``runledger cost ARGV`` on the local cloud's table: exit code and stdout."""
+    capsys.readouterr()  # drop the handlers' log lines
+    code = main(
+        ["cost", *argv, "--table", pipeline.table_name, "--endpoint-url", pipeline.endpoint_url]
+    )
+    captured = capsys.readouterr()
+    print(captured.err, file=sys.stderr)  # keep stderr for the test to read
+    return code, captured.out
+
+
+def test_cost_of_one_run_as_json_is_what_the_items_say(
+    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cost_cli(pipeline, capsys, RETRIED, "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    cost = runs[RETRIED].request["cost"]
+    assert report["estimate_usd"] == pytest.approx(float(cost["total_usd"]), rel=1e-15)
+    assert {s["service"]: s["estimate_usd"] for s in report["services"]} == pytest.approx(
+        {k: float(v) for k, v in cost["breakdown"].items()}, rel=1e-15
+    )
+    variants = {v["variant"]: v for v in report["variants"]}
+    assert {n: v["estimate_usd"] for n, v in variants.items()} == pytest.approx(
+        {k: float(v) for k, v in cost["by_variant"].items()}, rel=1e-15
+    )
+    assert (variants["od-1vcpu"]["attempts"], variants["od-1vcpu"]["billed_seconds"]) == (2, 120)
+    failed = variants["spot-1vcpu"]
+    assert (failed["status"], failed["capacity"], failed["attempts"]) == ("FAILED", "SPOT", 1)
+    assert report["actual_usd"] is None
+
+
+def test_cost_of_one_run_as_a_table(
+    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cost_cli(pipeline, capsys, PLAIN)
+    assert code == 0
+    cost = runs[PLAIN].request["cost"]
+    lines = out.splitlines()
+    assert lines[0].startswith(f"run {PLAIN}  SUCCEEDED  workflow kmer-count")
+    total = next(line for line in lines if line.startswith("total"))
+    assert total.split()[-1] == format_usd(float(cost["total_usd"]), 8)
+    batch = next(line for line in lines if line.startswith("batch"))
+    assert "measured" in batch
+    assert batch.split()[-1] == format_usd(float(cost["breakdown"]["batch"]), 8)
+    for name in runs[PLAIN].variants:
+        assert any(line.startswith(name) for line in lines)
+
+
+def test_all_runs_grouped_as_csv_add_up(
+    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = cost_cli(pipeline, capsys, "--group-by", "workflow", "--format", "csv")
+    assert code == 0
+    rows = {row["workflow"]: row for row in csv.DictReader(io.StringIO(out))}
+    mine = list(runs.values())
+    kmer = rows["kmer-count"]
+    assert int(kmer["runs"]) >= len(mine)  # the table may hold other tests' runs too
+    priced = [float(r.request["cost"]["total_usd"]) for r in mine if "cost" in r.request]
+    assert float(kmer["estimate_usd"]) >= sum(priced) - 1e-15
+    code, out = cost_cli(pipeline, capsys, "--format", "csv")
+    by_run = {row["run"]: row for row in csv.DictReader(io.StringIO(out))}
+    for result in mine:
+        row = by_run[result.run_id]
+        assert row["statuses"] == f"1 {result.status}"
+        if "cost" in result.request:
+            assert float(row["estimate_usd"]) == float(result.request["cost"]["total_usd"])
+        else:
+            assert (row["estimate_usd"], row["no_estimate"]) == ("", "1")
+
+
+def test_actual_cost_from_an_empty_cost_explorer_comes_with_the_caveats(
+    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The local cloud's Cost Explorer (moto) has no cost data: the empty answer.
+    code, out = cost_cli(pipeline, capsys, PLAIN, "--actual")
+    assert code == 0
+    assert f"note: Cost Explorer has no cost tagged run-id={PLAIN}" in out
+    assert "cost allocation tags" in out
+    assert "Split Cost Allocation Data" in out
+
+
+def test_actual_cost_is_shown_beside_the_estimate(
+    pipeline: LocalPipeline,
+    runs: dict[str, RunResult],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ce = boto3.client("ce", region_name="us-east-1")
+    day = dt.date.fromisoformat(str(runs[PLAIN].request["started_at"])[:10])
+    period = {"Start": str(day), "End": str(day + dt.timedelta(days=1))}
+    amount = {"UnblendedCost": {"Amount": "0.00123", "Unit": "USD"}}
+    with Stubber(ce) as stubber:
+        stubber.add_response(
+            "get_cost_and_usage",
+            {"ResultsByTime": [{"TimePeriod": period, "Total": {}, "Estimated": True, "Groups": [
+                {"Keys": ["Amazon Elastic Container Service", "variant$od-1vcpu"],
+                 "Metrics": amount},
+            ]}], "DimensionValueAttributes": []},
+        )  # fmt: skip
+        monkeypatch.setattr(cost_command, "_cost_explorer", lambda args: ce)
+        code, out = cost_cli(pipeline, capsys, PLAIN, "--actual", "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["actual_usd"] == pytest.approx(0.00123)
+    services = {s["service"]: s for s in report["services"]}
+    assert services["batch"]["actual_usd"] == pytest.approx(0.00123)
+    assert services["lambda"]["actual_usd"] is None  # shared by all runs: never per run
+    variants = {v["variant"]: v for v in report["variants"]}
+    assert variants["od-1vcpu"]["actual_usd"] == pytest.approx(0.00123)
+    assert report["notes"][0].startswith("AWS marks some of these days as estimated")
+
+
+def test_an_unknown_run_is_an_error_with_its_name(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = cost_cli(pipeline, capsys, "no-such-run")
+    assert code == 1
+    assert f"no run no-such-run in table {pipeline.table_name}" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""Local job processes: a forked ``python SCRIPT`` behaves as the command would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from runledger.local import processes
+
+SCRIPT = """
+import json, os, sys
+print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ),
+                  "path0": sys.path[0], "boto3_loaded": "boto3" in sys.modules}))
+mode = os.environ.get("MODE")
+if mode == "raise":
+    raise RuntimeError("boom")
+if mode == "sleep":
+    import time
+    time.sleep(60)
+if mode == "text-exit":
+    sys.exit("bad configuration")
+sys.exit(int(os.environ.get("CODE", "0")))
+"""
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "job.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+def run(
+    command: list[str], cwd: Path, env: dict[str, str], timeout: float = 30
+) -> tuple[int, str, processes.JobProcess]:
+    with tempfile.NamedTemporaryFile() as output:
+        process = processes.start(command, cwd=cwd, env=env, output=output)
+        code = process.wait(timeout)
+        output.seek(0)
+        return code, output.read().decode(), process
+
+
+def test_python_scripts_are_forked_with_exact_argv_cwd_and_env(
+    script: Path, tmp_path: Path
+) -> None:
+    code, out, process = run(
+        [sys.executable, "job.py", "--k", "21"], tmp_path, {"CODE": "7", "ONLY": "this"}
+    )
+    assert not isinstance(process, subprocess.Popen)  # the fork server ran it
+    assert code == 7
+    seen = json.loads(out.splitlines()[0])
+    assert seen["argv"] == ["--k", "21"]
+    assert seen["cwd"] == str(tmp_path)
+    assert seen["env"] == {"CODE": "7", "ONLY": "this"}  # nothing of ours leaks in
+    assert seen["path0"] == str(tmp_path)  # as `python job.py` sets it
+    assert seen["boto3_loaded"] is True  # preloaded by the fork server
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected_code", "expected_text"),
+    [
+        ("raise", 1, "RuntimeError: boom"),
+        ("text-exit", 1, "bad configuration"),
+    ],
+)
+def test_forked_scripts_exit_as_the_interpreter_would(
+    script: Path, tmp_path: Path, mode: str, expected_code: int, expected_text: str
+) -> None:
+    code, out, _ = run([sys.executable, str(script)], tmp_path, {"MODE": mode})
+    assert code == expected_code
+    assert expected_text in out
+
+
+def test_a_forked_job_leads_its_own_process_group_so_a_timeout_kills_it(
+    script: Path, tmp_path: Path
+) -> None:
+    with tempfile.NamedTemporaryFile() as output:
+        process = processes.start(
+            [sys.executable, "job.py"], cwd=tmp_path, env={"MODE": "sleep"}, output=output
+        )
+        deadline = time.monotonic() + 10
+        while not output.read() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            output.seek(0)
+        assert process.poll() is None
+        assert os.getpgid(process.pid) == process.pid
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(10) == -signal.SIGTERM
+
+
+def test_other_commands_and_the_subprocess_mode_use_popen(
+    script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, process = run(["/bin/sh", "-c", "echo hi; exit 4"], tmp_path, {})
+    assert isinstance(process, subprocess.Popen)
+    assert (code, out) == (4, "hi\n")
+    monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+    code, out, process = run([sys.executable, "job.py"], tmp_path, {"CODE": "3"})
+    assert isinstance(process, subprocess.Popen)
+    assert code == 3
+    assert json.loads(out.splitlines()[0])["boto3_loaded"] is False
+
+
+def test_a_missing_script_or_directory_fails_to_start_like_popen(tmp_path: Path) -> None:
+    with tempfile.NamedTemporaryFile() as output:
+        with pytest.raises(FileNotFoundError, match="can't open file"):
+            processes.start([sys.executable, "nope.py"], cwd=tmp_path, env={}, output=output)
+        with pytest.raises(FileNotFoundError, match="working directory"):
+            processes.start(
+                [sys.executable, "/x/nope.py"], cwd=tmp_path / "gone", env={}, output=output
+            )
