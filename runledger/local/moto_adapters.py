@@ -107,6 +107,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1897,7 +1898,12 @@ def _free_port(host: str) -> int:
 
 @contextlib.contextmanager
 def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """A ``ThreadedMotoServer`` in this process (port 0: a free one); yields its URL."""
+    """A ``ThreadedMotoServer`` in this process (port 0: a free one); yields its URL.
+
+    moto's state is process-wide: the server starts from an empty cloud and leaves none
+    behind (``/moto-api/reset`` on the way in and out), so a second server in the same
+    process does not find the first one's resources.
+    """
     from moto.server import ThreadedMotoServer
 
     port = port or _free_port(host)
@@ -1906,8 +1912,18 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)
     server.start()
+    url = f"http://{host}:{port}"
     try:
-        yield f"http://{host}:{port}"
+        _reset_moto(url)
+        yield url
     finally:
+        with contextlib.suppress(OSError):
+            _reset_moto(url)
         server.stop()
         werkzeug_log.setLevel(level)
+
+
+def _reset_moto(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+        answer.read()
