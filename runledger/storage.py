@@ -12,6 +12,7 @@ boto3 is imported on first S3 use, not with the module: the request models use
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,20 @@ def join_uri(base: str, *parts: str) -> str:
     return f"{base.rstrip('/')}/{tail}"
 
 
-@functools.cache
 def s3_client() -> S3Client:
-    """The process-wide S3 client, created on first use (tests call ``cache_clear``)."""
+    """The S3 client for this process's endpoint and region, created on first use.
+
+    Keyed by the settings a client reads at creation, so handlers run in-process by the
+    local cloud get a new client when a new local cloud (another endpoint) starts.
+    """
+    return _s3_client(
+        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
+
+
+@functools.cache
+def _s3_client(endpoint_url: str | None, region: str | None) -> S3Client:
     import boto3  # lazy: see the module docstring
 
     return boto3.client("s3")

@@ -183,9 +183,9 @@ def s3() -> Iterator[Any]:
 
     from runledger import storage
 
-    storage.s3_client.cache_clear()
+    storage._s3_client.cache_clear()
     with mock_aws():
         import boto3
 
         yield boto3.client("s3", region_name="us-east-1")
-    storage.s3_client.cache_clear()
+    storage._s3_client.cache_clear()

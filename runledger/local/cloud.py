@@ -382,19 +382,46 @@ class LocalPipeline:
         on_progress: Callable[[dict[str, RunResult]], None] | None = None,
         interval: float = 0.1,
     ) -> dict[str, RunResult]:
-        """Poll until every run reaches SUCCEEDED, FAILED or INVALID, or ``timeout`` passes."""
-        pending = list(pks)
+        """Poll until every run reaches SUCCEEDED, FAILED or INVALID, or ``timeout`` passes.
+
+        Each poll reads only the status of unfinished runs (BatchGetItem); a run's items
+        are read in full once it finishes, and for ``on_progress`` (which sees every run).
+        """
+        wanted = list(dict.fromkeys(pks))
+        finished: dict[str, RunResult] = {}
         deadline = time.monotonic() + timeout
         while True:
-            runs = {pk: self.read_run(pk) for pk in pending}
+            pending = [pk for pk in wanted if pk not in finished]
+            for pk, status in self._statuses(pending).items():
+                if status in TERMINAL:
+                    finished[pk] = self.read_run(pk)
             if on_progress:
-                on_progress(runs)
-            if all(run.status in TERMINAL for run in runs.values()):
-                return runs
+                on_progress({pk: finished.get(pk) or self.read_run(pk) for pk in wanted})
+            if len(finished) == len(wanted):
+                return {pk: finished[pk] for pk in wanted}
             if time.monotonic() > deadline:
-                waiting = sorted(pk for pk, run in runs.items() if run.status not in TERMINAL)
+                waiting = sorted(pk for pk in wanted if pk not in finished)
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {waiting}")
             time.sleep(interval)
+
+    def _statuses(self, pks: list[str]) -> dict[str, str]:
+        statuses: dict[str, str] = {}
+        dynamodb = self.client("dynamodb")
+        for start in range(0, len(pks), 100):  # BatchGetItem's limit
+            keys = [{"pk": {"S": pk}, "sk": {"S": "REQUEST"}} for pk in pks[start : start + 100]]
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "pk, #s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            while request:
+                answer = dynamodb.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table_name, []):
+                    statuses[item["pk"]["S"]] = item.get("status", {}).get("S", "")
+                request = answer.get("UnprocessedKeys") or {}
+        return statuses
 
     def executions(self) -> list[dict[str, Any]]:
         pages = (

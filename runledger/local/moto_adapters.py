@@ -35,6 +35,10 @@ adaptation             what it does
                        Throw ``States.*`` errors (``States.TaskFailed``) too.
 ``asl_parse_cache``    the definition's ANTLR syntax tree is built once per definition,
                        not once per execution; evaluation components stay per execution.
+``fast_responses``     the server finds a request's service once per host, not by trying
+                       every service's URL patterns under a lock; DynamoDB item and
+                       Streams record answers, already in wire shape, go out through
+                       ``json.dumps`` instead of moto's shape-walking serializer.
 =====================  ===============================================================
 
 Public API::
@@ -87,6 +91,8 @@ multi-node jobs, terminating the job when its execution is stopped.
 
 from __future__ import annotations
 
+import base64
+import calendar
 import contextlib
 import copy
 import datetime as dt
@@ -107,6 +113,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +136,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "retry_sleep",
     "mock_config",
     "asl_parse_cache",
+    "fast_responses",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -1850,6 +1858,81 @@ def _adapt_asl_parse_cache(cloud: LocalCloud) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
+# Adaptation: fast responses.
+# --------------------------------------------------------------------------------------
+
+#: Operations whose moto result is already the wire JSON (items as AttributeValue maps),
+#: so serializing by the output shape only converts bytes and datetimes.
+_WIRE_SHAPED: Final[dict[str, frozenset[str]]] = {
+    "moto.dynamodb.responses.DynamoHandler": frozenset(
+        {"GetItem", "PutItem", "UpdateItem", "Query", "Scan", "BatchGetItem"}
+    ),
+    "moto.dynamodbstreams.responses.DynamoDBStreamsHandler": frozenset(
+        {"GetRecords", "GetShardIterator"}
+    ),
+}
+
+
+def _wire_default(value: Any) -> Any:
+    """JSON for what moto's JSON serializer converts: blobs and timestamps."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dt.datetime):
+        # As moto's serializer (and the Smithy spec): epoch seconds, truncated to ms.
+        seconds = calendar.timegm(value.utctimetuple())
+        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+@contextlib.contextmanager
+def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "fast_responses"
+    dispatcher, lookup_attr, original_lookup = _seam(
+        name,
+        "moto.moto_server.werkzeug_app",
+        "DomainDispatcherApplication.get_backend_for_host",
+        ["self", "host"],
+    )
+    _, _, action_result = _seam(name, "moto.core.responses", "ActionResult")
+    _, _, paginated_result = _seam(name, "moto.core.responses", "PaginatedResult")
+    backends_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        # moto tries every service's URL regex for every request, under its dispatch lock
+        # (the answer depends on the host alone). Called with that lock held.
+        if host not in backends_by_host:
+            backends_by_host[host] = original_lookup(self, host)
+        return backends_by_host[host]
+
+    def fast(original: Callable[..., Any], operations: frozenset[str]) -> Callable[..., Any]:
+        def serialized(self: Any, result: Any) -> Any:
+            value = result.result
+            if (
+                isinstance(value, dict)
+                and isinstance(result, action_result)
+                and not isinstance(result, paginated_result)
+                and self._get_action() in operations
+            ):
+                body = json.dumps(value, default=_wire_default, separators=(",", ":"))
+                headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+                return 200, headers, body
+            return original(self, result)
+
+        return serialized
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(dispatcher, lookup_attr, get_backend_for_host))
+        for path, operations in _WIRE_SHAPED.items():
+            module, qualname = path.rsplit(".", 1)
+            owner, _, original = _seam(
+                name, module, f"{qualname}.serialized", ["self", "action_result"]
+            )
+            stack.enter_context(mock.patch.object(owner, "serialized", fast(original, operations)))
+        yield
+
+
+# --------------------------------------------------------------------------------------
 # Entry points.
 # --------------------------------------------------------------------------------------
 
@@ -1863,6 +1946,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "retry_sleep": _adapt_retry_sleep,
     "mock_config": _adapt_mock_config,
     "asl_parse_cache": _adapt_asl_parse_cache,
+    "fast_responses": _adapt_fast_responses,
 }
 _ACTIVE = threading.Lock()
 
@@ -1928,7 +2012,12 @@ def _free_port(host: str) -> int:
 
 @contextlib.contextmanager
 def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """A ``ThreadedMotoServer`` in this process (port 0: a free one); yields its URL."""
+    """A ``ThreadedMotoServer`` in this process (port 0: a free one); yields its URL.
+
+    moto's state is process-wide: the server starts from an empty cloud and leaves none
+    behind (``/moto-api/reset`` on the way in and out), so a second server in the same
+    process does not find the first one's resources.
+    """
     from moto.server import ThreadedMotoServer
 
     port = port or _free_port(host)
@@ -1937,8 +2026,18 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)
     server.start()
+    url = f"http://{host}:{port}"
     try:
-        yield f"http://{host}:{port}"
+        _reset_moto(url)
+        yield url
     finally:
+        with contextlib.suppress(OSError):
+            _reset_moto(url)
         server.stop()
         werkzeug_log.setLevel(level)
+
+
+def _reset_moto(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+        answer.read()

@@ -17,9 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.core.base_backend import BackendDict
 
-from runledger import storage
 from runledger.cli import main
 from runledger.commands import cost as cost_command
 from runledger.dynamo import plain
@@ -57,23 +55,10 @@ def request(name: str, run_id: str) -> dict[str, Any]:
     return item
 
 
-def forget_other_local_clouds() -> None:
-    """Make this module's LocalPipeline independent of any other in this process.
-
-    moto's backends are process-wide and a LocalPipeline leaves its resources there (a
-    second one finds its Batch service role taken), and the in-process handlers keep a
-    cached S3 client bound to the first pipeline's (then closed) endpoint.
-    """
-    BackendDict.reset()
-    storage.s3_client.cache_clear()
-
-
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[LocalPipeline]:
-    forget_other_local_clouds()
     with LocalPipeline(stack_name="runledger-cost") as local:
         yield local
-    forget_other_local_clouds()
 
 
 @pytest.fixture(scope="module")

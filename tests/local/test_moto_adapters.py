@@ -838,6 +838,75 @@ def test_asl_parse_cache_reuses_the_tree_but_builds_fresh_components(
         AmazonStateLanguageParser.parse('{"StartAt": "P", "States": {"P": {"Type": "Nope"}}}')
 
 
+# ---------------------------------------------------------------------- fast_responses
+def test_fast_responses_answer_exactly_what_motos_serializer_would(
+    server_cloud: LocalCloud, moto_endpoint: str
+) -> None:
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    compared: list[tuple[str, Any, Any]] = []
+
+    def spy(handler: type) -> Any:
+        fast = handler.serialized
+
+        def serialized(self: Any, result: Any) -> Any:
+            answer = fast(self, result)
+            _, _, reference = BaseResponse.serialized(self, result)  # moto's own serializer
+            compared.append((self._get_action(), json.loads(answer[2]), json.loads(reference)))
+            return answer
+
+        return serialized
+
+    with pytest.MonkeyPatch.context() as patch:
+        for handler in (DynamoHandler, DynamoDBStreamsHandler):
+            patch.setattr(handler, "serialized", spy(handler))
+        dynamodb = aws("dynamodb", moto_endpoint)
+        table = dynamodb.create_table(TableName="wire", **table_schema())["TableDescription"]
+        item = {
+            "pk": {"S": "RUN#1"},
+            "sk": {"S": "REQUEST"},
+            "n": {"N": "1.5"},
+            "blob": {"B": b"\x00\xffbytes"},
+            "list": {"L": [{"NULL": True}, {"BOOL": False}, {"NS": ["1", "2"]}]},
+            "map": {"M": {"ss": {"SS": ["a", "b"]}, "bs": {"BS": [b"x"]}}},
+        }
+        key = {"pk": item["pk"], "sk": item["sk"]}
+        dynamodb.put_item(TableName="wire", Item=item)
+        dynamodb.update_item(
+            TableName="wire",
+            Key=key,
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "2"}},
+            ReturnValues="ALL_NEW",
+        )
+        dynamodb.get_item(TableName="wire", Key=key)
+        dynamodb.query(
+            TableName="wire",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": item["pk"]},
+            ReturnConsumedCapacity="TOTAL",
+        )
+        dynamodb.scan(TableName="wire", Limit=1)
+        dynamodb.batch_get_item(RequestItems={"wire": {"Keys": [key]}})
+        dynamodb.delete_item(TableName="wire", Key=key, ReturnValues="ALL_OLD")
+        streams = aws("dynamodbstreams", moto_endpoint)
+        arn = table["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[0]["dynamodb"]["NewImage"]["blob"] == {"B": b"\x00\xffbytes"}
+    fast_paths = {op for ops in moto_adapters._WIRE_SHAPED.values() for op in ops}
+    assert {action for action, _, _ in compared} >= fast_paths  # each one exercised
+    for action, fast, reference in compared:
+        assert fast == reference, action
+
+
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend

@@ -20,9 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from runledger import storage
 from runledger.cli import main
 from runledger.graph import STATUS_STYLES, iter_states
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
@@ -49,16 +47,8 @@ REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
 
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[LocalPipeline]:
-    # An earlier LocalPipeline of the same test session (tests/local) leaves two things
-    # behind: moto's process-wide backends (its Batch service role has a fixed name, so a
-    # second stack cannot create it) and the handlers' cached S3 client, bound to the old
-    # server's port. Start from an empty cloud and a fresh client.
-    with mock_aws():
-        pass
-    storage.s3_client.cache_clear()
     with LocalPipeline(stack_name="runledger-report-test") as local:
         yield local
-    storage.s3_client.cache_clear()
 
 
 @pytest.fixture(scope="module")
