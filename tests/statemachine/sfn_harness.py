@@ -36,7 +36,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.moto_api._internal import moto_api_backend
 
 from runledger.local.cloud import LocalPipeline, state_machine_definition
 from runledger.local.intrinsics import Scope, UnresolvableError
@@ -297,9 +296,6 @@ def open_workflow() -> Iterator[Workflow]:
     if endpoint:
         yield _remote_workflow(endpoint)
         return
-    # moto's backends are process-wide: start from an empty cloud, whatever ran before
-    # (what moto's /moto-api/reset does).
-    moto_api_backend.reset()
     with LocalPipeline(
         stack_name=STACK_NAME, parameters=PARAMETERS, mock_config_file=MOCK_CONFIG
     ) as local:
