@@ -1,6 +1,7 @@
 """``runledger local``: the offline local cloud.
 
 runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
+runledger local serve [--port N]         the same cloud as an endpoint, until Ctrl-C
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
+import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,6 +113,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     run.set_defaults(func=_run_command)
 
+    serve = local.add_parser(
+        "serve",
+        help="keep the local cloud up as an endpoint (Step Functions Local for this project)",
+        description="Build template.yaml's stack in a moto server on HOST:PORT, with the pipe "
+        "runner and the Batch job runner active, and keep it up until Ctrl-C (or SIGTERM). "
+        "boto3, the AWS CLI and tests reach it with endpoint_url / AWS_ENDPOINT_URL and any "
+        "credentials; an item written to the runs table starts a run as on AWS.",
+    )
+    serve.add_argument("--port", type=int, default=4566, help="port to listen on (0: any free)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument(
+        "--mock-config",
+        type=Path,
+        help="Step Functions Local MockConfigFile for start_execution(arn#TestCase)",
+    )
+    serve.set_defaults(func=_serve_command)
+
 
 def _run_command(args: argparse.Namespace) -> int:
     from runledger.cli import UsageError
@@ -118,3 +139,41 @@ def _run_command(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no such request file: {', '.join(missing)}")
     return local_run(paths, args.timeout, args.reports)
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    from runledger.cli import UsageError
+
+    if args.mock_config is not None and not args.mock_config.is_file():
+        raise UsageError(f"no such mock config file: {args.mock_config}")
+    return local_serve(args.host, args.port, args.mock_config)
+
+
+def local_serve(host: str, port: int, mock_config: Path | None) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop."""
+    from runledger.local.cloud import REGION, LocalPipeline
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
+    try:
+        pipeline = LocalPipeline(host=host, port=port, mock_config_file=mock_config)
+        with pipeline:
+            print(
+                f"runledger local cloud on {pipeline.endpoint_url} (Ctrl-C stops it)\n"
+                f"  runs table     {pipeline.table_name}\n"
+                f"  state machine  {pipeline.state_machine_arn}\n"
+                f"  pipe           {pipeline.pipe.name}: stream -> filter -> state machine\n"
+                f"use it with:\n"
+                f"  export AWS_ENDPOINT_URL={pipeline.endpoint_url} AWS_DEFAULT_REGION={REGION} "
+                f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+                flush=True,
+            )
+            stop.wait()
+            print("stopping ...", flush=True)
+    except OSError as exc:  # the port is taken, most often
+        print(f"runledger local serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    print("stopped", flush=True)
+    return 0

@@ -110,8 +110,11 @@ class LocalPipeline:
         parameters: Mapping[str, Any] | None = None,
         retry_sleep_scale: float = 0.0,
         mock_config_file: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.template = template
+        self.host, self.port = host, port  # where the moto server listens (0: a free port)
         self.mock_config_file = mock_config_file  # SFN_MOCK_CONFIG: Step Functions Local's mocks
         self.stack_name = stack_name
         self.parameter_overrides = dict(parameters or {})
@@ -130,7 +133,7 @@ class LocalPipeline:
     def __enter__(self) -> LocalPipeline:
         fake_aws_environment()
         try:
-            self.endpoint_url = self._stack.enter_context(moto_server())
+            self.endpoint_url = self._stack.enter_context(moto_server(self.host, self.port))
             self.cloud = self._stack.enter_context(
                 local_aws(
                     endpoint_url=self.endpoint_url,

@@ -2020,6 +2020,11 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """
     from moto.server import ThreadedMotoServer
 
+    if port:
+        # The server thread would die on a taken port without telling us: check first.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+            probe.bind((host, port))  # OSError: address already in use
     port = port or _free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     werkzeug_log = logging.getLogger("werkzeug")
