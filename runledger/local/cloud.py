@@ -100,7 +100,12 @@ class RunResult:
 
 
 class LocalPipeline:
-    """The template's stack, offline. Use as a context manager."""
+    """The template's stack, offline. Use as a context manager.
+
+    One at a time per process: moto's state is process-wide, and each pipeline starts
+    from (and leaves) an empty cloud. ``cloud.inject_job_exit`` and
+    ``cloud.inject_lambda_error`` make jobs or functions fail on purpose.
+    """
 
     def __init__(
         self,

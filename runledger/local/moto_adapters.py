@@ -429,6 +429,9 @@ class LocalCloud:
         self.retry_sleep_scale = retry_sleep_scale
         #: Injected job failures: (tags to match, exit code per attempt); see inject_job_exit.
         self.job_faults: list[tuple[dict[str, str], tuple[int, ...]]] = []
+        #: Injected Lambda service errors: function name -> [code, HTTP status, times left].
+        self.lambda_faults: dict[str, list[Any]] = {}
+        self._faults_lock = threading.Lock()
         self._functions: dict[str, _InProcessFunction] = {}
         self._jobs: dict[str, _LocalJob] = {}
         self._jobs_lock = threading.Lock()
@@ -453,6 +456,30 @@ class LocalCloud:
         return None
 
     # ---- Lambda ------------------------------------------------------------------
+    def inject_lambda_error(
+        self,
+        name_or_arn: str,
+        times: int,
+        code: str = "TooManyRequestsException",
+        status: int = 429,
+    ) -> None:
+        """Answer the next ``times`` invokes of a function with a Lambda service error.
+
+        The error comes from the Lambda API (throttling by default: 429
+        ``TooManyRequestsException``), before the handler runs, so a Step Functions task
+        sees ``Lambda.<code>`` and its Retry applies, as on AWS.
+        """
+        with self._faults_lock:
+            self.lambda_faults[_function_name(name_or_arn)] = [code, status, times]
+
+    def _injected_lambda_error(self, name: str) -> tuple[str, int] | None:
+        with self._faults_lock:
+            fault = self.lambda_faults.get(name)
+            if not fault or fault[2] <= 0:
+                return None
+            fault[2] -= 1
+            return str(fault[0]), int(fault[1])
+
     def register_function(
         self,
         name_or_arn: str,
@@ -585,6 +612,15 @@ class LocalCloud:
                 _kill(local.process, graceful=False)
         for local in running:
             local.done.wait(5)
+
+
+def _lambda_service_error(code: str, status: int) -> Exception:
+    """An error of the Lambda API itself (not of the function), as moto answers it."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(code, "Rate exceeded" if status == 429 else code)
+    error.code = status
+    return error
 
 
 def _function_name(name_or_arn: str) -> str:
@@ -776,6 +812,9 @@ def _adapt_lambda_in_process(cloud: LocalCloud) -> Iterator[None]:
                 return b""
             if invocation_type == "DryRun":
                 return b""
+            injected = cloud._injected_lambda_error(target)
+            if injected is not None:
+                raise _lambda_service_error(*injected)
             payload, failed = cloud._invoke(target, event, region, account)
             if failed:
                 response_headers["x-amz-function-error"] = "Unhandled"

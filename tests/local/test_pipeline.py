@@ -13,7 +13,7 @@ import pytest
 
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
 from runledger.pricing import estimated_transitions
-from runledger.sam_template import REPO_ROOT
+from runledger.sam_template import REPO_ROOT, load_cfn, resources_of_type
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 
@@ -170,3 +170,52 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails(
     events = history(pipeline, result.request["execution"])
     assert entered(events)[-3:] == ["SummarizeRun", "RecordFailure", "RunFailed"]
     assert events[-1]["type"] == "ExecutionFailed"
+
+
+def job_definition_retry_attempts() -> int:
+    (definition,) = resources_of_type(load_cfn(), "AWS::Batch::JobDefinition").values()
+    return int(definition["Properties"]["RetryStrategy"]["Attempts"])
+
+
+def test_a_job_that_keeps_failing_is_retried_then_only_its_variant_fails(
+    pipeline: LocalPipeline,
+) -> None:
+    item = request("kmer-valid-local.json", "e2e-retried")
+    names = [v["name"] for v in item["variants"]]
+    attempts = job_definition_retry_attempts()
+    # Exit 75 (EX_TEMPFAIL) matches the job definition's RETRY rule on every attempt.
+    pipeline.cloud.inject_job_exit({"run-id": "e2e-retried", "variant": names[0]}, [75] * attempts)
+    result = run(pipeline, item)
+
+    failed = result.variants[names[0]]
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "States.TaskFailed"
+    job = json.loads(failed["cause"])
+    assert [a["Container"]["ExitCode"] for a in job["Attempts"]] == [75] * attempts
+    # The other variants are untouched and the run succeeds with what survived.
+    assert {n: v["status"] for n, v in result.variants.items() if n != names[0]} == dict.fromkeys(
+        names[1:], "SUCCEEDED"
+    )
+    assert result.status == "SUCCEEDED"
+    assert result.request["summary"]["variants_succeeded"] == len(names) - 1
+
+
+def test_a_throttled_handler_is_retried_by_the_workflow(pipeline: LocalPipeline) -> None:
+    function = pipeline.scope.refs["ValidateRequestFunction"]
+    pipeline.cloud.inject_lambda_error(function, times=2)  # 429 TooManyRequestsException
+    result = run(pipeline, request("kmer-valid-local.json", "e2e-throttled"))
+
+    assert result.status == "SUCCEEDED"
+    events = history(pipeline, result.request["execution"])
+    failures = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+    assert failures == ["Lambda.TooManyRequestsException"] * 2
+    assert entered(events).count("ValidateRequest") == 1  # retries stay inside the state
+    scheduled = [e for e in events if e["type"] == "TaskScheduled"]
+    assert (
+        sum(
+            '"FunctionName"' in e["taskScheduledEventDetails"]["parameters"]
+            and function in e["taskScheduledEventDetails"]["parameters"]
+            for e in scheduled
+        )
+        == 3
+    )
