@@ -7,6 +7,7 @@ runledger local serve [--port N]         the same cloud as an endpoint, until Ct
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -53,11 +54,24 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
         if variants:
             line += " | variants: " + ", ".join(f"{n} {s}" for s, n in sorted(variants.items()))
         if line != last:
-            print(line, flush=True)
+            print(line, file=terminal, flush=True)
             last = line
 
-    with LocalPipeline() as pipeline:
-        print(f"writing {len(requests)} request(s) to table {pipeline.table_name}", flush=True)
+    # The handlers' and the pipe's JSON logs (Powertools writes them to stdout, as Lambda
+    # wants) go to a file, so the terminal shows progress and results only.
+    log_path = (reports or Path.cwd()) / "local-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stdout
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        LocalPipeline() as pipeline,
+    ):
+        print(
+            f"writing {len(requests)} request(s) to table {pipeline.table_name}",
+            file=terminal,
+            flush=True,
+        )
         pks = [pipeline.put_request(item) for item in requests]
         runs = pipeline.wait_for(pks, timeout=timeout, on_progress=progress)
         counters = pipeline.pipe.counters
@@ -87,6 +101,7 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     )
     if reports:
         print(f"\n{written}")
+    print(f"\nhandler and pipe logs: {log_path}")
     return 1 if failed else 0
 
 
