@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint build clean system-deps graph report-example
+.PHONY: help install run test lint build clean system-deps graph report-example bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ lint: install  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint
 
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build
+
+bench: install  ## 100 runs of 3 variants through the local cloud, 3 times (medians; minutes)
+	$(BIN)/python bench/bench_local_runs.py --runs 100 --repeat 3
 
 clean:  ## Remove build output and caches (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
