@@ -49,6 +49,7 @@ Public API::
     LocalCloud.register_function(name_or_arn, *, code_dir, handler="app.lambda_handler",
               environment=None, timeout=3.0, memory_mb=128, extra_paths=()) -> LambdaSpec
     LocalCloud.inject_job_exit(tags, exit_codes)   # failure injection for tests and demos
+    LocalCloud.inject_lambda_error(name_or_arn, times, code="TooManyRequestsException")
     LocalCloud.batch_workdir / .batch_env / .lambda_env / .retry_sleep_scale  (settable)
     moto_server(host="127.0.0.1", port=0) -> ContextManager[str]   # yields the endpoint URL
     ADAPTATIONS, AdaptationBrokenError, LambdaSpec, LocalLambdaContext
