@@ -13,6 +13,11 @@ memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
 
 Both kinds of process have the same small interface (``JobProcess``): ``pid``, ``poll()``,
 ``wait(timeout)``, exit status as ``subprocess`` reports it (negative for a signal).
+
+The fork server is driven through ``multiprocessing.forkserver``'s own protocol as of
+Python 3.13 (the project's runtime), not ``multiprocessing.Process``, which would make
+every job re-import the parent's ``__main__``; tests/local/test_processes.py fails if a
+Python upgrade changes it. A job ends with ``os._exit``: its ``atexit`` hooks do not run.
 """
 
 from __future__ import annotations
