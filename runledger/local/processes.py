@@ -17,7 +17,7 @@ Both kinds of process have the same small interface (``JobProcess``): ``pid``, `
 The fork server is driven through ``multiprocessing.forkserver``'s own protocol as of
 Python 3.13 (the project's runtime), not ``multiprocessing.Process``, which would make
 every job re-import the parent's ``__main__``; tests/local/test_processes.py fails if a
-Python upgrade changes it. Its atexit hooks run, as in `python SCRIPT`.
+Python upgrade changes it. A job's atexit hooks run, as under ``python SCRIPT``.
 """
 
 from __future__ import annotations
