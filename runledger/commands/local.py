@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import json
 import signal
 import sys
@@ -187,7 +188,9 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
             )
             stop.wait()
             print("stopping ...", flush=True)
-    except OSError as exc:  # the port is taken, most often
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
         print(f"runledger local serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
     print("stopped", flush=True)
