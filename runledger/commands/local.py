@@ -170,8 +170,6 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
     from runledger.local.cloud import REGION, LocalPipeline
 
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
     try:
         pipeline = LocalPipeline(host=host, port=port, mock_config_file=mock_config)
@@ -186,6 +184,9 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
                 f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
                 flush=True,
             )
+            # Only once the cloud is up: until then Ctrl-C and SIGTERM act as usual.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
             stop.wait()
             print("stopping ...", flush=True)
     except OSError as exc:
