@@ -174,6 +174,10 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
     try:
         pipeline = LocalPipeline(host=host, port=port, mock_config_file=mock_config)
         with pipeline:
+            # Only once the cloud is up (until then Ctrl-C and SIGTERM act as usual), and
+            # before saying so, so a Ctrl-C right after the banner stops it cleanly.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
             print(
                 f"runledger local cloud on {pipeline.endpoint_url} (Ctrl-C stops it)\n"
                 f"  runs table     {pipeline.table_name}\n"
@@ -184,9 +188,6 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
                 f"AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
                 flush=True,
             )
-            # Only once the cloud is up: until then Ctrl-C and SIGTERM act as usual.
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: stop.set())
             stop.wait()
             print("stopping ...", flush=True)
     except OSError as exc:
