@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from moto import mock_aws
 
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
@@ -39,10 +38,8 @@ def local_cloud(aws_credentials: None, tmp_path: Path) -> Iterator[LocalCloud]:
 
 @pytest.fixture
 def moto_endpoint(aws_credentials: None) -> Iterator[str]:
-    """A ThreadedMotoServer on 127.0.0.1 and a free port, stopped after the test."""
+    """A ThreadedMotoServer on 127.0.0.1 and a free port (an empty cloud), stopped after."""
     with moto_server() as url:
-        # moto's backends are process-wide: start from an empty cloud.
-        requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
         yield url
 
 
