@@ -821,21 +821,90 @@ def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
 
 
 # ---------------------------------------------------------------------- asl_parse_cache
-def test_asl_parse_cache_reuses_the_tree_but_builds_fresh_components(
+def test_asl_parse_cache_builds_a_definition_once_with_every_heap_key_set(
     local_cloud: LocalCloud,
 ) -> None:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.parse.asl_parser import (
         AmazonStateLanguageParser,
         ASLParserException,
     )
 
-    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    definition = (STATEMACHINES / "jsonata_workflow.asl.json").read_text()
     first_program, first_tree = AmazonStateLanguageParser.parse(definition)
     second_program, second_tree = AmazonStateLanguageParser.parse(definition)
     assert second_tree is first_tree
-    assert second_program is not first_program
+    assert second_program is first_program
+    components = _components(first_program, EvalComponent)
+    assert len(components) > 50  # the walk reached the Map's inner states too
+    assert all(c._EvalComponent__heap_key is not None for c in components)
     with pytest.raises(ASLParserException):
         AmazonStateLanguageParser.parse('{"StartAt": "P", "States": {"P": {"Type": "Nope"}}}')
+
+
+def test_asl_parse_cache_concurrent_executions_of_one_program_stay_independent(
+    local_cloud: LocalCloud,
+) -> None:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Double",
+        "States": {
+            "Double": {
+                "Type": "Map",
+                "Items": "{% $states.input.values %}",
+                "MaxConcurrency": 2,
+                "ItemProcessor": {
+                    "StartAt": "Times",
+                    "States": {
+                        "Times": {
+                            "Type": "Pass",
+                            "Output": "{% $states.input * 2 %}",
+                            "Next": "Wait",
+                        },
+                        "Wait": {"Type": "Wait", "Seconds": 0, "End": True},
+                    },
+                },
+                "Assign": {"tag": "{% $states.input.tag %}"},
+                "Output": "{% {'tag': $tag, 'doubled': $states.result} %}",
+                "End": True,
+            }
+        },
+    }
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(sfn, "shared-program", definition)
+    inputs = [{"tag": f"t{n}", "values": list(range(n, n + 5))} for n in range(12)]
+    arns = [
+        sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+        for payload in inputs
+    ]
+    outputs = []
+    for execution_arn in arns:
+        deadline = time.monotonic() + 20
+        while (described := sfn.describe_execution(executionArn=execution_arn))[
+            "status"
+        ] == "RUNNING":
+            assert time.monotonic() < deadline, execution_arn
+            time.sleep(0.02)
+        outputs.append(output(described))
+    assert outputs == [
+        {"tag": payload["tag"], "doubled": [2 * v for v in payload["values"]]} for payload in inputs
+    ]
+
+
+def _components(root: Any, component_class: type) -> list[Any]:
+    found, seen, stack = [], set(), [root]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, component_class):
+            found.append(value)
+        if type(value).__module__.startswith("moto.stepfunctions") and hasattr(value, "__dict__"):
+            stack.extend(vars(value).values())
+        elif isinstance(value, list | tuple | dict):
+            stack.extend(value.values() if isinstance(value, dict) else value)
+    return found
 
 
 # ---------------------------------------------------------------------- fast_responses
@@ -905,6 +974,80 @@ def test_fast_responses_answer_exactly_what_motos_serializer_would(
     assert {action for action, _, _ in compared} >= fast_paths  # each one exercised
     for action, fast, reference in compared:
         assert fast == reference, action
+
+
+def test_fast_responses_build_a_rest_router_once_for_concurrent_first_requests(
+    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.core import routing
+
+    routing.get_service_router.cache_clear()  # as if no Lambda request was routed yet
+    built = Counter[str]()
+    original_init = routing.RestRouter.__init__
+
+    def counting_init(self: Any, service: Any) -> None:
+        built[service.service_name] += 1
+        original_init(self, service)
+
+    monkeypatch.setattr(routing.RestRouter, "__init__", counting_init)
+    clients = [aws("lambda") for _ in range(8)]
+    barrier = threading.Barrier(len(clients))
+    answers: list[Any] = []
+
+    def first_request(client: Any) -> None:
+        barrier.wait()
+        answers.append(client.list_functions()["Functions"])
+
+    threads = [threading.Thread(target=first_request, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [[]] * len(clients)
+    assert built == {"lambda": 1}
+
+
+def test_fast_responses_projection_returns_only_the_projected_paths(
+    local_cloud: LocalCloud,
+) -> None:
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    key = {"pk": {"S": "RUN#p"}, "sk": {"S": "REQUEST"}}
+    ddb.put_item(
+        TableName="runs",
+        Item={
+            **key,
+            "status": {"S": "RUNNING"},
+            "cost": {"M": {"total": {"N": "1.5"}, "by_service": {"M": {"batch": {"N": "1"}}}}},
+            "variants": {"L": [{"S": "a"}, {"S": "b"}, {"S": "c"}]},
+            "big": {"S": "x" * 1000},
+        },
+    )
+
+    def projected(expression: str, names: dict[str, str] | None = None) -> dict[str, Any]:
+        extra = {"ExpressionAttributeNames": names} if names else {}
+        answer = ddb.get_item(TableName="runs", Key=key, ProjectionExpression=expression, **extra)
+        return dict(answer["Item"])
+
+    assert projected("pk, #s", {"#s": "status"}) == {"pk": key["pk"], "status": {"S": "RUNNING"}}
+    assert projected("cost.by_service.batch") == {
+        "cost": {"M": {"by_service": {"M": {"batch": {"N": "1"}}}}}
+    }
+    assert projected("variants[1], #c.total", {"#c": "cost"}) == {
+        "variants": {"L": [{"S": "b"}]},
+        "cost": {"M": {"total": {"N": "1.5"}}},
+    }
+    assert projected("absent") == {}
+    statuses = ddb.batch_get_item(
+        RequestItems={
+            "runs": {
+                "Keys": [key],
+                "ProjectionExpression": "#s",
+                "ExpressionAttributeNames": {"#s": "status"},
+            }
+        }
+    )["Responses"]["runs"]
+    assert statuses == [{"status": {"S": "RUNNING"}}]
 
 
 # ----------------------------------------------------------------------- undo / broken
