@@ -1893,7 +1893,7 @@ _SFN_PARSER: Final[str] = "moto.stepfunctions.parser."
 _ASL_PARSER: Final[str] = "moto.stepfunctions.parser.asl.parse.asl_parser"
 
 
-def _assign_heap_keys(program: Any, eval_component: type) -> None:
+def _assign_heap_keys(program: Any, eval_component: Any) -> None:
     """Give every component of ``program`` its heap key now, before executions share it.
 
     A component makes its key (under which evaluations keep values in their heap) on
