@@ -86,12 +86,14 @@ While a handler runs, its ``code_dir`` and ``extra_paths`` are at the front of
 ``sys.path``; sibling modules it imports are cached under their plain names, so give
 them names unique across functions (shared code belongs in the layer anyway).
 
-Batch jobs: a job's process gets the host environment without credentials, fake
-credentials, ``LocalCloud.batch_env``, the job definition's environment, the
-ContainerOverrides environment and the ``AWS_BATCH_*`` variables (later wins); ``python``
-as the command's first word is this interpreter. In-process there is no endpoint a job
-process could reach, so jobs that call AWS need server mode. Not emulated: dependsOn,
-multi-node jobs, terminating the job when its execution is stopped.
+Batch jobs: at most ``LocalCloud.max_running_jobs`` job processes run at once (two per
+core by default, the local compute capacity); the others wait RUNNABLE, as jobs wait for
+a compute environment's MaxvCpus on AWS. A job's process gets the host environment
+without credentials, fake credentials, ``LocalCloud.batch_env``, the job definition's
+environment, the ContainerOverrides environment and the ``AWS_BATCH_*`` variables (later
+wins); ``python`` as the command's first word is this interpreter. In-process there is
+no endpoint a job process could reach, so jobs that call AWS need server mode. Not
+emulated: dependsOn, multi-node jobs, terminating the job when its execution is stopped.
 """
 
 from __future__ import annotations
@@ -426,6 +428,11 @@ class _InProcessFunction:
         return self._handler
 
 
+def _default_job_slots() -> int:
+    """Two job processes per core: enough to keep the cores busy while jobs wait on I/O."""
+    return 2 * (os.cpu_count() or 1)
+
+
 @dataclass
 class _LocalJob:
     """A Batch job run as a local process (one per submitted job)."""
@@ -471,8 +478,29 @@ class LocalCloud:
         self._functions: dict[str, _InProcessFunction] = {}
         self._jobs: dict[str, _LocalJob] = {}
         self._jobs_lock = threading.Lock()
+        #: Batch job processes running at once: the local compute capacity. Other jobs
+        #: wait RUNNABLE, as on AWS when a compute environment is at its MaxvCpus; each
+        #: running job holds 25-40 MB of its own. Settable.
+        self.max_running_jobs = _default_job_slots()
+        self._job_slots = threading.Condition()
+        self._running_jobs = 0
 
     # ---- Batch -------------------------------------------------------------------
+    def _acquire_job_slot(self, job: Any) -> bool:
+        """Wait (RUNNABLE) for a free slot; False if the job was cancelled meanwhile."""
+        with self._job_slots:
+            while self._running_jobs >= max(1, self.max_running_jobs):
+                if job.stop:
+                    return False
+                self._job_slots.wait(1.0)  # a cancelled job leaves the queue within 1 s
+            self._running_jobs += 1
+            return True
+
+    def _release_job_slot(self) -> None:
+        with self._job_slots:
+            self._running_jobs -= 1
+            self._job_slots.notify()
+
     def inject_job_exit(self, tags: Mapping[str, str], exit_codes: Sequence[int]) -> None:
         """Make jobs whose tags include ``tags`` exit with ``exit_codes[n-1]`` on attempt n.
 
@@ -1136,7 +1164,14 @@ def _run_job(cloud: LocalCloud, local: _LocalJob) -> None:
         succeeded = False
         status_reason = None
         for number in range(1, allowed + 1):
-            attempt = _run_attempt(cloud, local, number)
+            job.status = "RUNNABLE"
+            if not cloud._acquire_job_slot(job):
+                status_reason = job.job_stopped_reason or "Job cancelled while RUNNABLE"
+                break
+            try:
+                attempt = _run_attempt(cloud, local, number)
+            finally:
+                cloud._release_job_slot()
             job.attempts.append(attempt)
             container = attempt["container"]
             local.exit_code = container.get("exitCode")
@@ -1286,7 +1321,7 @@ def _adapt_batch_local(cloud: LocalCloud) -> Iterator[None]:
             result = resolver()
             deadline = time.monotonic() + BATCH_SYNC_WAIT_SECONDS
             while result is None and env.is_running() and time.monotonic() < deadline:
-                if local.done.wait(0.05):
+                if local.done.wait(0.5):  # a stopped execution is noticed within 0.5 s
                     return resolver()
             return result
 

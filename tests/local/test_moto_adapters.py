@@ -6,6 +6,7 @@ AdaptationBrokenError messages at set-up).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -671,6 +672,33 @@ def test_batch_local_retry_strategy_follows_evaluate_on_exit(
     codes = [a["container"]["exitCode"] for a in job["attempts"]]
     assert codes[0] == int(fail_code)
     assert job["tags"] == {"run-id": "run-2"}
+
+
+def test_batch_local_runs_at_most_max_running_jobs_and_the_rest_wait_runnable(
+    local_cloud: LocalCloud, job_program: Path
+) -> None:
+    local_cloud.max_running_jobs = 1
+    batch = aws("batch")
+    create_batch_environment(batch, job_program)
+    sleep = {"environment": [{"name": "SLEEP_SECONDS", "value": "0.3"}]}
+    job_ids = [
+        batch.submit_job(
+            jobName=f"queued-{n}",
+            jobQueue="spot",
+            jobDefinition="variant-job",
+            containerOverrides=sleep,
+        )["jobId"]
+        for n in range(3)
+    ]
+    time.sleep(0.15)  # the first job is running by now
+    waiting = [j["status"] for j in batch.describe_jobs(jobs=job_ids)["jobs"]]
+    assert sorted(waiting) == ["RUNNABLE", "RUNNABLE", "RUNNING"]
+
+    jobs = [wait_for_job(batch, job_id) for job_id in job_ids]
+    assert [job["status"] for job in jobs] == ["SUCCEEDED"] * 3
+    spans = sorted((job["startedAt"], job["stoppedAt"]) for job in jobs)
+    for (_, first_stopped), (second_started, _) in itertools.pairwise(spans):
+        assert second_started >= first_stopped  # one at a time
 
 
 def test_batch_local_injected_exit_codes_replace_matching_attempts_only(
