@@ -130,7 +130,7 @@ class Run:
 
     @property
     def estimate_usd(self) -> float | None:
-        """The estimated total, or None when the item has no cost (not SUCCEEDED)."""
+        """The estimated total, or None when the item has no cost map (see the README)."""
         return None if self.cost is None else float(self.cost.get("total_usd", 0))
 
     @property

@@ -27,7 +27,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -455,8 +457,8 @@ class RunSummary(BaseModel):
     variants_succeeded: int
     variants_failed: int
     failed_variants: list[str]
-    fastest: Fastest
-    cheapest: Cheapest
+    fastest: Fastest | None = Field(description="None when no variant succeeded.")
+    cheapest: Cheapest | None = Field(description="None when no variant succeeded.")
 
 
 class CostBreakdown(BaseModel):
@@ -552,7 +554,18 @@ class RunCost(BaseModel):
 class RunResult(BaseModel):
     """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
 
-    status: Literal["SUCCEEDED"] = "SUCCEEDED"
+    status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
+    error: str | None = Field(default=None, description="FAILED: AllVariantsFailedError.")
+    cause: str | None = Field(default=None, description="FAILED: each variant and its error.")
     summary: RunSummary
     cost: RunCost
     attributes: dict[str, Any]
+
+    @model_serializer(mode="wrap")
+    def _without_unset_failure(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # error and cause belong to FAILED results only; a SUCCEEDED one has neither key.
+        data: dict[str, Any] = handler(self)
+        for key in ("error", "cause"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data

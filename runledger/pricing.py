@@ -14,7 +14,8 @@ Usage of one run with N variants, measured or modelled:
 
 * Batch (measured): per variant, every attempt's startedAt..stoppedAt from the ``.sync``
   result, billed by Fargate per attempt (``batch_job_cost``).
-* Step Functions Standard (modelled): ``estimated_transitions(N)`` = 7 + 4N transitions.
+* Step Functions Standard (modelled): ``estimated_transitions(N)`` = 8 + 4N transitions
+  (9 + 4N when every variant failed).
 * Lambda (modelled): ``lambda_invocations(N)`` = 2 + 2N invocations at the configured
   memory, each lasting the ``lambda_billed_seconds_per_invocation`` assumption.
 * EventBridge Pipes (modelled): 1 request (the request image is capped at 64 KiB, one
@@ -220,15 +221,17 @@ def dynamodb_write_cost(write_request_units: int) -> float:
     return write_request_units * price_book().usd("dynamodb_on_demand_write_request_unit")
 
 
-def estimated_transitions(n_variants: int) -> int:
-    """State transitions of a successful run with ``n_variants`` variants: ``7 + 4 * n``.
+def estimated_transitions(n_variants: int, *, all_failed: bool = False) -> int:
+    """State transitions of a run with ``n_variants`` variants: ``8 + 4 * n``.
 
-    Seven run-level states (ClaimRun, ValidateRequest, IsRequestValid, MarkRunning,
-    RunVariants, SummarizeRun, RecordResult) and four per variant (PrepareVariant, RunJob,
-    CollectMetrics, RecordVariant), as in statemachines/run_workflow.asl.json. Every
-    Retry attempt adds one; a failed variant takes a different, similar-length path.
+    Eight run-level states (ClaimRun, ValidateRequest, IsRequestValid, MarkRunning,
+    RunVariants, SummarizeRun, DidAnyVariantSucceed, RecordResult) and four per variant
+    (PrepareVariant, RunJob, CollectMetrics, RecordVariant), as in
+    statemachines/run_workflow.asl.json. A run whose variants all failed ends with
+    RecordRunFailed and RunFailed instead of RecordResult: one more. Every Retry attempt
+    adds one; a failed variant takes a path as long or shorter (RunJob failing: three).
     """
-    return 7 + 4 * n_variants
+    return 8 + 4 * n_variants + (1 if all_failed else 0)
 
 
 def lambda_invocations(n_variants: int) -> int:
@@ -293,13 +296,15 @@ def estimate_run_cost(
     n_variants: int,
     transitions: int | None = None,
     lambda_memory_mb: int = DEFAULT_LAMBDA_MEMORY_MB,
+    *,
+    all_failed: bool = False,
 ) -> RunCostEstimate:
     """Price a run of ``n_variants`` whose Batch jobs cost ``batch_usd`` in total.
 
-    ``transitions`` defaults to ``estimated_transitions(n_variants)``.
+    ``transitions`` defaults to ``estimated_transitions(n_variants, all_failed=...)``.
     """
     if transitions is None:
-        transitions = estimated_transitions(n_variants)
+        transitions = estimated_transitions(n_variants, all_failed=all_failed)
     usage = OrchestrationUsage(
         transitions=transitions,
         lambda_invocations=lambda_invocations(n_variants),

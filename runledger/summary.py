@@ -3,8 +3,10 @@
 ``summarize_run`` takes every variant's outcome (collect_metrics' result, or the failure
 the state machine caught), names the fastest and the cheapest succeeded variant, and
 estimates the run's cost with ``runledger.pricing``: the Batch jobs from their measured
-attempts, the rest from the usage model. A run where no variant succeeded is a failed run:
-``AllVariantsFailedError`` travels to the state machine, which records it.
+attempts, the rest from the usage model. A run where no variant succeeded is a failed run,
+priced all the same (its jobs ran): the result has status FAILED, error
+``AllVariantsFailedError`` and a cause naming each variant's error, and the state machine
+records it.
 """
 
 from __future__ import annotations
@@ -39,8 +41,7 @@ from runledger.models import (
 logger = Logger(child=True)
 
 
-class AllVariantsFailedError(Exception):
-    """No variant of the run succeeded; the message lists each variant and its error."""
+ALL_VARIANTS_FAILED = "AllVariantsFailedError"
 
 
 class VariantMismatchError(ValueError):
@@ -105,8 +106,10 @@ def summarize_run(
     first. The orchestration usage (Lambda, Step Functions, Pipes, DynamoDB) is modelled
     for every variant taking the full path, an upper bound for failed ones.
 
+    When no variant succeeded the result has status FAILED, error ``AllVariantsFailedError``
+    and a cause listing each variant and its error, with no fastest or cheapest.
+
     Raises:
-        AllVariantsFailedError: no variant succeeded.
         VariantMismatchError: an outcome is missing, extra or repeated.
     """
     requested = {variant.name: variant for variant in event.request.variants}
@@ -118,19 +121,15 @@ def summarize_run(
 
     succeeded = [o for o in event.variants if isinstance(o, VariantSucceeded)]
     failed = [o for o in event.variants if isinstance(o, VariantFailed)]
-    if not succeeded:
-        details = ", ".join(f"{o.name} ({o.error or 'unknown error'})" for o in failed)
-        raise AllVariantsFailedError(f"all {len(failed)} variants failed: {details}")
-
-    fastest = min(succeeded, key=lambda o: o.duration_seconds)
-    cheapest = min(succeeded, key=lambda o: o.cost.batch_usd)
+    fastest = min(succeeded, key=lambda o: o.duration_seconds, default=None)
+    cheapest = min(succeeded, key=lambda o: o.cost.batch_usd, default=None)
     summary = RunSummary(
         variants_total=len(event.variants),
         variants_succeeded=len(succeeded),
         variants_failed=len(failed),
         failed_variants=[o.name for o in failed],
-        fastest=Fastest(name=fastest.name, duration_seconds=fastest.duration_seconds),
-        cheapest=Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
+        fastest=fastest and Fastest(name=fastest.name, duration_seconds=fastest.duration_seconds),
+        cheapest=cheapest and Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
     )
 
     by_variant: dict[str, float] = {}
@@ -160,6 +159,7 @@ def summarize_run(
         n_variants=len(event.variants),
         transitions=event.transitions_estimate,
         lambda_memory_mb=lambda_memory_mb,
+        all_failed=not succeeded,
     )
     modelled = estimate.usage
     book = pricing.price_book()
@@ -203,7 +203,16 @@ def summarize_run(
             "total_usd": cost.total_usd,
         },
     )
+    failure: dict[str, Any] = {}
+    if not succeeded:
+        details = ", ".join(f"{o.name} ({o.error or 'unknown error'})" for o in failed)
+        failure = {
+            "status": "FAILED",
+            "error": ALL_VARIANTS_FAILED,
+            "cause": f"all {len(failed)} variants failed: {details}",
+        }
     return RunResult(
+        **failure,
         summary=summary,
         cost=cost,
         attributes={

@@ -6,11 +6,11 @@ Event (from the SummarizeRun state)::
      "request": {...as ValidateRequest returned it...},
      "variants": [<CollectMetrics' result, with or without "attributes">,
                   {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
-     "transitions_estimate": 19}            # optional; default 7 + 4 * len(variants)
+     "transitions_estimate": 20}            # optional; default 8 + 4 * len(variants)
 
 Returns::
 
-    {"status": "SUCCEEDED",
+    {"status": "SUCCEEDED",                 # or "FAILED", with "error" and "cause"
      "summary": {"variants_total", "variants_succeeded", "variants_failed",
                  "failed_variants": [...], "fastest": {"name", "duration_seconds"},
                  "cheapest": {"name", "batch_usd"}},
@@ -31,7 +31,9 @@ Each breakdown entry is its ``usage`` times the unit prices in runledger/prices.
 failed variant is priced from the Batch job description in its ``cause`` when there is
 one, else named in ``unpriced_variants``. Lambda cost assumes every runledger function has
 this function's memory size (the template gives them all the same).
-Raises AllVariantsFailedError when no variant succeeded (the run is recorded FAILED).
+When no variant succeeded the status is FAILED, with "error": "AllVariantsFailedError"
+and a "cause" naming each variant's error, and no fastest or cheapest; the run is priced
+all the same (its jobs ran) and recorded FAILED.
 Metrics: RunCostUSD (None unit), VariantsFailed (Count).
 """
 

@@ -151,8 +151,9 @@ def _one_run(args: argparse.Namespace, out: TextIO) -> int:
     if run.cost is None:
         notes.insert(
             0,
-            f"No estimate on run {run.run_id}: it is {run.status}. The workflow writes the "
-            "cost of runs that end SUCCEEDED; a FAILED run's jobs still ran (see --actual).",
+            f"No estimate on run {run.run_id}: it is {run.status}. The workflow prices runs "
+            "that end SUCCEEDED or whose variants all failed; a run that failed otherwise "
+            "may still have run jobs (see --actual).",
         )
     unpriced = cost.get("unpriced_variants") or []
     if unpriced:
@@ -351,8 +352,9 @@ def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
     if any(g.unpriced_runs for g in groups):
         notes.insert(
             0,
-            "Runs that did not end SUCCEEDED have no estimate (counted in 'no estimate'); "
-            "a FAILED run's jobs still ran (see --actual).",
+            "Runs that are unfinished, INVALID, or FAILED outside their variants have no "
+            "estimate (counted in 'no estimate'); such a run may still have run jobs "
+            "(see --actual).",
         )
     rows = [
         {

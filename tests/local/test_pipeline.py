@@ -98,7 +98,7 @@ def test_state_transitions_match_the_estimate_used_for_pricing(
     execution_arn = succeeded.request["execution"]
     events = history(pipeline, execution_arn)
     assert entered(events)[:4] == ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning"]
-    assert entered(events)[-2:] == ["SummarizeRun", "RecordResult"]
+    assert entered(events)[-3:] == ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
     assert len(entered(events)) == estimated_transitions(len(succeeded.variants))
 
 
@@ -151,24 +151,36 @@ def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> N
     assert localize_request({"input": {"uri": "s3://b/k"}}, tmp_path)["input"]["uri"] == "s3://b/k"
 
 
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # SummarizeRun raises
-def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails(
+def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
     pipeline: LocalPipeline,
 ) -> None:
     item = request("kmer-valid-local.json", "e2e-no-input")
     item["input"]["uri"] = str(REPO_ROOT / "events" / "data" / "does-not-exist.fastq")
     result = run(pipeline, item)
     # The job exits 2 (bad input: not retried), every variant is recorded FAILED with the
-    # Batch failure as cause, and the run ends FAILED through the catch-all.
+    # Batch failure as cause, and the run ends FAILED with its summary and cost: the jobs
+    # ran, and each attempt is priced from the job description in its failure's cause.
     assert result.status == "FAILED"
     assert result.request["error"] == "AllVariantsFailedError"
+    assert result.request["cause"].startswith(f"all {len(item['variants'])} variants failed: ")
+    cost = result.request["cost"]
+    assert cost["unpriced_variants"] == []
+    assert set(cost["by_variant"]) == {v["name"] for v in item["variants"]}
+    assert cost["breakdown"]["batch"] == pytest.approx(sum(cost["by_variant"].values()))
+    assert cost["breakdown"]["batch"] > 0
+    assert result.request["summary"]["variants_failed"] == len(item["variants"])
     assert len(result.variants) == len(item["variants"])
     for variant in result.variants.values():
         assert variant["status"] == "FAILED"
         assert variant["error"] == "States.TaskFailed"
         assert '"ExitCode": 2' in variant["cause"] or '"exitCode": 2' in variant["cause"]
     events = history(pipeline, result.request["execution"])
-    assert entered(events)[-3:] == ["SummarizeRun", "RecordFailure", "RunFailed"]
+    assert entered(events)[-4:] == [
+        "SummarizeRun",
+        "DidAnyVariantSucceed",
+        "RecordRunFailed",
+        "RunFailed",
+    ]
     assert events[-1]["type"] == "ExecutionFailed"
 
 

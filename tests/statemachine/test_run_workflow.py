@@ -38,7 +38,7 @@ RUN_ID = PK.removeprefix("RUN#")
 RUN_START = ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning", "RunVariants"]
 VARIANT_SUCCEEDS = ["PrepareVariant", "RunJob", "CollectMetrics", "RecordVariant"]
 VARIANT_JOB_FAILS = ["PrepareVariant", "RunJob", "RecordVariantFailure"]
-RUN_SUCCEEDS = ["SummarizeRun", "RecordResult"]
+RUN_SUCCEEDS = ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
 DYNAMODB_STATES = (
     "ClaimRun",
     "MarkRunning",
@@ -46,6 +46,7 @@ DYNAMODB_STATES = (
     "RecordVariantFailure",
     "RecordInvalid",
     "RecordResult",
+    "RecordRunFailed",
     "RecordFailure",
 )
 #: The event model of each Lambda state's handler, and the substitution naming its function.
@@ -225,7 +226,7 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
     assert run.status == "SUCCEEDED"
     assert run.entered == RUN_START + VARIANT_SUCCEEDS * len(variants) + RUN_SUCCEEDS
     assert run.output == succeeded_output("HappyPath")
-    assert run.transitions == estimated_transitions(len(variants)) == 19
+    assert run.transitions == estimated_transitions(len(variants)) == 20
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, len(variants))],
@@ -299,7 +300,7 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
     assert run.entered == RUN_START + VARIANT_SUCCEEDS * len(variants) + RUN_SUCCEEDS
     assert run.output == succeeded_output(case)
     # Each retry is one more billed transition.
-    assert run.transitions == estimated_transitions(len(variants)) + 2 == 13
+    assert run.transitions == estimated_transitions(len(variants)) + 2 == 14
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, len(variants))],
@@ -330,7 +331,7 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     assert run.output["summary"]["failed_variants"] == ["od-2vcpu"]
     # RunJob's failure is caught to RecordVariantFailure: CollectMetrics and RecordVariant
     # are skipped, so the failed variant costs 3 transitions instead of 4.
-    assert run.transitions == estimated_transitions(3) - 1 == 18
+    assert run.transitions == estimated_transitions(3) - 1 == 19
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, 3)],
@@ -348,26 +349,31 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     assert outcomes[1] == {"name": "od-2vcpu", "status": "FAILED", "error": error, "cause": cause}
 
 
-def test_every_variant_failing_fails_the_run_with_all_variants_failed(
+def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
     workflow: Workflow,
 ) -> None:
     case = "AllVariantsFail"
     run = workflow.run(case)
     variants = [v["name"] for v in request_variants(case)]
-    error, cause = throw(case, "SummarizeRun")
+    summarized = lambda_payloads(case, "SummarizeRun")[0]
     table = workflow.substitutions["RunsTableName"]
 
-    assert (run.status, run.error, run.cause) == ("FAILED", "AllVariantsFailedError", cause)
+    assert (summarized["status"], summarized["error"]) == ("FAILED", "AllVariantsFailedError")
+    assert (run.status, run.error, run.cause) == (
+        "FAILED",
+        "AllVariantsFailedError",
+        summarized["cause"],
+    )
     assert run.output is None
     assert run.entered == (
         RUN_START
         + VARIANT_JOB_FAILS * len(variants)
-        + ["SummarizeRun", "RecordFailure", "RunFailed"]
+        + ["SummarizeRun", "DidAnyVariantSucceed", "RecordRunFailed", "RunFailed"]
     )
-    # 5 run-level states, 3 per failed variant, then SummarizeRun, RecordFailure, RunFailed:
-    # two fewer than a successful run of 3 variants (estimated_transitions(3) = 19).
-    assert run.transitions == 5 + 3 * len(variants) + 3 == 17
-    assert run.transitions == estimated_transitions(len(variants)) - 2
+    # 5 run-level states, 3 per failed variant, then SummarizeRun, the choice,
+    # RecordRunFailed and RunFailed.
+    assert run.transitions == 5 + 3 * len(variants) + 4 == 18
+    assert run.transitions == estimated_transitions(len(variants), all_failed=True) - len(variants)
     failures = [throw(case, "RunJob", i) for i in range(len(variants))]
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
@@ -376,8 +382,34 @@ def test_every_variant_failing_fails_the_run_with_all_variants_failed(
             record_variant_failure(run, table, name, e, c, i)
             for i, (name, (e, c)) in enumerate(zip(variants, failures, strict=True))
         ],
-        "RecordFailure": [record_failure(run, table, error, cause)],
+        "RecordRunFailed": [
+            {
+                "TableName": table,
+                "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
+                "UpdateExpression": "SET #status = :failed, #error = :error, cause = :cause, "
+                "summary = :summary, cost = :cost, finished_at = :now",
+                "ConditionExpression": "#execution = :execution AND #status = :running",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#execution": "execution",
+                    "#error": "error",
+                },
+                "ExpressionAttributeValues": {
+                    ":failed": {"S": "FAILED"},
+                    ":running": {"S": "RUNNING"},
+                    ":error": {"S": "AllVariantsFailedError"},
+                    ":cause": {"S": summarized["cause"]},
+                    ":execution": {"S": run.arn},
+                    ":now": {"S": EnteredTime(run, "RecordRunFailed")},
+                    ":summary": summarized["attributes"]["summary"],
+                    ":cost": summarized["attributes"]["cost"],
+                },
+            }
+        ],
     }
+    # The jobs ran: the failed run's cost prices every attempt in the failures' causes.
+    assert summarized["cost"]["unpriced_variants"] == []
+    assert summarized["cost"]["breakdown"]["batch"] > 0
 
 
 def test_invalid_request_is_recorded_invalid_with_its_reason(workflow: Workflow) -> None:

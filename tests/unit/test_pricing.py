@@ -117,10 +117,11 @@ def test_step_functions_pipes_and_dynamodb_are_count_times_unit_price(
 
 
 @pytest.mark.parametrize(
-    ("n", "transitions", "invocations", "writes"), [(1, 11, 4, 5), (3, 19, 8, 7)]
+    ("n", "transitions", "invocations", "writes"), [(1, 12, 4, 5), (3, 20, 8, 7)]
 )
 def test_usage_model_of_a_run(n: int, transitions: int, invocations: int, writes: int) -> None:
     assert pricing.estimated_transitions(n) == transitions
+    assert pricing.estimated_transitions(n, all_failed=True) == transitions + 1
     assert pricing.lambda_invocations(n) == invocations
     assert pricing.dynamodb_writes(n) == writes
 
@@ -129,7 +130,7 @@ def test_run_estimate_adds_every_service(book: dict[str, Any]) -> None:
     duration = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
     estimate = pricing.estimate_run_cost(batch_usd=0.01, n_variants=3)
     expected = {
-        "stepfunctions": 19 * unit(book, "stepfunctions_standard_state_transition"),
+        "stepfunctions": 20 * unit(book, "stepfunctions_standard_state_transition"),
         "lambda": 8 * unit(book, "lambda_request")
         + 8 * 0.25 * duration * unit(book, "lambda_arm64_gb_second"),
         "pipes": unit(book, "pipes_request"),
@@ -182,7 +183,7 @@ def test_run_estimate_reports_the_usage_it_priced(book: dict[str, Any]) -> None:
     usage = pricing.estimate_run_cost(batch_usd=0, n_variants=2, lambda_memory_mb=512).usage
     seconds = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
     assert (usage.transitions, usage.lambda_invocations, usage.dynamodb_write_request_units) == (
-        15,
+        16,
         6,
         6,
     )

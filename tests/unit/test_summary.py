@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
 from runledger.models import SummarizeRunEvent
-from runledger.summary import AllVariantsFailedError, VariantMismatchError, summarize_run
+from runledger.summary import VariantMismatchError, summarize_run
 
 BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
 UNIT = {name: entry["usd"] for name, entry in BOOK["prices"].items()}
@@ -119,7 +119,7 @@ def test_run_cost_is_batch_plus_orchestration_priced_by_hand() -> None:
     n = 3
     expected = {
         "batch": 0.004 + 0.005,
-        "stepfunctions": (7 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
+        "stepfunctions": (8 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
         "lambda": (2 + 2 * n)
         * (UNIT["lambda_request"] + 256 / 1024 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"]),
         "pipes": 1 * UNIT["pipes_request"],
@@ -158,13 +158,45 @@ def test_attributes_hold_summary_and_cost_as_dynamodb_maps() -> None:
     assert set(cost["breakdown"]) == {"batch", "stepfunctions", "lambda", "pipes", "dynamodb"}
 
 
-def test_all_variants_failed_raises_with_each_variant_and_its_error() -> None:
-    variants = [failed("a"), failed("b", "MetricsNotFoundError"), failed("c", "States.Timeout")]
-    with pytest.raises(AllVariantsFailedError) as raised:
-        summarize_run(event(variants))
-    assert str(raised.value) == (
-        "all 3 variants failed: a (States.TaskFailed), b (MetricsNotFoundError), c (States.Timeout)"
+def test_all_variants_failed_is_a_failed_run_priced_like_any_other() -> None:
+    timed_out = batch_failure((1_000, 61_000), (70_000, 100_000))
+    variants = [
+        failed("a"),
+        failed("b", "MetricsNotFoundError"),
+        failed("c", "States.TaskFailed", timed_out),
+    ]
+    result = summarize_run(event(variants))
+    dumped = result.model_dump(mode="json")
+    assert (dumped["status"], dumped["error"]) == ("FAILED", "AllVariantsFailedError")
+    assert dumped["cause"] == (
+        "all 3 variants failed: a (States.TaskFailed), b (MetricsNotFoundError), "
+        "c (States.TaskFailed)"
     )
+    assert dumped["summary"]["fastest"] is None
+    assert dumped["summary"]["cheapest"] is None
+    assert dumped["summary"]["variants_failed"] == 3
+    n = 3
+    c_usd = fargate_usd(2, 4096, 60, spot=True) + fargate_usd(2, 4096, 30, spot=True)
+    expected = {
+        "batch": c_usd,
+        "stepfunctions": (9 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
+        "lambda": (2 + 2 * n)
+        * (UNIT["lambda_request"] + 256 / 1024 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"]),
+        "pipes": 1 * UNIT["pipes_request"],
+        "dynamodb": (4 + n) * UNIT["dynamodb_on_demand_write_request_unit"],
+    }
+    assert dumped["cost"]["breakdown"] == pytest.approx(expected, rel=1e-12)
+    assert dumped["cost"]["by_variant"] == pytest.approx({"c": c_usd}, rel=1e-12)
+    assert dumped["cost"]["unpriced_variants"] == ["a", "b"]
+    assert set(dumped["attributes"]) == {"summary", "cost"}
+
+
+def test_a_succeeded_result_has_no_error_or_cause_keys() -> None:
+    dumped = summarize_run(event([succeeded("a", 1, 0.1), failed("b"), failed("c")])).model_dump(
+        mode="json"
+    )
+    assert "error" not in dumped
+    assert "cause" not in dumped
 
 
 def test_outcomes_that_do_not_match_the_request_are_a_wiring_error() -> None:
@@ -204,7 +236,7 @@ def test_usage_records_what_was_priced_and_how_it_is_known() -> None:
         "gb_seconds": pytest.approx(8 * 0.25 * LAMBDA_SECONDS),
         "arch": "arm64",
     }
-    assert usage["stepfunctions"] == {"basis": "modelled", "transitions": 19}
+    assert usage["stepfunctions"] == {"basis": "modelled", "transitions": 20}
     assert usage["pipes"] == {"basis": "modelled", "requests": 1}
     assert usage["dynamodb"] == {"basis": "modelled", "write_request_units": 7}
     counted = summarize_run(
