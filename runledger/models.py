@@ -434,6 +434,10 @@ class SummarizeRunEvent(_Event):
     transitions_estimate: int | None = Field(
         default=None, ge=0, description="State transitions, if the caller counted them."
     )
+    execution: str | None = Field(
+        default=None,
+        description="ARN of the execution summarizing; its history gives the measured usage.",
+    )
 
 
 class Fastest(BaseModel):

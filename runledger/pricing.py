@@ -14,10 +14,13 @@ Usage of one run with N variants, measured or modelled:
 
 * Batch (measured): per variant, every attempt's startedAt..stoppedAt from the ``.sync``
   result, billed by Fargate per attempt (``batch_job_cost``).
-* Step Functions Standard (modelled): ``estimated_transitions(N)`` = 8 + 4N transitions
-  (9 + 4N when every variant failed).
-* Lambda (modelled): ``lambda_invocations(N)`` = 2 + 2N invocations at the configured
-  memory, each lasting the ``lambda_billed_seconds_per_invocation`` assumption.
+* Step Functions Standard (counted from the execution history when SummarizeRun can read
+  it; else modelled): ``estimated_transitions(N)`` = 8 + 4N transitions (9 + 4N when
+  every variant failed).
+* Lambda (measured from the execution history when SummarizeRun can read it, see
+  ``runledger.usage``; else modelled): ``lambda_invocations(N)`` = 2 + 2N invocations at
+  the configured memory, each lasting the ``lambda_billed_seconds_per_invocation``
+  assumption.
 * EventBridge Pipes (modelled): 1 request (the request image is capped at 64 KiB, one
   Pipes chunk).
 * DynamoDB on demand (modelled): ``dynamodb_writes(N)`` = 4 + N write request units.
@@ -298,18 +301,29 @@ def estimate_run_cost(
     lambda_memory_mb: int = DEFAULT_LAMBDA_MEMORY_MB,
     *,
     all_failed: bool = False,
+    lambda_seconds: Sequence[float] | None = None,
 ) -> RunCostEstimate:
     """Price a run of ``n_variants`` whose Batch jobs cost ``batch_usd`` in total.
 
     ``transitions`` defaults to ``estimated_transitions(n_variants, all_failed=...)``.
+    ``lambda_seconds`` are the measured billed seconds of each Lambda invocation; without
+    them, ``lambda_invocations(n_variants)`` calls of the assumed duration are priced.
     """
     if transitions is None:
         transitions = estimated_transitions(n_variants, all_failed=all_failed)
+    if lambda_seconds is None:
+        invocations, per_call = (
+            lambda_invocations(n_variants),
+            lambda_billed_seconds_per_invocation(),
+        )
+    else:
+        invocations = len(lambda_seconds)
+        per_call = sum(lambda_seconds) / invocations if invocations else 0.0
     usage = OrchestrationUsage(
         transitions=transitions,
-        lambda_invocations=lambda_invocations(n_variants),
+        lambda_invocations=invocations,
         lambda_memory_mb=lambda_memory_mb,
-        lambda_seconds_per_invocation=lambda_billed_seconds_per_invocation(),
+        lambda_seconds_per_invocation=per_call,
         lambda_arch=LAMBDA_ARCH,
         pipes_requests=1,
         dynamodb_write_request_units=dynamodb_writes(n_variants),

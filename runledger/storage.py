@@ -5,19 +5,19 @@ processes, so it hands out ``file://`` URIs or plain paths; every reader here ac
 three. The rules match the kmer-count job's own parser (jobs/kmer_count/kmer_count.py), so
 a URI this module accepts is one the job can open.
 
-boto3 is imported on first S3 use, not with the module: the request models use
-``parse_location``, and prepare_variant needs no AWS SDK at all (~0.25 s less cold start).
+boto3 is imported on first S3 use (``runledger.clients``), not with the module: the
+request models use ``parse_location``, and prepare_variant needs no AWS SDK at all.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
+
+from runledger import clients
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -84,22 +84,9 @@ def join_uri(base: str, *parts: str) -> str:
 
 
 def s3_client() -> S3Client:
-    """The S3 client for this process's endpoint and region, created on first use.
-
-    Keyed by the settings a client reads at creation, so handlers run in-process by the
-    local cloud get a new client when a new local cloud (another endpoint) starts.
-    """
-    return _s3_client(
-        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
-        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-    )
-
-
-@functools.cache
-def _s3_client(endpoint_url: str | None, region: str | None) -> S3Client:
-    import boto3  # lazy: see the module docstring
-
-    return boto3.client("s3")
+    """The S3 client for this process's endpoint and region (``runledger.clients``)."""
+    s3: S3Client = clients.client("s3")
+    return s3
 
 
 def read_bytes(uri: str) -> bytes:

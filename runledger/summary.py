@@ -37,6 +37,7 @@ from runledger.models import (
     VariantFailed,
     VariantSucceeded,
 )
+from runledger.usage import HistoryUsage
 
 logger = Logger(child=True)
 
@@ -95,16 +96,25 @@ def _price_failed(variant: Variant, cause: str | None) -> pricing.BatchJobCost |
     )
 
 
+#: States a run still enters after SummarizeRun: the choice, then RecordResult; or
+#: RecordRunFailed and RunFailed when every variant failed.
+REMAINING_TRANSITIONS = {"SUCCEEDED": 2, "FAILED": 3}
+
+
 def summarize_run(
-    event: SummarizeRunEvent, lambda_memory_mb: int = pricing.DEFAULT_LAMBDA_MEMORY_MB
+    event: SummarizeRunEvent,
+    lambda_memory_mb: int = pricing.DEFAULT_LAMBDA_MEMORY_MB,
+    history: HistoryUsage | None = None,
 ) -> RunResult:
     """Summarize and price a run from its variants' outcomes.
 
     Failed variants count in the summary. Their Batch cost is priced when their failure
     carries the job's attempts (a failed ``.sync`` job); otherwise they are listed in
     ``cost.unpriced_variants``. Ties for fastest and cheapest go to the variant listed
-    first. The orchestration usage (Lambda, Step Functions, Pipes, DynamoDB) is modelled
-    for every variant taking the full path, an upper bound for failed ones.
+    first. ``history`` (the execution's usage so far, ``runledger.usage``) gives measured
+    Lambda durations and counted transitions, completed with the states still ahead;
+    without it those are modelled for every variant taking the full path, an upper
+    bound for failed ones. Pipes and DynamoDB are modelled.
 
     When no variant succeeded the result has status FAILED, error ``AllVariantsFailedError``
     and a cause listing each variant and its error, with no fastest or cheapest.
@@ -154,12 +164,18 @@ def summarize_run(
         batch.vcpu_seconds += vcpu_seconds
         batch.gib_seconds += gib_seconds
 
+    transitions = event.transitions_estimate
+    if transitions is None and history is not None:
+        transitions = (
+            history.transitions + REMAINING_TRANSITIONS["SUCCEEDED" if succeeded else "FAILED"]
+        )
     estimate = pricing.estimate_run_cost(
         batch_usd=sum(by_variant.values()),
         n_variants=len(event.variants),
-        transitions=event.transitions_estimate,
+        transitions=transitions,
         lambda_memory_mb=lambda_memory_mb,
         all_failed=not succeeded,
+        lambda_seconds=None if history is None else history.lambda_seconds,
     )
     modelled = estimate.usage
     book = pricing.price_book()
@@ -177,6 +193,7 @@ def summarize_run(
         usage=RunUsage(
             batch=batch,
             lambda_=LambdaUsage(
+                basis="modelled" if history is None else "measured",
                 invocations=modelled.lambda_invocations,
                 memory_mb=modelled.lambda_memory_mb,
                 seconds_per_invocation=modelled.lambda_seconds_per_invocation,
@@ -184,7 +201,7 @@ def summarize_run(
                 arch=modelled.lambda_arch,
             ),
             stepfunctions=TransitionUsage(
-                basis="modelled" if event.transitions_estimate is None else "counted",
+                basis="modelled" if transitions is None else "counted",
                 transitions=modelled.transitions,
             ),
             pipes=PipesUsage(requests=modelled.pipes_requests),

@@ -181,11 +181,11 @@ def s3() -> Iterator[Any]:
     """An in-process moto S3 client; runledger's cached S3 client is reset around the test."""
     from moto import mock_aws
 
-    from runledger import storage
+    from runledger import clients
 
-    storage._s3_client.cache_clear()
+    clients._client.cache_clear()
     with mock_aws():
         import boto3
 
         yield boto3.client("s3", region_name="us-east-1")
-    storage._s3_client.cache_clear()
+    clients._client.cache_clear()

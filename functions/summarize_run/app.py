@@ -6,6 +6,7 @@ Event (from the SummarizeRun state)::
      "request": {...as ValidateRequest returned it...},
      "variants": [<CollectMetrics' result, with or without "attributes">,
                   {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
+     "execution": "arn:aws:states:...:execution:...",  # optional: measure from its history
      "transitions_estimate": 20}            # optional; default 8 + 4 * len(variants)
 
 Returns::
@@ -19,7 +20,7 @@ Returns::
               "by_variant": {name: usd}, "unpriced_variants": [name, ...],
               "usage": {"batch": {"basis": "measured", "jobs", "attempts",
                                   "billed_seconds", "vcpu_seconds", "gib_seconds"},
-                        "lambda": {"basis": "modelled", "invocations", "memory_mb",
+                        "lambda": {"basis": "measured", "invocations", "memory_mb",
                                    "seconds_per_invocation", "gb_seconds", "arch"},
                         "stepfunctions": {"basis", "transitions"},
                         "pipes": {"basis", "requests"},
@@ -27,7 +28,11 @@ Returns::
               "price_region": "us-east-1", "prices_as_of": "..."},
      "attributes": {"summary": {"M": ...}, "cost": {"M": ...}}}
 
-Each breakdown entry is its ``usage`` times the unit prices in runledger/prices.json. A
+With "execution", the execution's history (states:GetExecutionHistory) gives the Lambda
+invocations with their measured durations and the counted state transitions
+(runledger/usage.py); without it, or if the history cannot be read (logged), both are
+modelled. Each breakdown entry is its ``usage`` times the unit prices in
+runledger/prices.json. A
 failed variant is priced from the Batch job description in its ``cause`` when there is
 one, else named in ``unpriced_variants``. Lambda cost assumes every runledger function has
 this function's memory size (the template gives them all the same).
@@ -46,6 +51,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runledger.models import SummarizeRunEvent
 from runledger.summary import summarize_run
+from runledger.usage import read_usage
 
 logger = Logger()
 tracer = Tracer()
@@ -57,7 +63,8 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=SummarizeRunEvent)
 def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str, Any]:
-    result = summarize_run(event, lambda_memory_mb=int(context.memory_limit_in_mb))
+    history = read_usage(event.execution) if event.execution else None
+    result = summarize_run(event, lambda_memory_mb=int(context.memory_limit_in_mb), history=history)
     metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=result.cost.total_usd)
     metrics.add_metric(
         name="VariantsFailed", unit=MetricUnit.Count, value=result.summary.variants_failed

@@ -327,14 +327,15 @@ class LocalPipeline:
     def _create_statemachine(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]
         definition, _ = state_machine_definition(resource, sam, self.scope)
+        name = str(resolve(props.get("StateMachineName", self._name(logical_id)), self.scope))
         arn = self.client("stepfunctions").create_state_machine(
-            name=self._name(logical_id),
+            name=name,
             definition=definition,
             roleArn=str(resolve(props["RoleArn"], self.scope)),
             type=props.get("StateMachineType", "STANDARD"),
         )["stateMachineArn"]
         self.scope.refs[logical_id] = arn
-        self.scope.attributes[(logical_id, "Name")] = self._name(logical_id)
+        self.scope.attributes[(logical_id, "Name")] = name
         self.state_machine_arn = arn
 
     def _create_pipe(self, logical_id: str, resource: Any, _sam: Any) -> None:

@@ -64,9 +64,11 @@ def pipeline() -> Iterator[LocalPipeline]:
 @pytest.fixture(scope="module")
 def runs(pipeline: LocalPipeline) -> dict[str, RunResult]:
     """Three runs at once: one whose od-1vcpu job is retried once (exit 75, transient) and
-    whose spot-1vcpu job fails for good (exit 2), one where all goes well, one INVALID."""
+    whose spot-1vcpu job fails for good (exit 2), one where all goes well, one INVALID.
+    The first SummarizeRun call is throttled (a retry that is a transition, not a call)."""
     pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "od-1vcpu"}, [75])
     pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "spot-1vcpu"}, [2])
+    pipeline.cloud.inject_lambda_error(pipeline.scope.refs["SummarizeRunFunction"], times=1)
     pks = [
         pipeline.put_request(request("kmer-valid-local.json", RETRIED)),
         pipeline.put_request(request("kmer-valid-local.json", PLAIN)),
@@ -129,7 +131,7 @@ def test_the_breakdown_is_recomputed_by_hand_from_the_recorded_usage_and_prices(
             + usage["lambda"]["invocations"]
             * LAMBDA_MEMORY_MB
             / 1024
-            * BOOK["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
+            * usage["lambda"]["seconds_per_invocation"]
             * price("lambda_arm64_gb_second"),
             "pipes": usage["pipes"]["requests"] * price("pipes_request"),
             "dynamodb": usage["dynamodb"]["write_request_units"]
@@ -161,25 +163,74 @@ def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
     assert runs[RETRIED].request["summary"]["cheapest"]["name"] != "spot-1vcpu"
 
 
-def test_the_modelled_usage_matches_what_the_local_cloud_did(
-    pipeline: LocalPipeline, runs: dict[str, RunResult]
-) -> None:
-    result = runs[PLAIN]
+def execution_events(pipeline: LocalPipeline, result: RunResult) -> list[dict[str, Any]]:
     pages = pipeline.client("stepfunctions").get_paginator("get_execution_history")
-    events = [
+    return [
         e
         for page in pages.paginate(executionArn=result.request["execution"])
         for e in page["events"]
     ]
-    entered = [e for e in events if e["type"].endswith("StateEntered")]
+
+
+def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
+    pipeline: LocalPipeline, runs: dict[str, RunResult]
+) -> None:
+    throttled = 0
+    for run_id, failed_variants in ((RETRIED, 1), (PLAIN, 0)):
+        result = runs[run_id]
+        events = execution_events(pipeline, result)
+        by_id = {e["id"]: e for e in events}
+        refused = [
+            e
+            for e in events
+            if e["type"] == "TaskFailed"
+            and e["taskFailedEventDetails"]["error"] == "Lambda.TooManyRequestsException"
+        ]
+        throttled += len(refused)
+        usage = result.request["cost"]["usage"]
+        n = len(result.variants)
+        # 8 + 4N, minus one per variant failed at RunJob, plus one per throttled retry.
+        assert usage["stepfunctions"] == {
+            "basis": "counted",
+            "transitions": 8 + 4 * n - failed_variants + len(refused),
+        }
+        assert usage["stepfunctions"]["transitions"] == len(
+            [e for e in events if e["type"].endswith("StateEntered")]
+        ) + len(refused)
+        # Validate + summarize, prepare + collect per variant (a failed job: no collect);
+        # the throttled attempt never ran, so it is not an invocation.
+        assert usage["lambda"]["basis"] == "measured"
+        assert usage["lambda"]["invocations"] == 2 + 2 * n - failed_variants
+        spans = [
+            (by_id[end["previousEventId"]]["timestamp"], end["timestamp"])
+            for end in events
+            if end["type"] in {"TaskSucceeded", "TaskFailed"}
+            and by_id[end["previousEventId"]]["type"] == "TaskStarted"
+            and by_id[end["previousEventId"]]["taskStartedEventDetails"]["resourceType"] == "lambda"
+            and end not in refused
+        ]
+        seconds = [(stop - start).total_seconds() for start, stop in spans]
+        measured = usage["lambda"]["invocations"] * usage["lambda"]["seconds_per_invocation"]
+        # Every call but SummarizeRun's own ended before it priced the run; its own was
+        # timed until then, so the total lies between the two sums (ms rounding aside).
+        assert sum(seconds[:-1]) <= measured <= sum(seconds) + 0.001 * len(seconds)
+        assert usage["lambda"]["gb_seconds"] == pytest.approx(
+            measured * LAMBDA_MEMORY_MB / 1024, rel=1e-12
+        )
+    assert throttled == 1  # the injected throttle hit one of the two runs
+
+
+def test_the_modelled_usage_matches_what_the_local_cloud_did(
+    pipeline: LocalPipeline, runs: dict[str, RunResult]
+) -> None:
+    result = runs[PLAIN]
+    events = execution_events(pipeline, result)
     tasks = Counter(
         e["taskScheduledEventDetails"]["resourceType"]
         for e in events
         if e["type"] == "TaskScheduled"
     )
     usage = result.request["cost"]["usage"]
-    assert usage["stepfunctions"]["transitions"] == len(entered)
-    assert usage["lambda"]["invocations"] == tasks["lambda"]
     # The workflow's writes, and the request itself (written by the user, paid the same).
     assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + 1
     assert usage["batch"]["jobs"] == tasks["batch"]

@@ -1,0 +1,108 @@
+"""What an execution has used so far, read from its own history.
+
+SummarizeRun reads the history of the execution it runs in (``GetExecutionHistory``) and
+counts, up to that moment:
+
+* **state transitions**: every state entered, plus every retry of a Task (Step Functions
+  bills each retry attempt as a transition);
+* **Lambda invocations and their durations**: each Lambda task from ``TaskStarted`` to its
+  ``TaskSucceeded`` / ``TaskFailed`` / ``TaskTimedOut``, rounded up to the millisecond as
+  Lambda bills. An attempt the Lambda service refused (throttled, service error: an error
+  named ``Lambda.*`` other than ``Lambda.Unknown``) never ran and is not counted. An
+  invocation still running (SummarizeRun's own) lasts until ``now``.
+
+The span is measured by Step Functions around the invoke call, so it includes the invoke
+round trip and any cold start: a little above the billed duration, never below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(child=True)
+
+_ENDS = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
+_RETRIED_AFTER = frozenset({"TaskFailed", "TaskTimedOut"})
+#: Lambda.* errors that are not the service refusing the call: the function ran.
+_RAN_ANYWAY = frozenset({"Lambda.Unknown"})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryUsage:
+    """Transitions and Lambda billed seconds of an execution, as far as its history goes."""
+
+    transitions: int
+    lambda_seconds: tuple[float, ...]
+
+    @property
+    def lambda_invocations(self) -> int:
+        return len(self.lambda_seconds)
+
+
+def usage_from_history(
+    events: Iterable[Mapping[str, Any]], now: dt.datetime | None = None
+) -> HistoryUsage:
+    """Count an execution's transitions and time its Lambda invocations from its events."""
+    by_id = {int(event["id"]): event for event in events}
+    transitions = 0
+    ends: dict[int, Mapping[str, Any]] = {}
+    for event in by_id.values():
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            transitions += 1
+        elif kind == "TaskScheduled":
+            previous = by_id.get(int(event.get("previousEventId") or 0))
+            if previous is not None and previous["type"] in _RETRIED_AFTER:
+                transitions += 1  # a retry attempt
+        if kind in _ENDS:
+            ends[int(event.get("previousEventId") or 0)] = event
+    seconds: list[float] = []
+    for event_id, event in sorted(by_id.items()):
+        details = event.get("taskStartedEventDetails") or {}
+        if event["type"] != "TaskStarted" or details.get("resourceType") != "lambda":
+            continue
+        end = ends.get(event_id)
+        if end is None:
+            if now is None:
+                continue
+            stopped = now
+        else:
+            error = (end.get("taskFailedEventDetails") or {}).get("error") or ""
+            if error.startswith("Lambda.") and error not in _RAN_ANYWAY:
+                continue  # refused by the Lambda service: the function never ran
+            stopped = end["timestamp"]
+        elapsed = (stopped - event["timestamp"]).total_seconds()
+        seconds.append(math.ceil(max(elapsed, 0.0) * 1000) / 1000)
+    return HistoryUsage(transitions=transitions, lambda_seconds=tuple(seconds))
+
+
+def read_usage(execution_arn: str, now: dt.datetime | None = None) -> HistoryUsage | None:
+    """The usage of ``execution_arn`` so far, or None (logged) if its history is unreadable.
+
+    None makes the estimate fall back to the model: a missing permission or a throttled
+    call costs the run its measured Lambda and transition figures, not its result.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from runledger.clients import client
+
+    try:
+        pages = (
+            client("stepfunctions")
+            .get_paginator("get_execution_history")
+            .paginate(executionArn=execution_arn, includeExecutionData=False)
+        )
+        events = [event for page in pages for event in page["events"]]
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(
+            "execution history unreadable: Lambda and transitions are modelled",
+            extra={"execution": execution_arn, "error": str(exc)},
+        )
+        return None
+    return usage_from_history(events, now or dt.datetime.now(dt.UTC))

@@ -1,0 +1,149 @@
+"""runledger.usage: transitions and Lambda time read from an execution's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from runledger import clients
+from runledger.models import SummarizeRunEvent
+from runledger.summary import summarize_run
+from runledger.usage import HistoryUsage, read_usage, usage_from_history
+
+T0 = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:execution:runledger-RunWorkflow:x"
+
+
+def at(ms: float) -> dt.datetime:
+    return T0 + dt.timedelta(milliseconds=ms)
+
+
+class History:
+    """A history built event by event, each chained to the previous one as AWS does."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, kind: str, ms: float, previous: int | None = None, **details: Any) -> int:
+        number = len(self.events) + 1
+        event: dict[str, Any] = {
+            "id": number,
+            "previousEventId": number - 1 if previous is None else previous,
+            "type": kind,
+            "timestamp": at(ms),
+        }
+        key = {
+            "TaskStarted": "taskStartedEventDetails",
+            "TaskFailed": "taskFailedEventDetails",
+            "TaskScheduled": "taskScheduledEventDetails",
+        }.get(kind)
+        if key:  # the fields GetExecutionHistory always returns for that type
+            required = {"resource": "invoke"}
+            if kind == "TaskScheduled":
+                required |= {"region": "us-east-1", "parameters": "{}"}
+            event[key] = required | details
+        self.events.append(event)
+        return number
+
+    def lambda_task(self, state: str, start_ms: float, end_ms: float, error: str = "") -> int:
+        self.add("TaskStateEntered", start_ms)
+        self.add("TaskScheduled", start_ms, resourceType="lambda")
+        started = self.add("TaskStarted", start_ms, resourceType="lambda")
+        if error:
+            return self.add("TaskFailed", end_ms, started, resourceType="lambda", error=error)
+        return self.add("TaskSucceeded", end_ms, started)
+
+
+def test_transitions_are_states_entered_plus_retries_and_lambda_time_is_per_call() -> None:
+    history = History()
+    history.add("ExecutionStarted", 0)
+    history.lambda_task("ValidateRequest", 0, 120.4)  # 120.4 ms -> billed 121 ms
+    history.add("ChoiceStateEntered", 121)
+    history.add("TaskStateEntered", 130)  # PrepareVariant, throttled, then run
+    history.add("TaskScheduled", 130, resourceType="lambda")
+    started = history.add("TaskStarted", 130, resourceType="lambda")
+    failed = history.add(
+        "TaskFailed", 140, started, error="Lambda.TooManyRequestsException", resourceType="lambda"
+    )
+    history.add("TaskScheduled", 141, failed, resourceType="lambda")  # the retry
+    started = history.add("TaskStarted", 141, resourceType="lambda")
+    history.add("TaskSucceeded", 191, started)
+    history.lambda_task("CollectMetrics", 200, 260, error="Lambda.Unknown")  # ran, then died
+    history.lambda_task("Crashes", 300, 310, error="ValueError")  # the handler raised
+    history.add("TaskStateEntered", 400)  # SummarizeRun, still running
+    history.add("TaskScheduled", 400, resourceType="lambda")
+    history.add("TaskStarted", 400, resourceType="lambda")
+
+    usage = usage_from_history(history.events, now=at(650))
+    # ValidateRequest, Choice, PrepareVariant (+1 retry), CollectMetrics, Crashes, Summarize
+    assert usage.transitions == 7
+    assert usage.lambda_seconds == (0.121, 0.05, 0.06, 0.01, 0.25)
+    assert usage.lambda_invocations == 5
+    # Without "now" the running call is left out.
+    assert usage_from_history(history.events).lambda_seconds == (0.121, 0.05, 0.06, 0.01)
+
+
+def test_summarize_run_prices_the_measured_usage_and_counts_the_states_ahead() -> None:
+    request = {
+        "run_id": "r1",
+        "workflow": "kmer-count",
+        "cost_center": "lab",
+        "input": {"uri": "s3://b/s.fq", "k": 21},
+        "variants": [{"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"}],
+    }
+    failed = {"name": "a", "status": "FAILED", "error": "States.TaskFailed", "cause": "x"}
+    event = SummarizeRunEvent.model_validate(
+        {"run_id": "r1", "request": request, "variants": [failed]}
+    )
+    history = HistoryUsage(transitions=7, lambda_seconds=(0.2, 0.1, 0.3))
+    usage = summarize_run(event, lambda_memory_mb=512, history=history).cost.usage
+    # All variants failed: DidAnyVariantSucceed, RecordRunFailed and RunFailed are ahead.
+    assert usage.stepfunctions.model_dump() == {"basis": "counted", "transitions": 10}
+    assert usage.lambda_.basis == "measured"
+    assert usage.lambda_.invocations == 3
+    assert usage.lambda_.gb_seconds == pytest.approx(0.6 * 0.5, rel=1e-12)
+
+
+@pytest.fixture
+def stubbed_sfn(monkeypatch: pytest.MonkeyPatch) -> Stubber:
+    client = boto3.client(
+        "stepfunctions",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    monkeypatch.setattr(clients, "client", lambda service: client)
+    return Stubber(client)
+
+
+def test_read_usage_pages_through_the_history(stubbed_sfn: Stubber) -> None:
+    history = History()
+    history.add("ExecutionStarted", 0)
+    history.lambda_task("ValidateRequest", 0, 100)
+    first, second = history.events[:3], history.events[3:]
+    expected = {"executionArn": ARN, "includeExecutionData": False}
+    stubbed_sfn.add_response(
+        "get_execution_history", {"events": first, "nextToken": "t1"}, expected
+    )
+    stubbed_sfn.add_response(
+        "get_execution_history", {"events": second}, {**expected, "nextToken": "t1"}
+    )
+    with stubbed_sfn:
+        usage = read_usage(ARN, now=at(1000))
+    stubbed_sfn.assert_no_pending_responses()
+    assert usage == HistoryUsage(transitions=1, lambda_seconds=(0.1,))
+
+
+def test_an_unreadable_history_falls_back_to_the_model_and_says_so(
+    stubbed_sfn: Stubber, caplog: pytest.LogCaptureFixture
+) -> None:
+    stubbed_sfn.add_client_error(
+        "get_execution_history", "AccessDeniedException", "not authorized", 400
+    )
+    with stubbed_sfn:
+        assert read_usage(ARN) is None
+    assert "execution history unreadable" in caplog.text
