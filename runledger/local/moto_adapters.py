@@ -43,6 +43,9 @@ adaptation             what it does
                        only the projected attributes, not the whole item; DynamoDB item and
                        Streams record answers, already in wire shape, go out through
                        ``json.dumps`` instead of moto's shape-walking serializer.
+``leaks``              finished threads are dropped from moto's TMP_THREADS list, which
+                       moto fills (about 30 a run) and never empties; method caches that
+                       keep a reset cloud's EC2 backend alive are cleared at the end.
 =====================  ===============================================================
 
 Public API::
@@ -144,6 +147,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "mock_config",
     "asl_parse_cache",
     "fast_responses",
+    "leaks",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -824,6 +828,55 @@ def _adapt_execution_names(cloud: LocalCloud) -> Iterator[None]:
 
     with mock.patch.object(owner, attribute, start_execution):
         yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: leaks.
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _adapt_leaks(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "leaks"
+    utils = _import(name, "moto.stepfunctions.parser.utils")
+    threads = getattr(utils, "TMP_THREADS", None)
+    if not isinstance(threads, list):
+        raise AdaptationBrokenError(name, "moto.stepfunctions.parser.utils.TMP_THREADS is gone")
+    owner, attribute, original = _seam(
+        name, _SFN_BACKEND, "StepFunctionsParserBackend.start_execution", _START_EXECUTION_PARAMS
+    )
+
+    def forget_finished() -> None:
+        # moto appends every execution's, Map iteration's and .sync task's thread to this
+        # list and never reads or empties it (LocalStack joins them at shutdown): about 30
+        # Thread objects a run, kept for the life of the process.
+        threads[:] = [thread for thread in threads if thread.is_alive()]
+
+    # Method caches (functools on methods) that hold their instances: through them a reset
+    # cloud's EC2 backend (1,300 AMIs with snapshots and volumes) outlives the reset.
+    method_caches = [
+        _seam(name, module, qualname)[2]
+        for module, qualname in (
+            ("moto.core.base_backend", "AccountSpecificBackend._generate_regions"),
+            ("moto.ec2.models.subnets", "Subnet._base_avail_ip_iterator"),
+        )
+    ]
+    for cached in method_caches:
+        if not callable(getattr(cached, "cache_clear", None)):
+            raise AdaptationBrokenError(name, f"{cached.__qualname__} is no longer cached")
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        forget_finished()
+        return original(self, *args, **kwargs)
+
+    with mock.patch.object(owner, attribute, start_execution):
+        try:
+            yield
+        finally:
+            forget_finished()
+            for cached in method_caches:
+                cached.cache_clear()
 
 
 # --------------------------------------------------------------------------------------
@@ -2130,6 +2183,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "mock_config": _adapt_mock_config,
     "asl_parse_cache": _adapt_asl_parse_cache,
     "fast_responses": _adapt_fast_responses,
+    "leaks": _adapt_leaks,
 }
 _ACTIVE = threading.Lock()
 
