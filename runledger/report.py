@@ -45,6 +45,7 @@ from runledger.graph import (
     workflow_graph,
 )
 from runledger.pricing import format_usd
+from runledger.usage import execution_history
 
 _deserialize = TypeDeserializer().deserialize
 UTC = dt.UTC
@@ -124,14 +125,6 @@ def read_run_items(
             elif str(item["sk"]).startswith("VARIANT#"):
                 variants[str(item["sk"]).removeprefix("VARIANT#")] = item
     return request, variants
-
-
-def execution_history(stepfunctions: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every event of an execution, oldest first (GetExecutionHistory, all pages)."""
-    pages = stepfunctions.get_paginator("get_execution_history").paginate(
-        executionArn=execution_arn
-    )
-    return [event for page in pages for event in page["events"]]
 
 
 def fetch_run(run_id: str, *, dynamodb: Any, stepfunctions: Any, table: str) -> RunData:

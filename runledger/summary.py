@@ -114,7 +114,7 @@ def summarize_run(
     first. ``history`` (the execution's usage so far, ``runledger.usage``) gives measured
     Lambda durations and counted transitions, completed with the states still ahead;
     without it those are modelled for every variant taking the full path, an upper
-    bound for failed ones. Pipes and DynamoDB are modelled.
+    bound for failed ones. Pipes and DynamoDB are orchestration.
 
     When no variant succeeded the result has status FAILED, error ``AllVariantsFailedError``
     and a cause listing each variant and its error, with no fastest or cheapest.
@@ -177,7 +177,7 @@ def summarize_run(
         all_failed=not succeeded,
         lambda_seconds=None if history is None else history.lambda_seconds,
     )
-    modelled = estimate.usage
+    orchestration = estimate.usage  # modelled, or measured from the history
     book = pricing.price_book()
     cost = RunCost(
         total_usd=estimate.total,
@@ -194,18 +194,18 @@ def summarize_run(
             batch=batch,
             lambda_=LambdaUsage(
                 basis="modelled" if history is None else "measured",
-                invocations=modelled.lambda_invocations,
-                memory_mb=modelled.lambda_memory_mb,
-                seconds_per_invocation=modelled.lambda_seconds_per_invocation,
-                gb_seconds=modelled.lambda_gb_seconds,
-                arch=modelled.lambda_arch,
+                invocations=orchestration.lambda_invocations,
+                memory_mb=orchestration.lambda_memory_mb,
+                seconds_per_invocation=orchestration.lambda_seconds_per_invocation,
+                gb_seconds=orchestration.lambda_gb_seconds,
+                arch=orchestration.lambda_arch,
             ),
             stepfunctions=TransitionUsage(
                 basis="modelled" if transitions is None else "counted",
-                transitions=modelled.transitions,
+                transitions=orchestration.transitions,
             ),
-            pipes=PipesUsage(requests=modelled.pipes_requests),
-            dynamodb=DynamoDBUsage(write_request_units=modelled.dynamodb_write_request_units),
+            pipes=PipesUsage(requests=orchestration.pipes_requests),
+            dynamodb=DynamoDBUsage(write_request_units=orchestration.dynamodb_write_request_units),
         ),
         price_region=book.region,
         prices_as_of=book.as_of,

@@ -82,6 +82,20 @@ def usage_from_history(
     return HistoryUsage(transitions=transitions, lambda_seconds=tuple(seconds))
 
 
+def execution_history(
+    stepfunctions: Any, execution_arn: str, *, include_data: bool = True
+) -> list[dict[str, Any]]:
+    """Every event of an execution, oldest first (GetExecutionHistory, all pages).
+
+    ``include_data=False`` leaves out states' inputs and outputs, which counting needs not.
+    """
+    extra = {} if include_data else {"includeExecutionData": False}
+    pages = stepfunctions.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, **extra
+    )
+    return [event for page in pages for event in page["events"]]
+
+
 def read_usage(execution_arn: str, now: dt.datetime | None = None) -> HistoryUsage | None:
     """The usage of ``execution_arn`` so far, or None (logged) if its history is unreadable.
 
@@ -93,12 +107,7 @@ def read_usage(execution_arn: str, now: dt.datetime | None = None) -> HistoryUsa
     from runledger.clients import client
 
     try:
-        pages = (
-            client("stepfunctions")
-            .get_paginator("get_execution_history")
-            .paginate(executionArn=execution_arn, includeExecutionData=False)
-        )
-        events = [event for page in pages for event in page["events"]]
+        events = execution_history(client("stepfunctions"), execution_arn, include_data=False)
     except (BotoCoreError, ClientError) as exc:
         logger.warning(
             "execution history unreadable: Lambda and transitions are modelled",

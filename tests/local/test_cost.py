@@ -24,6 +24,7 @@ from runledger.dynamo import plain
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
 from runledger.pricing import format_usd
 from runledger.sam_template import REPO_ROOT, load_sam
+from runledger.usage import execution_history
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
@@ -164,12 +165,7 @@ def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
 
 
 def execution_events(pipeline: LocalPipeline, result: RunResult) -> list[dict[str, Any]]:
-    pages = pipeline.client("stepfunctions").get_paginator("get_execution_history")
-    return [
-        e
-        for page in pages.paginate(executionArn=result.request["execution"])
-        for e in page["events"]
-    ]
+    return execution_history(pipeline.client("stepfunctions"), result.request["execution"])
 
 
 def test_lambda_time_and_transitions_are_measured_from_the_execution_history(

@@ -14,6 +14,7 @@ import pytest
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
 from runledger.pricing import estimated_transitions
 from runledger.sam_template import REPO_ROOT, load_cfn, resources_of_type
+from runledger.usage import execution_history
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 
@@ -42,8 +43,7 @@ def history(pipeline: LocalPipeline, execution_arn: str) -> list[dict[str, Any]]
         if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
             break
         time.sleep(0.05)
-    pages = sfn.get_paginator("get_execution_history")
-    return [e for page in pages.paginate(executionArn=execution_arn) for e in page["events"]]
+    return execution_history(sfn, execution_arn)
 
 
 def entered(events: list[dict[str, Any]]) -> list[str]:
