@@ -42,10 +42,18 @@ adaptation             what it does
                        arrives before the first build ends; a projection converts
                        only the projected attributes, not the whole item; DynamoDB item and
                        Streams record answers, already in wire shape, go out through
-                       ``json.dumps`` instead of moto's shape-walking serializer.
+                       ``json.dumps`` instead of moto's shape-walking serializer; so do
+                       Step Functions execution histories.
 ``leaks``              finished threads are dropped from moto's TMP_THREADS list, which
                        moto fills (about 30 a run) and never empties; method caches that
                        keep a reset cloud's EC2 backend alive are cleared at the end.
+``loopback``           in server mode, this process's own requests to the server (the
+                       engine's tasks, the handlers, the pipe runner) are served in the
+                       calling thread by the server's routes and handlers, without a
+                       socket; other processes (jobs, the AWS CLI) still use HTTP.
+``json_copies``        the engine's defensive deep copies of state data (JSON trees)
+                       copy dicts and lists directly instead of through
+                       ``copy.deepcopy``'s generic walk.
 =====================  ===============================================================
 
 Public API::
@@ -110,6 +118,7 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import io
 import json
 import logging
 import os
@@ -123,6 +132,8 @@ import tempfile
 import threading
 import time
 import traceback
+import types
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -148,6 +159,8 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "asl_parse_cache",
     "fast_responses",
     "leaks",
+    "loopback",
+    "json_copies",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -2064,15 +2077,37 @@ def _adapt_asl_parse_cache(cloud: LocalCloud) -> Iterator[None]:
 # Adaptation: fast responses.
 # --------------------------------------------------------------------------------------
 
+
+def _epoch(value: dt.datetime) -> float | int:
+    """As moto's serializer (and the Smithy spec): epoch seconds, truncated to ms."""
+    seconds = calendar.timegm(value.utctimetuple())
+    return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+
+
+def _history_wire(value: dict[str, Any]) -> dict[str, Any]:
+    """The engine keeps history timestamps as ISO strings; the wire has epoch seconds."""
+    events = [
+        {**event, "timestamp": _epoch(dt.datetime.fromisoformat(event["timestamp"]))}
+        if isinstance(event.get("timestamp"), str)
+        else event
+        for event in value.get("events", [])
+    ]
+    return {**value, "events": events}
+
+
 #: Operations whose moto result is already the wire JSON (items as AttributeValue maps),
-#: so serializing by the output shape only converts bytes and datetimes.
-_WIRE_SHAPED: Final[dict[str, frozenset[str]]] = {
-    "moto.dynamodb.responses.DynamoHandler": frozenset(
-        {"GetItem", "PutItem", "UpdateItem", "Query", "Scan", "BatchGetItem"}
+#: so serializing by the output shape only converts bytes and datetimes (after the
+#: operation's own fix-up, if it has one).
+_WIRE_SHAPED: Final[dict[str, dict[str, Callable[[dict[str, Any]], dict[str, Any]] | None]]] = {
+    "moto.dynamodb.responses.DynamoHandler": dict.fromkeys(
+        ("GetItem", "PutItem", "UpdateItem", "Query", "Scan", "BatchGetItem")
     ),
-    "moto.dynamodbstreams.responses.DynamoDBStreamsHandler": frozenset(
-        {"GetRecords", "GetShardIterator"}
+    "moto.dynamodbstreams.responses.DynamoDBStreamsHandler": dict.fromkeys(
+        ("GetRecords", "GetShardIterator")
     ),
+    # The ASL engine's history events are the API's TypedDicts. SummarizeRun reads each
+    # run's ~100 events: 80 ms a call through the shape walker, 8 CPU-s of 100 runs.
+    "moto.stepfunctions.responses.StepFunctionResponse": {"GetExecutionHistory": _history_wire},
 }
 
 
@@ -2081,9 +2116,7 @@ def _wire_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, dt.datetime):
-        # As moto's serializer (and the Smithy spec): epoch seconds, truncated to ms.
-        seconds = calendar.timegm(value.utctimetuple())
-        return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+        return _epoch(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -2138,15 +2171,22 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
             backends_by_host[host] = original_lookup(self, host)
         return backends_by_host[host]
 
-    def fast(original: Callable[..., Any], operations: frozenset[str]) -> Callable[..., Any]:
+    def fast(
+        original: Callable[..., Any],
+        operations: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]] | None],
+    ) -> Callable[..., Any]:
         def serialized(self: Any, result: Any) -> Any:
             value = result.result
+            action = self._get_action()
             if (
                 isinstance(value, dict)
                 and isinstance(result, action_result)
                 and not isinstance(result, paginated_result)
-                and self._get_action() in operations
+                and action in operations
             ):
+                fix_up = operations[action]
+                if fix_up is not None:
+                    value = fix_up(value)
                 body = json.dumps(value, default=_wire_default, separators=(",", ":"))
                 headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
                 return 200, headers, body
@@ -2169,6 +2209,206 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
+# Adaptation: JSON copies.
+# --------------------------------------------------------------------------------------
+
+_JSON_ATOMS: Final[frozenset[type]] = frozenset({str, int, float, bool, type(None)})
+
+#: ASL engine modules whose ``copy.deepcopy`` calls copy state data: JSON values (inputs,
+#: results, the context object, parameters, history events) and a few small objects.
+_JSON_COPY_USERS: Final[tuple[str, ...]] = tuple(
+    "moto.stepfunctions.parser.asl." + suffix
+    for suffix in (
+        "eval.states",
+        "eval.environment",
+        "eval.event.event_manager",
+        "component.common.path.result_path",
+        "component.common.string.string_expression",
+        "component.state.exec.execute_state",
+        "component.state.exec.state_map.state_map",
+        "component.state.exec.state_task.service.state_task_service",
+    )
+)
+
+
+def _json_copy(value: Any) -> Any:
+    """``copy.deepcopy`` for JSON trees: plain dicts, lists and atoms are copied directly.
+
+    Anything else (enums, datetimes, engine objects, dict subclasses) goes to
+    ``copy.deepcopy``. Unlike it, a sub-tree that appears twice is copied twice, which
+    JSON values (trees, never graphs) cannot tell apart.
+    """
+    kind = type(value)
+    if kind in _JSON_ATOMS:
+        return value
+    if kind is dict:
+        return {key: _json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_copy(item) for item in value]
+    return copy.deepcopy(value)
+
+
+@contextlib.contextmanager
+def _adapt_json_copies(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "json_copies"
+    # The engine deep-copies a state's input, result and stack at nearly every step (a
+    # defensive copy, so a state cannot change another's data); copy.deepcopy's generic
+    # walk with its memo was a quarter of the engine's CPU time.
+    shim = types.SimpleNamespace(deepcopy=_json_copy, copy=copy.copy)
+    modules = [_import(name, module_name) for module_name in _JSON_COPY_USERS]
+    for module in modules:
+        if getattr(module, "copy", None) is not copy:
+            raise AdaptationBrokenError(name, f"{module.__name__} no longer imports copy")
+    with contextlib.ExitStack() as stack:
+        for module in modules:
+            stack.enter_context(mock.patch.object(module, "copy", shim))
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: loopback.
+# --------------------------------------------------------------------------------------
+
+
+def _request_body(request: Any) -> bytes:
+    body = request.body or b""
+    if hasattr(body, "read"):  # a file or botocore's aws-chunked wrapper
+        body = body.read()
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def _wsgi_environ(request: Any, parts: urllib.parse.SplitResult, body: bytes) -> dict[str, Any]:
+    """The WSGI environ werkzeug's server would build for a botocore request."""
+    raw_uri = parts.path + (f"?{parts.query}" if parts.query else "")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": urllib.parse.unquote(parts.path, "latin-1"),
+        "QUERY_STRING": parts.query,
+        "RAW_URI": raw_uri,  # moto matches S3 keys on the undecoded path
+        "REQUEST_URI": raw_uri,
+        "SERVER_NAME": parts.hostname or "",
+        "SERVER_PORT": str(parts.port or 80),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": parts.netloc,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for key, value in request.headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        name = key.upper().replace("-", "_")
+        if name == "CONTENT_TYPE":
+            environ[name] = text
+        elif name not in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):  # the body is whole
+            environ["HTTP_" + name] = text
+    return environ
+
+
+def _wire_body(content: Any) -> bytes:
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    if isinstance(content, bytes | bytearray):
+        return bytes(content)
+    return b"".join(_wire_body(chunk) for chunk in content)  # a streamed answer
+
+
+@contextlib.contextmanager
+def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
+    name = "loopback"
+    stubber_class, call_attr, original_call = _seam(
+        name,
+        "moto.core.botocore_stubber",
+        "BotocoreStubber.__call__",
+        ["self", "event_name", "request", "kwargs"],
+    )
+    _, _, raw_response = _seam(name, "moto.core.botocore_stubber", "MockRawResponse")
+    _, _, dispatcher = _seam(name, "moto.moto_server.werkzeug_app", "DomainDispatcherApplication")
+    _seam(name, "moto.moto_server.werkzeug_app", "DomainDispatcherApplication.get_application")
+    _, _, backend_app = _seam(name, "moto.moto_server.werkzeug_app", "create_backend_app")
+    _, _, flask_view = _seam(name, "moto.core.utils", "convert_to_flask_response")
+    recorder = _import(name, "moto.moto_api").recorder
+    from botocore.awsrequest import AWSResponse
+    from botocore.compat import HTTPHeaders
+    from botocore.exceptions import ClientError
+    from werkzeug.exceptions import HTTPException
+
+    endpoint = urllib.parse.urlsplit(cloud.endpoint_url or "")
+    if endpoint.port is None:  # in-process (mock_aws): nothing goes over a socket anyway
+        yield
+        return
+    # The server this process runs: any loopback name for its port (the ASL engine
+    # calls http://localhost:$MOTO_PORT; handlers get AWS_ENDPOINT_URL).
+    local_hosts = {endpoint.hostname, "localhost", "127.0.0.1"}
+    app = dispatcher(backend_app)  # same backends as the server: moto's state is global
+
+    def through_wsgi(environ: dict[str, Any]) -> tuple[int, Any, bytes]:
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            answer[:] = [int(status.split(" ", 1)[0]), headers]
+
+        chunks = app(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return answer[0], answer[1], body
+
+    def serve(environ: dict[str, Any]) -> tuple[int, Any, bytes]:
+        # What the server's Flask app does for a request, minus Flask: the service's URL
+        # map picks moto's handler, which gets the request as the server would pass it.
+        # Routes Flask alone knows (none, today) take the whole WSGI way.
+        service_app = app.get_application(environ)
+        try:
+            route, _ = service_app.url_map.bind_to_environ(environ).match()
+            view = service_app.view_functions[route]
+        except (HTTPException, KeyError):
+            return through_wsgi(environ)
+        if not isinstance(view, flask_view):
+            return through_wsgi(environ)
+        moto_request = service_app.request_class(environ)
+        recorder._record_request(moto_request)
+        try:
+            result = view.callback(moto_request, moto_request.raw_url, dict(moto_request.headers))
+        except ClientError as exc:  # as moto's view does
+            result = 400, {}, exc.response["Error"]["Message"]
+        except HTTPException as exc:  # moto's service errors; Flask answers them so
+            result = exc.code, exc.get_headers(), exc.get_body()
+        if len(result) == 3:
+            status, headers, content = result
+        else:
+            status, headers, content = 200, {}, result
+        return int(status), headers, _wire_body(content)
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        # moto's stubber sees every request of every botocore client made after moto was
+        # imported. Requests for our own server are served in this thread, as the server
+        # would serve them: no socket, no HTTP, no server thread per request (werkzeug's
+        # dev server closes every connection). Anything else goes on as before.
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.port != endpoint.port or parts.hostname not in local_hosts:
+            return original_call(self, event_name, request, **kwargs)
+        status, headers, body = serve(_wsgi_environ(request, parts, _request_body(request)))
+        wire_headers = HTTPHeaders()
+        for key, value in dict(headers).items():
+            wire_headers[key] = str(value)
+        return AWSResponse(request.url, status, wire_headers, raw_response(body))
+
+    with mock.patch.object(stubber_class, call_attr, call):
+        yield
+
+
+# --------------------------------------------------------------------------------------
 # Entry points.
 # --------------------------------------------------------------------------------------
 
@@ -2184,6 +2424,8 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "asl_parse_cache": _adapt_asl_parse_cache,
     "fast_responses": _adapt_fast_responses,
     "leaks": _adapt_leaks,
+    "loopback": _adapt_loopback,
+    "json_copies": _adapt_json_copies,
 }
 _ACTIVE = threading.Lock()
 

@@ -944,6 +944,7 @@ def test_fast_responses_answer_exactly_what_motos_serializer_would(
     from moto.core.responses import BaseResponse
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.stepfunctions.responses import StepFunctionResponse
 
     compared: list[tuple[str, Any, Any]] = []
 
@@ -959,7 +960,7 @@ def test_fast_responses_answer_exactly_what_motos_serializer_would(
         return serialized
 
     with pytest.MonkeyPatch.context() as patch:
-        for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        for handler in (DynamoHandler, DynamoDBStreamsHandler, StepFunctionResponse):
             patch.setattr(handler, "serialized", spy(handler))
         dynamodb = aws("dynamodb", moto_endpoint)
         table = dynamodb.create_table(TableName="wire", **table_schema())["TableDescription"]
@@ -997,7 +998,38 @@ def test_fast_responses_answer_exactly_what_motos_serializer_would(
             StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         records = streams.get_records(ShardIterator=iterator)["Records"]
+        sfn = aws("stepfunctions", moto_endpoint)
+        machine = create_state_machine(
+            sfn,
+            "wire",
+            {
+                "QueryLanguage": "JSONata",
+                "StartAt": "Each",
+                "States": {
+                    "Each": {
+                        "Type": "Map",
+                        "Items": "{% $states.input.items %}",
+                        "ItemProcessor": {
+                            "StartAt": "Double",
+                            "States": {
+                                "Double": {
+                                    "Type": "Pass",
+                                    "Output": "{% $states.input * 2 %}",
+                                    "End": True,
+                                }
+                            },
+                        },
+                        "Next": "Stop",
+                    },
+                    "Stop": {"Type": "Fail", "Error": "Wire.Error", "Cause": "to compare"},
+                },
+            },
+        )
+        failed = run_execution(sfn, machine, {"items": [1, 2, 3]})
+        events = history(sfn, failed["executionArn"])
 
+    assert failed["status"] == "FAILED"
+    assert events[-1]["executionFailedEventDetails"]["error"] == "Wire.Error"
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     assert records[0]["dynamodb"]["NewImage"]["blob"] == {"B": b"\x00\xffbytes"}
     fast_paths = {op for ops in moto_adapters._WIRE_SHAPED.values() for op in ops}
@@ -1112,10 +1144,94 @@ def test_leaks_finished_threads_and_reset_backends_are_let_go(aws_credentials: N
     assert cloud_subnet() is None  # moto's method cache no longer holds the reset subnet
 
 
+# ------------------------------------------------------------------------- json_copies
+def test_json_copies_copy_json_trees_independently_and_leave_the_rest_to_deepcopy() -> None:
+    import datetime as dt
+
+    from moto.stepfunctions.parser.api import HistoryEventType
+
+    class Tagged(dict[str, Any]):
+        pass
+
+    moment = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    tagged = Tagged(k=[1])
+    value = {
+        "a": [1, 2.5, {"b": "x", "c": None, "d": True}],
+        "when": moment,
+        "type": HistoryEventType.TaskStateEntered,
+        "tagged": tagged,
+    }
+
+    copied = moto_adapters._json_copy(value)
+    copied["a"][2]["b"] = "changed"
+    copied["a"].append(3)
+    copied["tagged"]["k"].append(2)
+
+    assert value["a"] == [1, 2.5, {"b": "x", "c": None, "d": True}]
+    assert copied["when"] == moment
+    assert copied["type"] is HistoryEventType.TaskStateEntered
+    assert type(copied["tagged"]) is Tagged
+    assert tagged == {"k": [1]}
+
+
+def test_json_copies_fail_loudly_when_an_engine_module_stops_importing_copy(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.eval import states
+
+    monkeypatch.setattr(states, "copy", object())
+
+    with pytest.raises(AdaptationBrokenError, match="'json_copies'"), local_aws():
+        pass
+
+
+# ---------------------------------------------------------------------------- loopback
+def test_loopback_serves_this_processs_requests_to_the_server_without_a_socket(
+    aws_credentials: None,
+) -> None:
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    # Nothing listens on this port: only an in-process answer can succeed.
+    silent = f"http://127.0.0.1:{moto_adapters._free_port('127.0.0.1')}"
+    elsewhere = f"http://127.0.0.1:{moto_adapters._free_port('127.0.0.1')}"
+    with mock_aws(), local_aws(adapters=["loopback"], endpoint_url=silent):
+        dynamodb = aws("dynamodb", silent)
+        dynamodb.create_table(TableName="loop", **table_schema())
+        key = {"pk": {"S": "RUN#1"}, "sk": {"S": "REQUEST"}}
+        dynamodb.put_item(TableName="loop", Item={**key, "n": {"N": "1"}})
+        # The ASL engine calls http://localhost:$MOTO_PORT: the same server.
+        same_server = aws("dynamodb", silent.replace("127.0.0.1", "localhost"))
+        item = same_server.get_item(TableName="loop", Key=key)["Item"]
+        with pytest.raises(ClientError) as missing:
+            dynamodb.get_item(TableName="absent", Key=key)
+        s3 = aws("s3", silent)  # REST, path-style, a streamed answer
+        s3.create_bucket(Bucket="loop")
+        odd_key = "a/b c+d%2F é.txt"  # moto must see the undecoded path, as from a socket
+        s3.put_object(Bucket="loop", Key=odd_key, Body=b"\x00bytes")
+        body = s3.get_object(Bucket="loop", Key=odd_key)["Body"].read()
+        head = s3.head_object(Bucket="loop", Key=odd_key)
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket="loop", Prefix="a/")["Contents"]]
+        once = Config(retries={"total_max_attempts": 1})
+        with pytest.raises(EndpointConnectionError):  # another port goes over the network
+            boto3.client("dynamodb", endpoint_url=elsewhere, config=once).list_tables()
+    with pytest.raises(EndpointConnectionError):  # undone: the socket again
+        boto3.client("dynamodb", endpoint_url=silent, config=once).list_tables()
+
+    assert item["n"] == {"N": "1"}
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert body == b"\x00bytes"
+    assert head["ContentLength"] == len(b"\x00bytes")
+    assert listed == [odd_key]
+
+
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.batch.models import Job
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.jsonata import jsonata
     from moto.stepfunctions.parser.asl.utils import boto_client
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -1126,11 +1242,13 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
         "start": (StepFunctionsParserBackend, "start_execution"),
         "client": (boto_client, "boto_client_for"),
         "jsonata": (jsonata, "_eval_jsonata"),
+        "copies": (states, "copy"),
+        "loopback": (BotocoreStubber, "__call__"),
     }
     before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
     environ = dict(os.environ)
 
-    with mock_aws(), local_aws() as cloud:
+    with mock_aws(), local_aws(endpoint_url="http://127.0.0.1:9") as cloud:
         assert cloud.retry_sleep_scale == 0.0
         assert all(getattr(o, a) is not before[k] for k, (o, a) in seams.items())
         with pytest.raises(RuntimeError, match="already active"), local_aws():
