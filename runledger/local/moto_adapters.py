@@ -39,11 +39,12 @@ adaptation             what it does
 ``fast_responses``     the server finds a request's service once per host, not by trying
                        every service's URL patterns under a lock; a REST service's
                        operation router is built once, not by every request that
-                       arrives before the first build ends; a projection converts
-                       only the projected attributes, not the whole item; DynamoDB item and
-                       Streams record answers, already in wire shape, go out through
-                       ``json.dumps`` instead of moto's shape-walking serializer; so do
-                       Step Functions execution histories.
+                       arrives before the first build ends; a response class's
+                       method names are listed once, not per request; a projection
+                       converts only the projected attributes, not the whole item;
+                       DynamoDB item and Streams record answers and Step Functions
+                       execution histories, already in wire shape, go out through
+                       ``json.dumps`` instead of moto's shape-walking serializer.
 ``leaks``              finished threads are dropped from moto's TMP_THREADS list, which
                        moto fills (about 30 a run) and never empties; method caches that
                        keep a reset cloud's EC2 backend alive are cleared at the end.
@@ -51,6 +52,7 @@ adaptation             what it does
                        engine's tasks, the handlers, the pipe runner) are served in the
                        calling thread by the server's routes and handlers, without a
                        socket; other processes (jobs, the AWS CLI) still use HTTP.
+                       botocore builds a client's User-Agent once per feature set.
 ``json_copies``        the engine's defensive deep copies of state data (JSON trees)
                        copy dicts and lists directly instead of through
                        ``copy.deepcopy``'s generic walk.
@@ -136,6 +138,7 @@ import types
 import urllib.parse
 import urllib.request
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1383,13 +1386,14 @@ def _adapt_batch_local(cloud: LocalCloud) -> Iterator[None]:
 
         def resolve_or_wait() -> Any:
             # Instead of moto's fixed 0.5 s polling: wake up when the job ends (checking
-            # that the execution still runs), and describe the job once more then.
-            result = resolver()
+            # that the execution still runs), then describe the job. A job still queued
+            # or running is not described at all: its answer would be None anyway.
             deadline = time.monotonic() + BATCH_SYNC_WAIT_SECONDS
-            while result is None and env.is_running() and time.monotonic() < deadline:
-                if local.done.wait(0.5):  # a stopped execution is noticed within 0.5 s
-                    return resolver()
-            return result
+            while not local.done.is_set() and env.is_running():
+                if time.monotonic() >= deadline:
+                    return None  # moto calls again after its own short sleep
+                local.done.wait(0.5)  # a stopped execution is noticed within 0.5 s
+            return resolver()
 
         return resolve_or_wait
 
@@ -2153,6 +2157,12 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
     item_class, _, project = _seam(
         name, "moto.dynamodb.models.dynamo_type", "Item.project", ["self", "projection_expressions"]
     )
+    # Every request lists its response class's methods with inspect.getmembers (~0.3 ms).
+    _, _, method_names = _seam(name, "moto.core.responses", "method_names_from_class", ["clazz"])
+    names_by_class = _OncePerKey(lambda clazz: tuple(method_names(clazz)), maxsize=256)
+
+    def method_names_once(clazz: object) -> list[str]:
+        return list(names_by_class(clazz))
 
     def project_named(self: Any, projection_expressions: list[list[str]]) -> Any:
         # moto converts the whole item to plain JSON (deep copies included) once per
@@ -2199,6 +2209,9 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
         stack.enter_context(mock.patch.object(responses_module, "get_service_router", routers))
         stack.enter_context(mock.patch.object(router_class, "_get_router", get_protocol_router))
         stack.enter_context(mock.patch.object(item_class, "project", project_named))
+        stack.enter_context(
+            mock.patch.object(responses_module, "method_names_from_class", method_names_once)
+        )
         for path, operations in _WIRE_SHAPED.items():
             module, qualname = path.rsplit(".", 1)
             owner, _, original = _seam(
@@ -2335,6 +2348,10 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
     _, _, backend_app = _seam(name, "moto.moto_server.werkzeug_app", "create_backend_app")
     _, _, flask_view = _seam(name, "moto.core.utils", "convert_to_flask_response")
     recorder = _import(name, "moto.moto_api").recorder
+    agent_class, agent_attr, agent_string = _seam(
+        name, "botocore.useragent", "UserAgentString.to_string", ["self"]
+    )
+    _, _, botocore_context = _seam(name, "botocore.context", "get_context")
     from botocore.awsrequest import AWSResponse
     from botocore.compat import HTTPHeaders
     from botocore.exceptions import ClientError
@@ -2404,7 +2421,25 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
             wire_headers[key] = str(value)
         return AWSResponse(request.url, status, wire_headers, raw_response(body))
 
-    with mock.patch.object(stubber_class, call_attr, call):
+    agents: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], str]] = weakref.WeakKeyDictionary()
+
+    def user_agent(self: Any) -> str:
+        # botocore rebuilds the User-Agent twice a request from a dozen sanitised parts
+        # (0.3 ms, more than signing). It depends on the client's settings, fixed when the
+        # client is made, and on the features this call uses: built once per feature set.
+        context = botocore_context()
+        features = (
+            frozenset(context.features) if context is not None else frozenset(),
+            frozenset(self._client_features or ()),
+        )
+        built = agents.setdefault(self, {})
+        if features not in built:
+            built[features] = agent_string(self)
+        return built[features]
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(stubber_class, call_attr, call))
+        stack.enter_context(mock.patch.object(agent_class, agent_attr, user_agent))
         yield
 
 

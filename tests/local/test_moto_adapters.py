@@ -703,6 +703,33 @@ def test_batch_local_runs_at_most_max_running_jobs_and_the_rest_wait_runnable(
         assert second_started >= first_stopped  # one at a time
 
 
+def test_batch_local_sync_describes_each_job_once_when_it_ends(
+    local_cloud: LocalCloud, job_program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.batch.models import BatchBackend
+
+    local_cloud.max_running_jobs = 1  # the second and third jobs wait RUNNABLE
+    local_cloud.batch_env["SLEEP_SECONDS"] = "0.3"
+    create_batch_environment(aws("batch"), job_program)
+    described: list[str] = []
+    describe_jobs = BatchBackend.describe_jobs
+
+    def counting(self: Any, jobs: list[str] | None) -> list[dict[str, Any]]:
+        answer: list[dict[str, Any]] = describe_jobs(self, jobs)
+        described.extend(job["status"] for job in answer)
+        return answer
+
+    monkeypatch.setattr(BatchBackend, "describe_jobs", counting)
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(sfn, "batch-described", "batch_variants.asl.json")
+    variants = [{"name": f"v{n}", "queue": "spot", "exit_code": 0} for n in range(3)]
+
+    results = output(run_execution(sfn, arn, {"variants": variants}))
+
+    assert [result["Status"] for result in results] == ["SUCCEEDED"] * 3
+    assert described == ["SUCCEEDED"] * 3  # never while queued or running
+
+
 def test_batch_local_injected_exit_codes_replace_matching_attempts_only(
     local_cloud: LocalCloud, job_program: Path
 ) -> None:
@@ -1069,6 +1096,29 @@ def test_fast_responses_build_a_rest_router_once_for_concurrent_first_requests(
     assert built == {"lambda": 1}
 
 
+def test_fast_responses_list_a_response_classs_methods_once(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import moto.core.responses as responses
+
+    listed: Counter[str] = Counter()
+    original = responses.method_names_from_class
+
+    def method_names_from_class(clazz: type) -> list[str]:
+        listed[clazz.__name__] += 1
+        return original(clazz)
+
+    monkeypatch.setattr(responses, "method_names_from_class", method_names_from_class)
+    with mock_aws(), local_aws(adapters=["fast_responses"]):
+        dynamodb = aws("dynamodb")
+        dynamodb.create_table(TableName="names", **table_schema())
+        for n in range(5):
+            dynamodb.put_item(TableName="names", Item={"pk": {"S": f"{n}"}, "sk": {"S": "x"}})
+        assert len(dynamodb.scan(TableName="names")["Items"]) == 5
+
+    assert listed == {"DynamoHandler": 1}
+
+
 def test_fast_responses_projection_returns_only_the_projected_paths(
     local_cloud: LocalCloud,
 ) -> None:
@@ -1224,6 +1274,29 @@ def test_loopback_serves_this_processs_requests_to_the_server_without_a_socket(
     assert body == b"\x00bytes"
     assert head["ContentLength"] == len(b"\x00bytes")
     assert listed == [odd_key]
+
+
+def test_loopback_sends_the_user_agent_botocore_would_build_per_call_features(
+    moto_endpoint: str,
+) -> None:
+    def agents_seen() -> list[str]:
+        seen: list[str] = []
+        dynamodb = aws("dynamodb", moto_endpoint)
+        dynamodb.meta.events.register_first(
+            "before-send.dynamodb",
+            lambda request, **_: seen.append(request.headers["User-Agent"]),
+        )
+        for _ in range(2):
+            dynamodb.list_tables()
+            list(dynamodb.get_paginator("list_tables").paginate())  # a feature: paginator
+        return [agent if isinstance(agent, str) else agent.decode() for agent in seen]
+
+    with local_aws(adapters=["loopback"], endpoint_url=moto_endpoint):
+        memoised = agents_seen()
+    built = agents_seen()
+
+    assert memoised == built
+    assert built[0] != built[1]  # the paginated call says so in its User-Agent
 
 
 # ----------------------------------------------------------------------- undo / broken
