@@ -283,6 +283,48 @@ def test_lambda_in_process_timeout_is_reported_as_sandbox_timedout(
     assert "Task timed out after 0.30 seconds" in error["errorMessage"]
 
 
+def test_lambda_in_process_chain_lock_admits_one_chain_and_wakes_one_waiter_per_release() -> None:
+    lock = moto_adapters._ChainLock()
+    wakeups = 0
+    wait = lock._cond.wait
+
+    def counted_wait(timeout: float | None = None) -> bool:
+        nonlocal wakeups
+        woke = wait(timeout)
+        wakeups += 1
+        return woke
+
+    lock._cond.wait = counted_wait  # type: ignore[method-assign]
+    inside: list[str] = []
+    overlaps: list[list[str]] = []
+
+    def invocation(chain: str, nested: bool) -> None:
+        lock.acquire(chain)
+        try:
+            inside.append(chain)
+            if len(set(inside)) > 1:
+                overlaps.append(list(inside))
+            if nested:  # a handler's synchronous invoke: same chain, re-entered at once
+                lock.acquire(chain)
+                lock.release()
+            time.sleep(0.002)
+            inside.remove(chain)
+        finally:
+            lock.release()
+
+    threads = [
+        threading.Thread(target=invocation, args=(f"run-{n}", n % 2 == 0)) for n in range(40)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert overlaps == []  # one chain at a time
+    assert wakeups < 3 * len(threads)  # waking every waiter at every release: ~n*n/2
+
+
 def test_lambda_in_process_concurrent_invokes_each_see_their_own_env(
     local_cloud: LocalCloud, lambda_fixtures: Path
 ) -> None:
