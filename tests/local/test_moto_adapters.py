@@ -1305,6 +1305,9 @@ def test_loopback_serves_this_processs_requests_to_the_server_without_a_socket(
         head = s3.head_object(Bucket="loop", Key=odd_key)
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket="loop", Prefix="a/")["Contents"]]
         once = Config(retries={"total_max_attempts": 1})
+        misrouted = boto3.client("dynamodb", endpoint_url=f"{silent}/no/such/route", config=once)
+        with pytest.raises(ClientError) as unrouted:  # answered by the server's own app
+            misrouted.list_tables()
         with pytest.raises(EndpointConnectionError):  # another port goes over the network
             boto3.client("dynamodb", endpoint_url=elsewhere, config=once).list_tables()
     with pytest.raises(EndpointConnectionError):  # undone: the socket again
@@ -1313,6 +1316,7 @@ def test_loopback_serves_this_processs_requests_to_the_server_without_a_socket(
     assert item["n"] == {"N": "1"}
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert unrouted.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert body == b"\x00bytes"
     assert head["ContentLength"] == len(b"\x00bytes")
     assert listed == [odd_key]
