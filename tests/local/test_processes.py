@@ -64,6 +64,29 @@ def test_python_scripts_are_forked_with_exact_argv_cwd_and_env(
     assert seen["boto3_loaded"] is True  # preloaded by the fork server
 
 
+def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> None:
+    # The fork server made an S3 client of its own (fake keys, us-east-1, a dead endpoint)
+    # to warm botocore's caches: none of it may reach a job's clients.
+    (tmp_path / "client.py").write_text(
+        "import boto3\n"
+        "s3 = boto3.client('s3')\n"
+        "keys = s3._request_signer._credentials\n"
+        "print(s3.meta.region_name, s3.meta.endpoint_url, keys.access_key)\n"
+    )
+    env = {
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_ACCESS_KEY_ID": "job-key",
+        "AWS_SECRET_ACCESS_KEY": "job-secret",
+    }
+
+    code, out, process = run([sys.executable, "client.py"], tmp_path, env)
+
+    assert not isinstance(process, subprocess.Popen)  # forked from the warm fork server
+    assert code == 0, out
+    assert out.split() == ["eu-west-3", "http://127.0.0.1:4566", "job-key"]
+
+
 @pytest.mark.parametrize(
     ("mode", "expected_code", "expected_text"),
     [
