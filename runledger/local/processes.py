@@ -14,6 +14,10 @@ memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
 Both kinds of process have the same small interface (``JobProcess``): ``pid``, ``poll()``,
 ``wait(timeout)``, exit status as ``subprocess`` reports it (negative for a signal).
 
+``engine_core()`` splits the CPUs while the local cloud runs: the engine's threads share
+one GIL, so they are kept on one CPU (a GIL handed between threads on different CPUs
+costs CPU time in every switch), and the jobs, which are processes, run on the others.
+
 The fork server is driven through ``multiprocessing.forkserver``'s own protocol as of
 Python 3.13 (the project's runtime), not ``multiprocessing.Process``, which would make
 every job re-import the parent's ``__main__``; tests/local/test_processes.py fails if a
@@ -30,7 +34,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing import connection, forkserver, reduction
 from pathlib import Path
 from typing import IO, Protocol
@@ -38,6 +42,10 @@ from typing import IO, Protocol
 #: Modules the fork server imports once; every forked job finds them loaded.
 PRELOAD = ("runledger.local._job_preload",)
 _MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
+#: ``RUNLEDGER_LOCAL_PIN=0`` leaves the engine and its jobs on every CPU (engine_core()).
+_PIN_VARIABLE = "RUNLEDGER_LOCAL_PIN"
+#: The CPUs jobs started now run on; None: wherever this process may run.
+_job_cpus: frozenset[int] | None = None
 
 _server_lock = threading.Lock()
 _server_preloaded = False
@@ -92,11 +100,20 @@ class _ScriptRun:
     """
 
     def __init__(
-        self, script: str, args: list[str], cwd: str, env: dict[str, str], output: str
+        self,
+        script: str,
+        args: list[str],
+        cwd: str,
+        env: dict[str, str],
+        output: str,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.script, self.args, self.cwd, self.env, self.output = script, args, cwd, env, output
+        self.cpus = cpus
 
     def _bootstrap(self, parent_sentinel: object = None) -> int:
+        if self.cpus:
+            os.sched_setaffinity(0, self.cpus)
         os.setsid()  # its own process group, as start_new_session: timeouts kill the group
         out = os.open(self.output, os.O_WRONLY | os.O_APPEND)
         os.dup2(out, 1)
@@ -145,8 +162,9 @@ def start(
     A forked Python job needs ``output`` to have a path (a NamedTemporaryFile).
     """
     script = python_script(command)
+    cpus = _job_cpus
     if script is None or os.environ.get(_MODE_VARIABLE) == "subprocess":
-        return subprocess.Popen(  # noqa: S603 - the job definition's command
+        process = subprocess.Popen(  # noqa: S603 - the job definition's command
             list(command),
             cwd=cwd,
             env=dict(env),
@@ -154,6 +172,10 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if cpus:
+            with contextlib.suppress(OSError):  # it may have ended already
+                os.sched_setaffinity(process.pid, cpus)
+        return process
     path = Path(script[0]) if os.path.isabs(script[0]) else cwd / script[0]
     if not cwd.is_dir():
         raise FileNotFoundError(f"no such working directory: {cwd}")
@@ -161,7 +183,42 @@ def start(
         raise FileNotFoundError(f"{command[0]}: can't open file {str(path)!r}")
     if not isinstance(getattr(output, "name", None), str):
         raise TypeError("a forked job needs an output file with a path (NamedTemporaryFile)")
-    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name)))
+    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name), cpus))
+
+
+def _threads() -> list[int]:
+    return [int(tid) for tid in os.listdir("/proc/self/task")]
+
+
+@contextlib.contextmanager
+def engine_core() -> Iterator[int | None]:
+    """While inside, this process's threads run on one CPU and jobs started on the others.
+
+    Yields the engine's CPU, or None when nothing was split: fewer than two CPUs, no
+    ``sched_setaffinity`` (not Linux), or ``RUNLEDGER_LOCAL_PIN=0``. Threads started
+    inside inherit the engine's CPU from the thread that starts them. On the way out every
+    thread of the process gets back the CPUs it had on the way in (threads started inside
+    get what the calling thread had).
+    """
+    global _job_cpus
+    allowed = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else None
+    if not allowed or len(allowed) < 2 or os.environ.get(_PIN_VARIABLE) == "0":
+        yield None
+        return
+    engine = min(allowed)
+    before = {}
+    for tid in _threads():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {engine})
+    _job_cpus = allowed - {engine}
+    try:
+        yield engine
+    finally:
+        _job_cpus = None
+        for tid in _threads():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, before.get(tid, allowed))
 
 
 def _fork(run: _ScriptRun) -> _ForkedProcess:

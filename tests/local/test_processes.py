@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +141,51 @@ def test_a_missing_script_or_directory_fails_to_start_like_popen(tmp_path: Path)
             processes.start(
                 [sys.executable, "/x/nope.py"], cwd=tmp_path / "gone", env={}, output=output
             )
+
+
+AFFINITY = "import os\nprint(sorted(os.sched_getaffinity(0)))\n"
+
+
+def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cpus.py").write_text(AFFINITY)
+    allowed = os.sched_getaffinity(0)
+    seen: dict[str, set[int]] = {}
+    release = threading.Event()
+
+    def in_thread() -> None:
+        seen["thread"] = os.sched_getaffinity(0)
+        release.wait(10)
+        seen["thread after"] = os.sched_getaffinity(0)
+
+    with processes.engine_core() as engine:
+        thread = threading.Thread(target=in_thread)
+        thread.start()
+        seen["engine"] = os.sched_getaffinity(0)
+        _, forked, _ = run([sys.executable, "cpus.py"], tmp_path, {})
+        monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+        _, popened, _ = run([sys.executable, "cpus.py"], tmp_path, {})
+        monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
+    release.set()
+    thread.join(10)
+
+    jobs = sorted(allowed - {engine}) if engine is not None else sorted(allowed)
+    if len(allowed) >= 2:  # the machines this project runs on (CI: 2 cores)
+        assert engine in allowed
+        assert seen["engine"] == seen["thread"] == {engine}
+    else:
+        assert engine is None
+        assert seen["engine"] == seen["thread"] == allowed
+    assert json.loads(forked) == json.loads(popened) == jobs
+    # Every thread gets its CPUs back, including the one started inside.
+    assert os.sched_getaffinity(0) == seen["thread after"] == allowed
+
+
+def test_engine_core_splits_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
+    allowed = os.sched_getaffinity(0)
+    with processes.engine_core() as engine:
+        assert engine is None
+        assert os.sched_getaffinity(0) == allowed
+        assert processes._job_cpus is None
