@@ -35,7 +35,9 @@ adaptation             what it does
                        Throw ``States.*`` errors (``States.TaskFailed``) too.
 ``asl_parse_cache``    the definition's ANTLR syntax tree and evaluation components
                        are built once per definition, not once per execution (nor once
-                       per execution started before the first build ends).
+                       per execution started before the first build ends); a JSONPath
+                       (ResultPath, InputPath, ...) is parsed once per path, not at
+                       every use.
 ``fast_responses``     the server finds a request's service once per host, not by trying
                        every service's URL patterns under a lock; a REST service's
                        operation router is built once, not by every request that
@@ -1535,8 +1537,29 @@ def _plain(value: Any) -> Any:
     """jsonata-python's results (JList sequences, NULL_VALUE, ...) as plain JSON values."""
     from jsonata.utils import Utils
 
-    value = Utils.convert_nulls(value)
-    return json.loads(json.dumps(value))
+    return _as_json(Utils.convert_nulls(value))
+
+
+def _as_json(value: Any, encode: Callable[[Any], str] = json.dumps) -> Any:
+    """``json.loads(encode(value))`` without the text in between.
+
+    Dicts with string keys, lists, tuples and JSON atoms are rebuilt directly, into new
+    containers; anything else (datetimes, enums, non-string keys, ...) takes the round
+    trip through ``encode`` itself, so the result is the same either way.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if isinstance(value, dict):
+        plain = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return json.loads(encode(value))
+            plain[key] = _as_json(item, encode)
+        return plain
+    if isinstance(value, list | tuple):
+        return [_as_json(item, encode) for item in value]
+    return json.loads(encode(value))
 
 
 def _jsonata_literal(value: Any) -> str:
@@ -1609,8 +1632,9 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
                 values["states"] = env.states._states_data
         except AttributeError as exc:  # a moto upgrade renamed them
             raise AdaptationBrokenError(name, f"moto's variable stores changed: {exc}") from exc
-        # As JSON values (the context holds datetimes), the way moto encodes them.
-        plain: dict[str, Any] = json.loads(to_json_str(values))
+        # As JSON values (the context holds datetimes), the way moto encodes them, and
+        # copies: an expression cannot change the execution's data.
+        plain: dict[str, Any] = _as_json(values, to_json_str)
         return plain
 
     def function_declarations(references: set[str]) -> str:
@@ -2013,6 +2037,8 @@ def _states_task_failure(env: Any, error: str, cause: str) -> Exception:
 
 _SFN_PARSER: Final[str] = "moto.stepfunctions.parser."
 _ASL_PARSER: Final[str] = "moto.stepfunctions.parser.asl.parse.asl_parser"
+_RESULT_PATH: Final[str] = "moto.stepfunctions.parser.asl.component.common.path.result_path"
+_JSON_PATH: Final[str] = "moto.stepfunctions.parser.asl.utils.json_path"
 
 
 def _assign_heap_keys(program: Any, eval_component: Any) -> None:
@@ -2090,7 +2116,23 @@ def _adapt_asl_parse_cache(cloud: LocalCloud) -> Iterator[None]:
         # its Environment), which is why moto's own Map iterations already share them.
         return programs(definition), syntax_tree(definition)
 
-    with mock.patch.object(owner, attribute, staticmethod(parse)):
+    # Every Task state's ResultPath (default "$", JSONata states included) and every
+    # JSONPath the engine reads builds a new jsonpath-ng parser (ply's tables) and parses
+    # its path at each use: ~1 ms a use, 18 uses a run. A parsed path is not changed by
+    # find or update_or_create, so one per path string serves every thread.
+    path_users = [
+        (_import(name, module_name), _OncePerKey(original, maxsize=1024))
+        for module_name, original in (
+            (_RESULT_PATH, _seam(name, "jsonpath_ng", "parse", ["string"])[2]),
+            (_JSON_PATH, _seam(name, "jsonpath_ng.ext", "parse", ["path", "debug"])[2]),
+        )
+    ]
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(owner, attribute, staticmethod(parse)))
+        for user, cached in path_users:
+            if getattr(user, "parse", None) is not cached._compute:
+                raise AdaptationBrokenError(name, f"{user.__name__} no longer imports parse")
+            stack.enter_context(mock.patch.object(user, "parse", cached))
         yield
 
 

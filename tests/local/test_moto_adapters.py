@@ -480,6 +480,47 @@ def test_jsonata_step_functions_functions(local_cloud: LocalCloud) -> None:
     assert result["arithmetic"] == 42
 
 
+def test_jsonata_bindings_and_results_are_what_a_json_round_trip_gives() -> None:
+    # Bindings and results are converted directly, not through JSON text; the values must
+    # be exactly what the text round trip (moto's encoder for bindings) would give.
+    import datetime as dt
+    import enum
+
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Tagged(dict[str, Any]):
+        pass
+
+    class Items(list[Any]):
+        pass
+
+    value = {
+        "context": {"StartTime": dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)},
+        "day": dt.date(2026, 11, 23),
+        "nested": [1, 2.5, ("t", None), {"b": True, "nan": float("inf")}],
+        "enum": Colour.RED,
+        "level": Level.HIGH,
+        "keys": {1: "one", None: "none", 2.5: "x"},
+        "tagged": Tagged(k=Items([1, {"d": "e"}])),
+    }
+    converted = moto_adapters._as_json(value, to_json_str)
+    assert converted == json.loads(to_json_str(value))
+    assert type(converted["tagged"]) is dict
+    assert type(converted["tagged"]["k"]) is list
+    converted["nested"][3]["b"] = False  # a new tree: the original is untouched
+    assert value["nested"][3] == {"b": True, "nan": float("inf")}
+    results = [Items([1, "a", {"x": None}]), 3.0, "s", None, {"k": Level.HIGH}]
+    assert [moto_adapters._as_json(r) for r in results] == json.loads(json.dumps(results))
+    with pytest.raises(TypeError):  # what json.dumps does with a non-JSON result
+        moto_adapters._as_json({"f": object()})
+
+
 def test_jsonata_outer_variables_are_read_only_inside_a_map(local_cloud: LocalCloud) -> None:
     sfn = aws("stepfunctions")
     inner = {"Type": "Pass", "Assign": {"total": "{% $total + $states.input %}"}, "End": True}
@@ -939,6 +980,39 @@ def test_asl_parse_cache_builds_a_definition_once_with_every_heap_key_set(
     assert all(c._EvalComponent__heap_key is not None for c in components)
     with pytest.raises(ASLParserException):
         AmazonStateLanguageParser.parse('{"StartAt": "P", "States": {"P": {"Type": "Nope"}}}')
+
+
+def test_asl_parse_cache_parses_each_jsonpath_once(local_cloud: LocalCloud) -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    # The parse ResultPath and extract_json use is a cache that answers one object per path.
+    assert result_path.parse("$.result") is result_path.parse("$.result")
+    assert json_path.parse("$.items[*].id") is json_path.parse("$.items[*].id")
+    # ... and the shared parsed paths still read and write each execution's own data.
+    assert json_path.extract_json("$.items[*].id", {"items": [{"id": 1}, {"id": 2}]}) == [1, 2]
+    assert json_path.extract_json("$.items[*].id", {"items": [{"id": 3}]}) == [3]
+    sfn = aws("stepfunctions")
+    definition = {
+        "StartAt": "Keep",
+        "States": {
+            "Keep": {"Type": "Pass", "Result": {"n": 1}, "ResultPath": "$.kept", "End": True}
+        },
+    }
+    arn = create_state_machine(sfn, "result-path", definition)
+    for tag in ("a", "b"):
+        assert output(run_execution(sfn, arn, {"tag": tag})) == {"tag": tag, "kept": {"n": 1}}
+
+
+def test_asl_parse_cache_fails_loudly_when_the_engine_stops_importing_parse(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+
+    monkeypatch.setattr(result_path, "parse", lambda string: None)
+
+    with pytest.raises(AdaptationBrokenError, match="'asl_parse_cache'"), local_aws():
+        pass
 
 
 def test_asl_parse_cache_concurrent_executions_of_one_program_stay_independent(
