@@ -41,17 +41,26 @@ def _pss_bytes(pid: int) -> int:
     return 0
 
 
-def tree_pss_bytes(root: int, exclude: int = 0) -> int:
-    """Proportional set size of ``root`` and its descendants but ``exclude`` (Linux /proc)."""
+def tree_pss_bytes(root: int, exclude: int = 0, parents: dict[int, int] | None = None) -> int:
+    """Proportional set size of ``root`` and its descendants but ``exclude`` (Linux /proc).
+
+    ``parents`` (pid -> parent pid) is kept between calls, so each call reads the parent
+    of new processes only.
+    """
+    known = {} if parents is None else parents
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    alive = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+    for pid in known.keys() - alive:
+        del known[pid]
+    for pid in alive:
+        if pid not in known:
             try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                known[pid] = int(stat.rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
-            if int(entry.name) != exclude:
-                children.setdefault(parent, []).append(int(entry.name))
+        if pid != exclude:
+            children.setdefault(known[pid], []).append(pid)
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -63,10 +72,10 @@ def tree_pss_bytes(root: int, exclude: int = 0) -> int:
 
 def watch_memory(root: int, interval: float = 0.1) -> None:
     """Print the peak tree PSS of ``root`` once this process's stdin closes."""
-    peak = 0
+    peak, parents, me = 0, dict[int, int](), os.getpid()
     while not select.select([sys.stdin], [], [], interval)[0]:
-        peak = max(peak, tree_pss_bytes(root, exclude=os.getpid()))
-    print(max(peak, tree_pss_bytes(root, exclude=os.getpid())))
+        peak = max(peak, tree_pss_bytes(root, exclude=me, parents=parents))
+    print(max(peak, tree_pss_bytes(root, exclude=me, parents=parents)))
 
 
 def one_repeat(runs: int, timeout: float) -> dict[str, float]:
