@@ -2230,7 +2230,10 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
         tops = {path[0] for path in projection_expressions if path}
         tops |= {_LIST_INDEX.sub("", top) for top in tops}
         subset = copy.copy(self)
-        subset.attrs = {key: value for key, value in self.attrs.items() if key in tops}
+        # A snapshot first (one C call, so no other thread runs in between): a workflow's
+        # UpdateItem may add attributes to this item while a status poll projects it.
+        attrs = list(self.attrs.items())
+        subset.attrs = {key: value for key, value in attrs if key in tops}
         return project(subset, projection_expressions)
 
     def get_backend_for_host(self: Any, host: str | None) -> Any:

@@ -10,6 +10,7 @@ import gc
 import itertools
 import json
 import os
+import sys
 import threading
 import time
 import weakref
@@ -1308,6 +1309,38 @@ def test_leaks_finished_threads_and_reset_backends_are_let_go(aws_credentials: N
     assert TMP_THREADS == []
     gc.collect()
     assert cloud_subnet() is None  # moto's method cache no longer holds the reset subnet
+
+
+def test_fast_responses_projection_reads_an_item_another_thread_is_updating(
+    local_cloud: LocalCloud,
+) -> None:
+    # A status poll projects the REQUEST item while the workflow's UpdateItem adds
+    # attributes to it: the projection must not iterate the live attribute dict.
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = Item(
+        DynamoType({"S": "RUN#p"}),
+        DynamoType({"S": "REQUEST"}),
+        {f"a{n}": {"S": "x"} for n in range(50)} | {"status": {"S": "RUNNING"}},
+    )
+    stop = threading.Event()
+
+    def update() -> None:
+        while not stop.is_set():
+            item.attrs["extra"] = DynamoType({"S": "y"})
+            item.attrs.pop("extra", None)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    writer = threading.Thread(target=update)
+    writer.start()
+    try:
+        for _ in range(3000):
+            assert item.project([["status"]]).attrs == {"status": DynamoType({"S": "RUNNING"})}
+    finally:
+        stop.set()
+        writer.join()
+        sys.setswitchinterval(previous)
 
 
 # ------------------------------------------------------------------------- json_copies
