@@ -46,6 +46,8 @@ _MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
 _PIN_VARIABLE = "RUNLEDGER_LOCAL_PIN"
 #: The CPUs jobs started now run on; None: wherever this process may run.
 _job_cpus: frozenset[int] | None = None
+#: (fork server pid, CPUs) last given to the fork server.
+_server_cpus: tuple[int | None, frozenset[int] | None] = (None, None)
 
 _server_lock = threading.Lock()
 _server_preloaded = False
@@ -186,6 +188,19 @@ def start(
     return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name), cpus))
 
 
+def _place_fork_server(cpus: frozenset[int] | None) -> None:
+    # Forking copies the server's page tables, work done by the server's CPU: the job's
+    # CPUs, not the engine's (which the server inherited when the engine started it).
+    global _server_cpus
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    wanted = (pid, cpus)
+    if pid is None or wanted == _server_cpus or not hasattr(os, "sched_setaffinity"):
+        return
+    with contextlib.suppress(OSError):  # restarted meanwhile: the next job places it
+        os.sched_setaffinity(pid, cpus or os.sched_getaffinity(0))
+        _server_cpus = wanted
+
+
 def _threads() -> list[int]:
     return [int(tid) for tid in os.listdir("/proc/self/task")]
 
@@ -233,6 +248,8 @@ def _fork(run: _ScriptRun) -> _ForkedProcess:
     payload = io.BytesIO()
     reduction.dump({}, payload)
     reduction.dump(run, payload)
+    forkserver.ensure_running()
+    _place_fork_server(run.cpus)
     sentinel, write_end = forkserver.connect_to_new_process([])
     with open(write_end, "wb", closefd=True) as pipe:
         pipe.write(payload.getbuffer())

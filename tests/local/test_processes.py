@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,8 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
         thread.start()
         seen["engine"] = os.sched_getaffinity(0)
         _, forked, _ = run([sys.executable, "cpus.py"], tmp_path, {})
+        server = forkserver._forkserver._forkserver_pid
+        seen["fork server"] = os.sched_getaffinity(server)  # it forks on the jobs' CPUs
         monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
         _, popened, _ = run([sys.executable, "cpus.py"], tmp_path, {})
         monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
@@ -177,9 +180,12 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
     else:
         assert engine is None
         assert seen["engine"] == seen["thread"] == allowed
-    assert json.loads(forked) == json.loads(popened) == jobs
-    # Every thread gets its CPUs back, including the one started inside.
+    assert json.loads(forked) == json.loads(popened) == sorted(seen["fork server"]) == jobs
+    # Every thread gets its CPUs back, including the one started inside, and the fork
+    # server with the next job.
     assert os.sched_getaffinity(0) == seen["thread after"] == allowed
+    _, after, _ = run([sys.executable, "cpus.py"], tmp_path, {})
+    assert json.loads(after) == sorted(allowed) == sorted(os.sched_getaffinity(server))
 
 
 def test_engine_core_splits_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
