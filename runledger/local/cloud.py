@@ -396,21 +396,24 @@ class LocalPipeline:
     ) -> dict[str, RunResult]:
         """Poll until every run reaches SUCCEEDED, FAILED or INVALID, or ``timeout`` passes.
 
-        Each poll reads only the status of unfinished runs (BatchGetItem); a run's items
-        are read in full once it finishes, and for ``on_progress`` (which sees every run).
+        Each poll reads only the status of unfinished runs (BatchGetItem). Runs are read
+        in full once all are final (a Query costs the engine a sort of the whole table
+        in moto), and at each poll for ``on_progress`` (which sees every run).
         """
         wanted = list(dict.fromkeys(pks))
-        finished: dict[str, RunResult] = {}
+        finished: dict[str, RunResult | None] = {}
         deadline = time.monotonic() + timeout
         while True:
             pending = [pk for pk in wanted if pk not in finished]
             for pk, status in self._statuses(pending).items():
                 if status in TERMINAL:
-                    finished[pk] = self.read_run(pk)
+                    finished[pk] = None  # read below, with the others
             if on_progress:
+                for pk in finished:
+                    finished[pk] = finished[pk] or self.read_run(pk)
                 on_progress({pk: finished.get(pk) or self.read_run(pk) for pk in wanted})
             if len(finished) == len(wanted):
-                return {pk: finished[pk] for pk in wanted}
+                return {pk: finished[pk] or self.read_run(pk) for pk in wanted}
             if time.monotonic() > deadline:
                 waiting = sorted(pk for pk in wanted if pk not in finished)
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {waiting}")
