@@ -46,6 +46,8 @@ adaptation             what it does
                        arrives before the first build ends; a response class's
                        method names are listed once, not per request; a projection
                        converts only the projected attributes, not the whole item;
+                       an UpdateExpression is parsed once per text, not twice per
+                       UpdateItem;
                        DynamoDB item and Streams record answers and Step Functions
                        execution histories, already in wire shape, go out through
                        ``json.dumps`` instead of moto's shape-walking serializer.
@@ -2332,7 +2334,19 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
 
         return serialized
 
+    # moto tokenises and parses an UpdateExpression twice per UpdateItem (~1 ms each, for
+    # the same few expressions every run). The tree is only read (find_clauses) or copied
+    # (UpdateExpressionValidator works on a deep copy), so one per text serves them all.
+    update_parser, _, _ = _seam(
+        name, "moto.dynamodb.parsing.expressions", "UpdateExpressionParser.make"
+    )
+    make = update_parser.__dict__.get("make")
+    if not isinstance(make, classmethod):
+        raise AdaptationBrokenError(name, "UpdateExpressionParser.make is not a classmethod")
+    update_trees = _OncePerKey(make.__func__, maxsize=1024)
+
     with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(update_parser, "make", classmethod(update_trees)))
         stack.enter_context(mock.patch.object(dispatcher, lookup_attr, get_backend_for_host))
         stack.enter_context(mock.patch.object(responses_module, "get_service_router", routers))
         stack.enter_context(mock.patch.object(router_class, "_get_router", get_protocol_router))

@@ -1390,6 +1390,55 @@ def test_leaks_finished_threads_and_reset_backends_are_let_go(aws_credentials: N
     assert cloud_subnet() is None  # moto's method cache no longer holds the reset subnet
 
 
+def test_fast_responses_parse_an_update_expression_once_and_apply_it_to_each_item(
+    local_cloud: LocalCloud,
+) -> None:
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    expression = "SET #s = :s, n = if_not_exists(n, :zero) + :one REMOVE gone"
+    assert UpdateExpressionParser.make(expression) is UpdateExpressionParser.make(expression)
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    for pk in ("RUN#a", "RUN#b"):
+        ddb.put_item(
+            TableName="runs", Item={"pk": {"S": pk}, "sk": {"S": "REQUEST"}, "gone": {"S": "x"}}
+        )
+    for pk, status, times in (("RUN#a", "one", 1), ("RUN#b", "two", 2), ("RUN#a", "three", 1)):
+        for _ in range(times):
+            ddb.update_item(
+                TableName="runs",
+                Key={"pk": {"S": pk}, "sk": {"S": "REQUEST"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":s": {"S": status},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+            )
+    items = {
+        item["pk"]["S"]: item
+        for item in ddb.scan(TableName="runs")["Items"]  # the shared tree kept no values
+    }
+    assert items["RUN#a"] == {
+        "pk": {"S": "RUN#a"},
+        "sk": {"S": "REQUEST"},
+        "status": {"S": "three"},
+        "n": {"N": "2"},
+    }
+    assert items["RUN#b"]["status"] == {"S": "two"}
+    assert items["RUN#b"]["n"] == {"N": "2"}
+    for _ in range(2):  # a bad expression is not cached: it fails every time
+        with pytest.raises(ClientError, match="ValidationException"):
+            ddb.update_item(
+                TableName="runs",
+                Key={"pk": {"S": "RUN#a"}, "sk": {"S": "REQUEST"}},
+                UpdateExpression="SET = :s",
+                ExpressionAttributeValues={":s": {"S": "x"}},
+            )
+
+
 def test_fast_responses_projection_reads_an_item_another_thread_is_updating(
     local_cloud: LocalCloud,
 ) -> None:
