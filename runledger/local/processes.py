@@ -188,6 +188,11 @@ def start(
     return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name), cpus))
 
 
+def job_cpus() -> frozenset[int] | None:
+    """The CPUs jobs run on while ``engine_core()`` splits them, else None."""
+    return _job_cpus
+
+
 def _place_fork_server(cpus: frozenset[int] | None) -> None:
     # Forking copies the server's page tables, work done by the server's CPU: the job's
     # CPUs, not the engine's (which the server inherited when the engine started it).

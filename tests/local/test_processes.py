@@ -167,6 +167,7 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
         _, forked, _ = run([sys.executable, "cpus.py"], tmp_path, {})
         server = forkserver._forkserver._forkserver_pid
         seen["fork server"] = os.sched_getaffinity(server)  # it forks on the jobs' CPUs
+        seen["job_cpus"] = set(processes.job_cpus() or allowed)
         monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
         _, popened, _ = run([sys.executable, "cpus.py"], tmp_path, {})
         monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
@@ -181,6 +182,8 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
         assert engine is None
         assert seen["engine"] == seen["thread"] == allowed
     assert json.loads(forked) == json.loads(popened) == sorted(seen["fork server"]) == jobs
+    assert sorted(seen["job_cpus"]) == jobs
+    assert processes.job_cpus() is None
     # Every thread gets its CPUs back, including the one started inside, and the fork
     # server with the next job.
     assert os.sched_getaffinity(0) == seen["thread after"] == allowed
@@ -194,4 +197,4 @@ def test_engine_core_splits_nothing_when_told_not_to(monkeypatch: pytest.MonkeyP
     with processes.engine_core() as engine:
         assert engine is None
         assert os.sched_getaffinity(0) == allowed
-        assert processes._job_cpus is None
+        assert processes.job_cpus() is None
