@@ -30,7 +30,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from runledger.local import processes
 from runledger.local.cloud import LocalPipeline, localize_request
 from runledger.sam_template import REPO_ROOT
 
@@ -91,8 +90,6 @@ def one_repeat(runs: int, timeout: float) -> dict[str, float]:
         stdout=subprocess.PIPE,
     )
     with LocalPipeline(stack_name="runledger-bench") as pipeline:
-        # ... and off the engine's CPU (runledger.local.processes.engine_core).
-        os.sched_setaffinity(sampler.pid, processes.job_cpus() or os.sched_getaffinity(0))
         cpu, started = time.process_time(), dt.datetime.now(dt.UTC)
         pks = [pipeline.put_request({**item, "pk": f"RUN#bench-{i:04d}"}) for i in range(runs)]
         # Polled once a second: the watcher shares the GIL with the engine it watches.

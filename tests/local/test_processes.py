@@ -147,7 +147,7 @@ def test_a_missing_script_or_directory_fails_to_start_like_popen(tmp_path: Path)
 AFFINITY = "import os\nprint(sorted(os.sched_getaffinity(0)))\n"
 
 
-def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
+def test_engine_core_keeps_the_engine_on_one_cpu_and_gives_its_jobs_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "cpus.py").write_text(AFFINITY)
@@ -160,41 +160,38 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_its_jobs_on_the_others(
         release.wait(10)
         seen["thread after"] = os.sched_getaffinity(0)
 
+    # The fork server starts again inside, from the pinned thread, and would keep its CPU.
+    forkserver._forkserver._stop()
     with processes.engine_core() as engine:
         thread = threading.Thread(target=in_thread)
         thread.start()
         seen["engine"] = os.sched_getaffinity(0)
         _, forked, _ = run([sys.executable, "cpus.py"], tmp_path, {})
         server = forkserver._forkserver._forkserver_pid
-        seen["fork server"] = os.sched_getaffinity(server)  # it forks on the jobs' CPUs
-        seen["job_cpus"] = set(processes.job_cpus() or allowed)
+        seen["fork server"] = os.sched_getaffinity(server)
         monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
         _, popened, _ = run([sys.executable, "cpus.py"], tmp_path, {})
         monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
     release.set()
     thread.join(10)
 
-    jobs = sorted(allowed - {engine}) if engine is not None else sorted(allowed)
     if len(allowed) >= 2:  # the machines this project runs on (CI: 2 cores)
         assert engine in allowed
         assert seen["engine"] == seen["thread"] == {engine}
     else:
         assert engine is None
         assert seen["engine"] == seen["thread"] == allowed
-    assert json.loads(forked) == json.loads(popened) == sorted(seen["fork server"]) == jobs
-    assert sorted(seen["job_cpus"]) == jobs
-    assert processes.job_cpus() is None
-    # Every thread gets its CPUs back, including the one started inside, and the fork
-    # server with the next job.
+    # Jobs, forked or not, and the fork server get every CPU, not the engine's one.
+    assert json.loads(forked) == json.loads(popened) == sorted(seen["fork server"])
+    assert json.loads(forked) == sorted(allowed)
+    # Every thread gets its CPUs back, including the one started inside.
     assert os.sched_getaffinity(0) == seen["thread after"] == allowed
-    _, after, _ = run([sys.executable, "cpus.py"], tmp_path, {})
-    assert json.loads(after) == sorted(allowed) == sorted(os.sched_getaffinity(server))
 
 
-def test_engine_core_splits_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_core_pins_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
     allowed = os.sched_getaffinity(0)
     with processes.engine_core() as engine:
         assert engine is None
         assert os.sched_getaffinity(0) == allowed
-        assert processes.job_cpus() is None
+        assert processes._job_cpus is None
