@@ -96,11 +96,13 @@ process-wide).
 
 Lambda concurrency: a handler runs with its environment variables set in ``os.environ``
 (process-wide), so invocations are serialised by one lock, held from environment set-up
-to handler return. A nested synchronous invoke from a handler (in-process) re-enters the
-lock. Map iterations therefore run their Lambda steps one at a time; Batch jobs (separate
-processes) still run concurrently. A handler that exceeds its timeout is reported as
-``Sandbox.Timedout``, its environment is restored and the lock released, but its Python
-thread cannot be killed: it finishes in the background and its result is discarded.
+to handler return, and served in the order their executions started (an invoke from
+outside an execution: in the order it arrived). A nested synchronous invoke from a
+handler (in-process) re-enters the lock. Map iterations therefore run their Lambda
+steps one at a time; Batch jobs (separate processes) still run concurrently. A handler
+that exceeds its timeout is reported as ``Sandbox.Timedout``, its environment is restored
+and the lock released, but its Python thread cannot be killed: it finishes in the
+background and its result is discarded.
 While a handler runs, its ``code_dir`` and ``extra_paths`` are at the front of
 ``sys.path``; sibling modules it imports are cached under their plain names, so give
 them names unique across functions (shared code belongs in the layer anyway).
@@ -124,9 +126,11 @@ import copy
 import datetime as dt
 import functools
 import hashlib
+import heapq
 import importlib.util
 import inspect
 import io
+import itertools
 import json
 import logging
 import os
@@ -145,7 +149,6 @@ import urllib.parse
 import urllib.request
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,40 +346,49 @@ class LocalLambdaContext:
 class _ChainLock:
     """Held by one invocation chain at a time; re-entrant within the chain.
 
-    A release wakes one waiter, not all: with a hundred runs in flight, hundreds of Map
-    iterations wait here, and waking them all at each of 800 releases cost more CPU than
-    the handlers themselves. Waiters of the chain that takes the lock are woken too, as
-    they may enter at once.
+    Waiters are served earliest ``priority`` first (then first come): a Lambda step of
+    an execution started earlier goes before one of an execution started later, so runs
+    started together move through their Lambda steps one after another instead of all
+    at once. A release hands the lock to that one waiter (and wakes waiters of its
+    chain, which may enter too), not to whoever asks next.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._owner: str | None = None
         self._depth = 0
-        self._waiting: Counter[str] = Counter()
+        self._queue: list[tuple[float, int, str, threading.Event]] = []
+        self._tickets = itertools.count()
 
-    def acquire(self, chain: str) -> None:
-        with self._cond:
-            if self._owner not in (None, chain):
-                self._waiting[chain] += 1
-                try:
-                    while self._owner not in (None, chain):
-                        self._cond.wait()
-                finally:
-                    self._waiting[chain] -= 1
-                    if not self._waiting[chain]:
-                        del self._waiting[chain]
-            if self._owner is None and self._waiting[chain]:
-                self._cond.notify_all()  # rare: more of this chain queued behind another
-            self._owner = chain
+    def acquire(self, chain: str, priority: float = 0.0) -> None:
+        with self._lock:
+            if self._owner in (None, chain) and not (self._owner is None and self._queue):
+                self._owner = chain
+                self._depth += 1
+                return
+            turn = threading.Event()
+            heapq.heappush(self._queue, (priority, next(self._tickets), chain, turn))
+        turn.wait()
+        with self._lock:
             self._depth += 1
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._cond.notify()
+            if self._depth or not self._queue:
+                if not self._depth:
+                    self._owner = None
+                return
+            _, _, chain, turn = heapq.heappop(self._queue)
+            self._owner = chain
+            turn.set()
+            # Waiters of the chain that now holds the lock may enter at once.
+            same = [entry for entry in self._queue if entry[2] == chain]
+            if same:
+                self._queue = [entry for entry in self._queue if entry[2] != chain]
+                heapq.heapify(self._queue)
+                for entry in same:
+                    entry[3].set()
 
 
 _LAMBDA_LOCK = _ChainLock()
@@ -671,7 +683,7 @@ class LocalCloud:
             finally:
                 finished.set()
 
-        _LAMBDA_LOCK.acquire(chain)
+        _LAMBDA_LOCK.acquire(chain, getattr(_INVOCATION, "priority", None) or time.time())
         try:
             env = self._lambda_environment(spec, region, context)
             with _environ(env), _sys_path((spec.code_dir, *spec.extra_paths)):
@@ -1041,11 +1053,37 @@ def _adapt_lambda_in_process(cloud: LocalCloud) -> Iterator[None]:
         response["Payload"] = from_payload(io.BytesIO(payload))
         return response
 
+    _, _, integration = _seam(
+        name,
+        _LAMBDA_EVAL_UTILS,
+        "execute_lambda_function_integration",
+        ["env", "parameters", "region", "state_credentials"],
+    )
+
+    def integration_in_start_order(
+        env: Any, parameters: dict[str, Any], region: str, state_credentials: Any
+    ) -> Any:
+        # The execution's start time orders its Lambda steps against other executions'.
+        try:
+            started = env.states.context_object.context_object_data["Execution"]["StartTime"]
+        except (AttributeError, KeyError, TypeError):
+            started = None  # unordered: served by arrival
+        _INVOCATION.priority = started.timestamp() if isinstance(started, dt.datetime) else None
+        try:
+            return integration(env, parameters, region, state_credentials)
+        finally:
+            _INVOCATION.priority = None
+
     with contextlib.ExitStack() as stack:
         for owner, attribute, original in targets:
             stack.enter_context(mock.patch.object(owner, attribute, make_invoke(original)))
         stack.enter_context(
             mock.patch.object(eval_utils, "_invoke_lambda_function", invoke_task_directly)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                eval_utils, "execute_lambda_function_integration", integration_in_start_order
+            )
         )
         try:
             yield

@@ -363,23 +363,13 @@ def test_lambda_in_process_timeout_is_reported_as_sandbox_timedout(
     assert "Task timed out after 0.30 seconds" in error["errorMessage"]
 
 
-def test_lambda_in_process_chain_lock_admits_one_chain_and_wakes_one_waiter_per_release() -> None:
+def test_lambda_in_process_chain_lock_admits_one_chain_at_a_time() -> None:
     lock = moto_adapters._ChainLock()
-    wakeups = 0
-    wait = lock._cond.wait
-
-    def counted_wait(timeout: float | None = None) -> bool:
-        nonlocal wakeups
-        woke = wait(timeout)
-        wakeups += 1
-        return woke
-
-    lock._cond.wait = counted_wait  # type: ignore[method-assign]
     inside: list[str] = []
     overlaps: list[list[str]] = []
 
     def invocation(chain: str, nested: bool) -> None:
-        lock.acquire(chain)
+        lock.acquire(chain, priority=float(hash(chain) % 7))
         try:
             inside.append(chain)
             if len(set(inside)) > 1:
@@ -402,7 +392,97 @@ def test_lambda_in_process_chain_lock_admits_one_chain_and_wakes_one_waiter_per_
 
     assert not any(thread.is_alive() for thread in threads)
     assert overlaps == []  # one chain at a time
-    assert wakeups < 3 * len(threads)  # waking every waiter at every release: ~n*n/2
+    assert (lock._owner, lock._depth, lock._queue) == (None, 0, [])
+
+
+def test_lambda_in_process_chain_lock_serves_the_earliest_started_first() -> None:
+    # Priority is the start time of the waiter's execution: earlier first, then arrival.
+    lock = moto_adapters._ChainLock()
+    lock.acquire("holder")
+    order: list[str] = []
+
+    def invocation(chain: str, priority: float) -> None:
+        lock.acquire(chain, priority)
+        order.append(chain)
+        lock.release()
+
+    threads = []
+    for chain, priority in (("late", 5.0), ("early-1", 1.0), ("middle", 3.0), ("early-2", 1.0)):
+        threads.append(threading.Thread(target=invocation, args=(chain, priority)))
+        threads[-1].start()
+        deadline = time.monotonic() + 5
+        while len(lock._queue) < len(threads):  # queued in this arrival order
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join(10)
+
+    assert order == ["early-1", "early-2", "middle", "late"]
+
+
+def test_lambda_in_process_chain_lock_admits_every_waiter_of_the_chain_it_hands_over_to() -> None:
+    lock = moto_adapters._ChainLock()
+    lock.acquire("a")
+    both_inside = threading.Barrier(2, timeout=5)
+    results: list[str] = []
+
+    def invocation(name: str) -> None:
+        lock.acquire("b", priority=1.0)
+        try:
+            both_inside.wait()  # breaks (BrokenBarrierError) unless both are inside at once
+            results.append(name)
+        finally:
+            lock.release()
+
+    threads = [threading.Thread(target=invocation, args=(n,)) for n in ("b1", "b2")]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while len(lock._queue) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    lock.release()
+    for thread in threads:
+        thread.join(10)
+
+    assert sorted(results) == ["b1", "b2"]
+    assert (lock._owner, lock._depth) == (None, 0)
+
+
+def test_lambda_in_process_tasks_wait_for_the_lock_in_their_executions_start_order(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("echo", code_dir=lambda_fixtures / "echo")
+    sfn = aws("stepfunctions")
+    definition = {
+        "StartAt": "Invoke",
+        "States": {
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
+                "End": True,
+            }
+        },
+    }
+    arn = create_state_machine(sfn, "ordered", definition)
+    priorities: list[float] = []
+    acquire = moto_adapters._LAMBDA_LOCK.acquire
+
+    def recording_acquire(chain: str, priority: float = 0.0) -> None:
+        priorities.append(priority)
+        acquire(chain, priority)
+
+    with mock.patch.object(moto_adapters._LAMBDA_LOCK, "acquire", recording_acquire):
+        described = run_execution(sfn, arn, {"n": 1})
+        aws("lambda").invoke(FunctionName="echo", Payload=b"{}")  # from outside: by arrival
+        arrived = time.time()
+
+    assert described["status"] == "SUCCEEDED"
+    assert priorities[0] == pytest.approx(described["startDate"].timestamp(), abs=0.001)
+    assert priorities[1] == pytest.approx(arrived, abs=5)
+    assert priorities[1] > priorities[0]
 
 
 def test_lambda_in_process_concurrent_invokes_each_see_their_own_env(
