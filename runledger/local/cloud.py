@@ -30,7 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from runledger.local.intrinsics import Scope, resolve
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner
-from runledger.local.processes import engine_core
+from runledger.local.processes import engine_core, start_fork_server
 from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn, load_sam, parameter_defaults
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
@@ -141,6 +141,8 @@ class LocalPipeline:
         try:
             # Before any thread starts: every thread of the engine inherits its CPU.
             self._stack.enter_context(engine_core())
+            # Its imports (~0.5 s) then overlap the stack's creation, not the first job.
+            start_fork_server()
             self.endpoint_url = self._stack.enter_context(moto_server(self.host, self.port))
             self.cloud = self._stack.enter_context(
                 local_aws(

@@ -234,20 +234,30 @@ def engine_core() -> Iterator[int | None]:
                 os.sched_setaffinity(tid, before.get(tid, allowed))
 
 
-def _fork(run: _ScriptRun) -> _ForkedProcess:
-    # The fork server's protocol (multiprocessing.popen_forkserver): preparation data,
-    # then the object whose _bootstrap the child calls. No preparation: the child must
-    # not re-import our __main__ (multiprocessing would run the CLI again in every job).
+def start_fork_server() -> None:
+    """Start the fork server (and its imports) now, not when the first job needs it.
+
+    Nothing to start when jobs run through Popen (``RUNLEDGER_LOCAL_JOBS=subprocess``).
+    """
     global _server_preloaded
+    if os.environ.get(_MODE_VARIABLE) == "subprocess":
+        return
     with _server_lock:
         if not _server_preloaded:
             forkserver.set_forkserver_preload(list(PRELOAD))
             _server_preloaded = True
+    forkserver.ensure_running()
+    _place_fork_server(_job_cpus)
+
+
+def _fork(run: _ScriptRun) -> _ForkedProcess:
+    # The fork server's protocol (multiprocessing.popen_forkserver): preparation data,
+    # then the object whose _bootstrap the child calls. No preparation: the child must
+    # not re-import our __main__ (multiprocessing would run the CLI again in every job).
     payload = io.BytesIO()
     reduction.dump({}, payload)
     reduction.dump(run, payload)
-    forkserver.ensure_running()
-    _place_fork_server(run.cpus)
+    start_fork_server()
     sentinel, write_end = forkserver.connect_to_new_process([])
     with open(write_end, "wb", closefd=True) as pipe:
         pipe.write(payload.getbuffer())

@@ -195,3 +195,17 @@ def test_engine_core_pins_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPat
         assert engine is None
         assert os.sched_getaffinity(0) == allowed
         assert processes._job_cpus is None
+
+
+def test_the_fork_server_starts_before_the_first_job_unless_jobs_use_popen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forkserver._forkserver._stop()
+    monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+    processes.start_fork_server()
+    assert forkserver._forkserver._forkserver_pid is None  # Popen mode forks nothing
+    monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
+    processes.start_fork_server()
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None
+    os.kill(server, 0)  # running (raises if not)
