@@ -14,6 +14,12 @@ memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
 Both kinds of process have the same small interface (``JobProcess``): ``pid``, ``poll()``,
 ``wait(timeout)``, exit status as ``subprocess`` reports it (negative for a signal).
 
+The fork server is driven through ``multiprocessing.forkserver``'s own protocol as of
+Python 3.13 (the project's runtime), not ``multiprocessing.Process``, which would make
+every job re-import the parent's ``__main__``; tests/local/test_processes.py fails if a
+Python upgrade changes it. A job's atexit hooks run, as under ``python SCRIPT``.
+``start_fork_server()`` starts it ahead of the first job.
+
 ``engine_core()`` keeps the local cloud's threads on one CPU while it runs: they share
 one GIL, and a GIL handed between threads on different CPUs costs CPU time in every
 switch. Jobs, which are processes, are given every CPU back (they would inherit the
