@@ -62,6 +62,9 @@ adaptation             what it does
 ``json_copies``        the engine's defensive deep copies of state data (JSON trees)
                        copy dicts and lists directly instead of through
                        ``copy.deepcopy``'s generic walk.
+``dynamodb_atomic``    DynamoDB requests run one at a time, each with its answer: moto
+                       changes items in place, so a read during another thread's write
+                       saw a half-written item or failed.
 =====================  ===============================================================
 
 Public API::
@@ -174,6 +177,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "leaks",
     "loopback",
     "json_copies",
+    "dynamodb_atomic",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -2460,6 +2464,32 @@ def _adapt_json_copies(cloud: LocalCloud) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
+# Adaptation: DynamoDB requests one at a time.
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _adapt_dynamodb_atomic(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    name = "dynamodb_atomic"
+    owner, attribute, original = _seam(
+        name, "moto.dynamodb.responses", "DynamoHandler.call_action", ["self"]
+    )
+    lock = threading.RLock()
+
+    def call_action(self: Any) -> Any:
+        # moto changes an item in place, attribute by attribute, and reads it the same
+        # way: a GetItem or Query of an item another thread was updating saw it half
+        # written or failed ("dictionary changed size during iteration"). On AWS each
+        # request on an item is atomic; here each runs alone, answer included.
+        with lock:
+            return original(self)
+
+    with mock.patch.object(owner, attribute, call_action):
+        yield
+
+
+# --------------------------------------------------------------------------------------
 # Adaptation: loopback.
 # --------------------------------------------------------------------------------------
 
@@ -2641,6 +2671,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "leaks": _adapt_leaks,
     "loopback": _adapt_loopback,
     "json_copies": _adapt_json_copies,
+    "dynamodb_atomic": _adapt_dynamodb_atomic,
 }
 _ACTIVE = threading.Lock()
 
