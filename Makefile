@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint build clean system-deps graph report-example bench
+.PHONY: help install run test lint build clean system-deps graph report-example bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,6 +49,10 @@ build: install  ## sam build (functions and the shared layer, arm64)
 
 bench: install  ## 100 runs of 3 variants through the local cloud, 3 times (medians; minutes)
 	$(BIN)/python bench/bench_local_runs.py --runs 100 --repeat 3
+
+bench-compare: install  ## The bench for REV=<commit> and the working tree, in turn (3 rounds)
+	@test -n "$(REV)" || { echo "usage: make bench-compare REV=<commit>" >&2; exit 2; }
+	$(BIN)/python bench/alternate.py "$(REV)" --rounds 3 --runs 100
 
 clean:  ## Remove build output and caches (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
