@@ -104,20 +104,11 @@ class _ScriptRun:
     """
 
     def __init__(
-        self,
-        script: str,
-        args: list[str],
-        cwd: str,
-        env: dict[str, str],
-        output: str,
-        cpus: frozenset[int] | None = None,
+        self, script: str, args: list[str], cwd: str, env: dict[str, str], output: str
     ) -> None:
         self.script, self.args, self.cwd, self.env, self.output = script, args, cwd, env, output
-        self.cpus = cpus
 
     def _bootstrap(self, parent_sentinel: object = None) -> int:
-        if self.cpus:
-            os.sched_setaffinity(0, self.cpus)
         os.setsid()  # its own process group, as start_new_session: timeouts kill the group
         out = os.open(self.output, os.O_WRONLY | os.O_APPEND)
         os.dup2(out, 1)
@@ -166,7 +157,6 @@ def start(
     A forked Python job needs ``output`` to have a path (a NamedTemporaryFile).
     """
     script = python_script(command)
-    cpus = _job_cpus
     if script is None or os.environ.get(_MODE_VARIABLE) == "subprocess":
         process = subprocess.Popen(  # noqa: S603 - the job definition's command
             list(command),
@@ -176,9 +166,9 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        if cpus:
+        if _job_cpus:  # it inherited the engine's one CPU from this thread
             with contextlib.suppress(OSError):  # it may have ended already
-                os.sched_setaffinity(process.pid, cpus)
+                os.sched_setaffinity(process.pid, _job_cpus)
         return process
     path = Path(script[0]) if os.path.isabs(script[0]) else cwd / script[0]
     if not cwd.is_dir():
@@ -187,12 +177,13 @@ def start(
         raise FileNotFoundError(f"{command[0]}: can't open file {str(path)!r}")
     if not isinstance(getattr(output, "name", None), str):
         raise TypeError("a forked job needs an output file with a path (NamedTemporaryFile)")
-    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name), cpus))
+    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name)))
 
 
 def _place_fork_server(cpus: frozenset[int] | None) -> None:
     # The server inherited the engine's one CPU from the thread that started it: its
     # forks (copying the page tables of a ~70 MB interpreter) and jobs would stay there.
+    # Placed before each fork, so every job inherits the jobs' CPUs from it.
     global _server_cpus
     pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
     wanted = (pid, cpus)
