@@ -29,7 +29,9 @@ adaptation             what it does
 ``jsonata``            ``QueryLanguage: JSONata`` through jsonata-python, plus the
                        functions Step Functions adds ($partition, $range, $hash, $random,
                        $uuid, $parse); variables holding quotes/backslashes are encoded
-                       correctly; evaluation errors are ``States.QueryEvaluationError``.
+                       correctly; evaluation errors are ``States.QueryEvaluationError``;
+                       an expression's bindings hold only the parts of $states and the
+                       variables it reads.
 ``retry_sleep``        Retry intervals are scaled by ``LocalCloud.retry_sleep_scale``
                        (default 0: no waiting); the history still shows every attempt.
 ``mock_config``        Step Functions Local's MockConfigFile (``SFN_MOCK_CONFIG``) with
@@ -1672,6 +1674,68 @@ def _as_json(value: Any, encode: Callable[[Any], str] = json.dumps) -> Any:
     return json.loads(encode(value))
 
 
+def _binding_paths(references: Iterable[str]) -> dict[str, frozenset[tuple[str, ...]]]:
+    """Per binding an expression reads (moto's references, ``$name.key.key``): its key paths.
+
+    ``()`` stands for the whole value. A path ends before a step that is not a plain key
+    (moto's references stop at ``[``, ``(``, ``*``, a ``$`` function, a backquote, ...).
+    """
+    paths: dict[str, set[tuple[str, ...]]] = {}
+    for reference in references:
+        name, *keys = reference[1:].split(".")
+        plain: list[str] = []
+        for key in keys:
+            if not key or key[0].isdigit() or "$" in key:
+                break
+            plain.append(key)
+        paths.setdefault(name, set()).add(tuple(plain))
+    return {name: frozenset(found) for name, found in paths.items()}
+
+
+def _pruned_json(
+    value: Any, paths: frozenset[tuple[str, ...]], encode: Callable[[Any], str]
+) -> Any:
+    """``_as_json`` of only the parts of ``value`` that ``paths`` reach; the rest is left out.
+
+    A path that meets anything but a plain dict (a list, an atom) takes it whole, so an
+    expression mapping a path over an array sees every element.
+    """
+    if () in paths or type(value) is not dict:
+        return _as_json(value, encode)
+    below: dict[str, set[tuple[str, ...]]] = {}
+    for head, *rest in paths:
+        below.setdefault(head, set()).add(tuple(rest))
+    return {
+        key: _pruned_json(item, frozenset(below[key]), encode)
+        for key, item in value.items()
+        if key in below
+    }
+
+
+def _jsonata_bindings(
+    values: Mapping[str, Any],
+    expression: str,
+    references: Iterable[str],
+    encode: Callable[[Any], str],
+) -> dict[str, Any]:
+    """The bindings ``expression`` is evaluated with: the parts of ``values`` it reads.
+
+    As JSON values (the context holds datetimes), the way moto encodes them (``encode``),
+    and copies: an expression cannot change the execution's data. Only what the
+    expression reads (its ``references``, moto's) is converted: converting all of $states
+    (the input twice, with the context) for each of a state's expressions was a tenth of
+    the engine's CPU. JSONata's parent operator (%) can climb out of a path: with a % in
+    the expression, everything is converted.
+    """
+    if "%" in expression:
+        return {binding: _as_json(value, encode) for binding, value in values.items()}
+    return {
+        binding: _pruned_json(values[binding], paths, encode)
+        for binding, paths in _binding_paths(references).items()
+        if binding in values
+    }
+
+
 def _jsonata_literal(value: Any) -> str:
     from moto.stepfunctions.parser.asl.utils.encoding import _DateTimeEncoder
 
@@ -1734,18 +1798,14 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
         except Exception as exc:
             raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
 
-    def bindings_of(env: Any, with_states: bool) -> dict[str, Any]:
+    def bindings_of(env: Any, expression: str, references: set[str]) -> dict[str, Any]:
         store = env.variable_store
         try:
             values = {**store._outer_scope, **store._inner_scope}
-            if with_states:
-                values["states"] = env.states._states_data
+            values["states"] = env.states._states_data
         except AttributeError as exc:  # a moto upgrade renamed them
             raise AdaptationBrokenError(name, f"moto's variable stores changed: {exc}") from exc
-        # As JSON values (the context holds datetimes), the way moto encodes them, and
-        # copies: an expression cannot change the execution's data.
-        plain: dict[str, Any] = _as_json(values, to_json_str)
-        return plain
+        return _jsonata_bindings(values, expression, references, to_json_str)
 
     def function_declarations(references: set[str]) -> str:
         # moto's text declarations still in use (those not registered natively).
@@ -1758,7 +1818,8 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
         references = extract_references(self.expression)
         text = function_declarations(references) + self.expression
         try:
-            result = _evaluate_jsonata(jsonata_python, text, bindings_of(env, True))
+            bindings = bindings_of(env, self.expression, references)
+            result = _evaluate_jsonata(jsonata_python, text, bindings)
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
         if result is None:  # undefined (JSON null is NULL_VALUE until converted)
@@ -1773,9 +1834,10 @@ def _adapt_jsonata(cloud: LocalCloud) -> Iterator[None]:
         if str(self.query_language_mode.name) != "JSONata":
             original_sample_body(self, env)
             return
-        extract_references(self.expression)  # rejects $ and $$ as moto does
+        references = extract_references(self.expression)  # rejects $ and $$ as moto does
         try:
-            result = _evaluate_jsonata(jsonata_python, self.expression, bindings_of(env, True))
+            bindings = bindings_of(env, self.expression, references)
+            result = _evaluate_jsonata(jsonata_python, self.expression, bindings)
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
         env.stack.append(None if result is None else _plain(result))

@@ -10,6 +10,7 @@ import gc
 import itertools
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -679,6 +680,108 @@ def test_jsonata_bindings_and_results_are_what_a_json_round_trip_gives() -> None
     assert [moto_adapters._as_json(r) for r in results] == json.loads(json.dumps(results))
     with pytest.raises(TypeError):  # what json.dumps does with a non-JSON result
         moto_adapters._as_json({"f": object()})
+
+
+def _workflow_jsonata_expressions() -> list[str]:
+    definition = (Path(__file__).parents[2] / "statemachines" / "run_workflow.asl.json").read_text()
+    found = (match.strip() for match in re.findall(r"\{%(.*?)%\}", definition))
+    return [expression for expression in found if "${" not in expression]  # not SAM's
+
+
+def test_jsonata_bindings_hold_only_what_the_expression_reads() -> None:
+    # Only the parts of $states and the variables an expression reads are converted; every
+    # expression must still give exactly what it gives with everything converted.
+    import datetime as dt
+
+    import jsonata as jsonata_python
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import (
+        extract_jsonata_variable_references as references_of,
+    )
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    started = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    run_input = {
+        "name": "run-1",
+        "variants": [{"name": "a", "cost": 1}, {"name": "b", "cost": 2}],
+        "attributes": {"summary": {"ok": 2}, "cost": {"usd": 0.5}},
+        "error": "E", "cause": "C", "Error": "E2", "Cause": "C2", "reason": "r",
+        "valid": True, "timeout_seconds": 60, "summary": "s", "status": "RUNNING",
+        "job_name": "j", "cost": 0.1, "container_overrides": {"Environment": []},
+        "0": "zero",
+    }  # fmt: skip
+    values = {
+        "states": {
+            "input": run_input,
+            "context": {
+                "Execution": {"Id": "arn:x", "Input": run_input, "StartTime": started},
+                "State": {"EnteredTime": started, "Name": "Prepare", "RetryCount": 0},
+            },
+            "result": {
+                "Payload": {"request": run_input, "valid": True},
+                "JobId": "job-1",
+                "Status": "SUCCEEDED",
+                "StartedAt": 1,
+                "StoppedAt": 2,
+                "Attempts": [{"StartedAt": 1, "StoppedAt": 2, "Container": {"ExitCode": 0}}],
+            },
+            "errorOutput": {"Error": "States.TaskFailed", "Cause": "boom"},
+        },
+        "run": {"id": "run-1", "variants": ["a", "b"], "tags": {"team": "x"}},
+        "unused": {"big": list(range(50))},
+    }
+    expressions = [
+        *_workflow_jsonata_expressions(),
+        "$states.input.variants.name",
+        "$states.input.variants[0].name",
+        "$states.input.variants[cost > 1].name",
+        "$keys($states.input)",
+        "$states.input.*",
+        "$states.input.**.name",
+        "$states.input.`name`",
+        "$lookup($states.input, 'name')",
+        "$states.input.attributes.$keys()",
+        "$states.input.attributes.(summary.ok + cost.usd)",
+        "$states.input.variants.%.name",
+        "$states.input.0",
+        "($x := $states.input; $x.name)",
+        "$each($states.context.State, function($v, $k) {$k})",
+        "$states.context.Execution.StartTime & ' ' & $run.id",
+        "$run.variants[1] & $string($run.tags)",
+        "$states",
+        "$states.input.variants.{'n': name, 'all': $states.context.Execution.Input.name}",
+    ]
+    assert len(expressions) > 30  # the workflow's own expressions are in the list
+
+    def evaluate(expression: str, bindings: dict[str, Any]) -> Any:
+        try:
+            result = moto_adapters._evaluate_jsonata(jsonata_python, expression, bindings)
+        except Exception as exc:  # both ways must fail alike
+            return ("error", str(exc))
+        return None if result is None else moto_adapters._plain(result)
+
+    everything = moto_adapters._as_json(values, to_json_str)
+    for expression in expressions:
+        bindings = moto_adapters._jsonata_bindings(
+            values, expression, references_of(expression), to_json_str
+        )
+        assert evaluate(expression, bindings) == evaluate(expression, everything), expression
+
+    def bindings_for(expression: str) -> dict[str, Any]:
+        references = references_of(expression)
+        return moto_adapters._jsonata_bindings(values, expression, references, to_json_str)
+
+    # ... and only that was converted.
+    assert bindings_for("$states.input.name & $run.id") == {
+        "states": {"input": {"name": "run-1"}},
+        "run": {"id": "run-1"},
+    }
+    assert bindings_for("$states.context.State.EnteredTime") == {
+        "states": {"context": {"State": {"EnteredTime": started.isoformat()}}}
+    }
+    assert bindings_for("$states.input.variants.name") == {
+        "states": {"input": {"variants": run_input["variants"]}}
+    }
+    assert bindings_for("$states.input.variants.%.name") == everything
 
 
 def test_jsonata_outer_variables_are_read_only_inside_a_map(local_cloud: LocalCloud) -> None:
