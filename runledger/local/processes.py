@@ -11,6 +11,10 @@ file, in a new session: still one process per job, with its own exit code, signa
 memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
 ``subprocess.Popen`` exactly as written.
 
+The engine compiles each script once (per path, modification time and size) and hands the
+code to the child, marshalled: compiling ``kmer_count.py`` took ~10 ms of every job's CPU.
+A script that does not compile is left to the child, which fails as ``python SCRIPT`` does.
+
 Both kinds of process have the same small interface (``JobProcess``): ``pid``, ``poll()``,
 ``wait(timeout)``, exit status as ``subprocess`` reports it (negative for a signal).
 
@@ -29,13 +33,16 @@ engine's one); when the engine waits, its CPU runs jobs too.
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import io
+import marshal
 import os
 import runpy
 import subprocess
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Iterator, Mapping, Sequence
 from multiprocessing import connection, forkserver, reduction
 from pathlib import Path
@@ -53,6 +60,10 @@ _server_cpus: tuple[int | None, frozenset[int] | None] = (None, None)
 
 _server_lock = threading.Lock()
 _server_preloaded = False
+
+#: (path, mtime_ns, size) -> the script's code, marshalled; at most one version per path.
+_compiled: dict[tuple[str, int, int], bytes] = {}
+_compile_lock = threading.Lock()
 
 
 class JobProcess(Protocol):
@@ -104,9 +115,16 @@ class _ScriptRun:
     """
 
     def __init__(
-        self, script: str, args: list[str], cwd: str, env: dict[str, str], output: str
+        self,
+        script: str,
+        args: list[str],
+        cwd: str,
+        env: dict[str, str],
+        output: str,
+        code: bytes | None = None,
     ) -> None:
         self.script, self.args, self.cwd, self.env, self.output = script, args, cwd, env, output
+        self.code = code  # marshalled; None: the child compiles the script itself
 
     def _bootstrap(self, parent_sentinel: object = None) -> int:
         os.setsid()  # its own process group, as start_new_session: timeouts kill the group
@@ -124,7 +142,10 @@ class _ScriptRun:
         sys.path[0] = os.path.dirname(self.script)
         code = 0
         try:
-            runpy.run_path(self.script, run_name="__main__")
+            if self.code is None:
+                runpy.run_path(self.script, run_name="__main__")
+            else:
+                self._run_compiled()
         except SystemExit as exc:
             if exc.code is None or isinstance(exc.code, int):
                 code = exc.code or 0
@@ -139,6 +160,38 @@ class _ScriptRun:
                 with contextlib.suppress(OSError, ValueError):
                     stream.flush()
         return code
+
+    def _run_compiled(self) -> None:
+        # The globals `python SCRIPT` gives its __main__ module (runpy.run_path's differ:
+        # __package__ "", __loader__ None). The module stays __main__ to the end: this
+        # process ends with the job.
+        module = types.ModuleType("__main__")
+        module.__dict__.update(
+            __file__=self.script,
+            __cached__=None,
+            __loader__=importlib.machinery.SourceFileLoader("__main__", self.script),
+        )
+        sys.modules["__main__"] = module
+        code = marshal.loads(self.code or b"")  # noqa: S302 - compiled by our engine from the script
+        exec(code, module.__dict__)  # noqa: S102 - the job's own script, as python runs it
+
+
+def _compile(script: str) -> bytes | None:
+    """``script``'s code, marshalled, compiled once per version; None if it does not compile."""
+    try:
+        status = os.stat(script)
+        key = (script, status.st_mtime_ns, status.st_size)
+        with _compile_lock:
+            if key not in _compiled:
+                with open(script, "rb") as source:
+                    # dont_inherit: not this module's `from __future__ import annotations`
+                    code = compile(source.read(), script, "exec", dont_inherit=True)
+                for stale in [known for known in _compiled if known[0] == script]:
+                    del _compiled[stale]
+                _compiled[key] = marshal.dumps(code)
+            return _compiled[key]
+    except (OSError, SyntaxError, ValueError):  # the child reports it, as python would
+        return None
 
 
 def python_script(command: Sequence[str]) -> tuple[str, list[str]] | None:
@@ -177,7 +230,8 @@ def start(
         raise FileNotFoundError(f"{command[0]}: can't open file {str(path)!r}")
     if not isinstance(getattr(output, "name", None), str):
         raise TypeError("a forked job needs an output file with a path (NamedTemporaryFile)")
-    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name)))
+    code = _compile(str(path))
+    return _fork(_ScriptRun(str(path), script[1], str(cwd), dict(env), str(output.name), code))
 
 
 def _place_fork_server(cpus: frozenset[int] | None) -> None:

@@ -144,6 +144,60 @@ def test_a_missing_script_or_directory_fails_to_start_like_popen(tmp_path: Path)
             )
 
 
+GLOBALS = """
+import sys
+def later(x: not_defined_anywhere) -> None: ...  # NameError, unless annotations are lazy
+"""
+MODULE = """
+import sys
+main = sys.modules["__main__"]
+print(__name__, __file__, repr(__package__), __spec__, main.__dict__ is globals(), __doc__)
+print(type(__loader__).__name__, __loader__.name, __loader__.path, __cached__)
+"""
+
+
+@pytest.mark.parametrize("source", [GLOBALS, MODULE, "def broken(:\n"])
+def test_a_forked_script_runs_as_python_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # The engine compiles the script and the child runs that code: compiled in a module
+    # of its own (no `from __future__` of ours), as __main__, failing as python fails.
+    (tmp_path / "job.py").write_text(source)
+    forked = run([sys.executable, "job.py"], tmp_path, {})
+    monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+    plain = run([sys.executable, "job.py"], tmp_path, {})
+    assert not isinstance(forked[2], subprocess.Popen)
+    assert isinstance(plain[2], subprocess.Popen)
+    assert forked[0] == plain[0]
+    if source == MODULE:
+        assert forked[1] == plain[1]
+    else:  # the traceback's last line: the error
+        assert forked[1].splitlines()[-1] == plain[1].splitlines()[-1]
+
+
+def test_a_script_is_compiled_once_per_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = tmp_path / "job.py"
+    job.write_text("print('one')\n")
+    compiled = []
+    real_compile = compile
+
+    def counting_compile(*args: object, **kwargs: object) -> object:
+        compiled.append(args[1])
+        return real_compile(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(processes, "compile", counting_compile, raising=False)
+    outputs = [run([sys.executable, "job.py"], tmp_path, {})[1] for _ in range(3)]
+    assert outputs == ["one\n"] * 3
+    assert compiled == [str(job)]
+    job.write_text("print('two')\n")  # same size: the modification time tells them apart
+    stat = job.stat()
+    os.utime(job, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert run([sys.executable, "job.py"], tmp_path, {})[1] == "two\n"
+    assert compiled == [str(job)] * 2
+
+
 AFFINITY = "import os\nprint(sorted(os.sched_getaffinity(0)))\n"
 
 
