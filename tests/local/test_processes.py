@@ -242,6 +242,24 @@ def test_engine_core_keeps_the_engine_on_one_cpu_and_gives_its_jobs_them_all(
     assert os.sched_getaffinity(0) == seen["thread after"] == allowed
 
 
+def test_jobs_run_nicer_than_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine sets the pace of every run; jobs take its CPU only while it waits.
+    (tmp_path / "nice.py").write_text("import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n")
+    engine = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = min(19, engine + processes.JOB_NICENESS)
+    forkserver._forkserver._stop()  # a new server, made nicer when it is placed
+    code, forked, process = run([sys.executable, "nice.py"], tmp_path, {})
+    assert (code, int(forked)) == (0, expected)
+    assert not isinstance(process, subprocess.Popen)
+    server = forkserver._forkserver._forkserver_pid
+    assert os.getpriority(os.PRIO_PROCESS, server) == expected  # forks at its priority
+    monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+    code, popened, process = run(["/bin/sh", "-c", "sleep 0.2; nice"], tmp_path, {})
+    assert isinstance(process, subprocess.Popen)
+    assert (code, int(popened)) == (0, expected)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == engine  # the engine keeps its own
+
+
 def test_engine_core_pins_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
     allowed = os.sched_getaffinity(0)
