@@ -41,8 +41,9 @@ Implemented:
 Differs from AWS:
 
 - One shard at a time, one batch at a time (``ParallelizationFactor`` ignored), polling
-  every ``RunnerOptions.poll_interval`` seconds, slowing to ``max_idle_poll_interval``
-  while idle, rather than the service's long-polling fleet.
+  every ``RunnerOptions.poll_interval`` seconds (four times a second by default, AWS's base
+  rate), slowing to ``max_idle_poll_interval`` while idle, rather than the service's
+  polling fleet.
 - Every StartExecution failure counts against ``MaximumRetryAttempts``; AWS retries its own
   internal errors without limit. Unlimited retries (-1) with unlimited age (-1) would block
   the shard until the record leaves the stream (24 h); locally they stop after
@@ -107,14 +108,16 @@ class InputTemplateError(ValueError):
 class RunnerOptions:
     """Local knobs that AWS does not expose; the defaults suit tests and the CLI.
 
-    The background thread polls again at once after a pass that read records, otherwise
-    after ``poll_interval``, doubling while idle up to ``max_idle_poll_interval`` (every
-    idle pass costs two moto calls, and moto keeps every shard iterator it hands out).
+    The background thread reads the stream ``poll_interval`` seconds after a pass that read
+    records (0.25: the base rate of four reads a second per shard at which AWS's stream
+    pollers read DynamoDB Streams), and after an idle pass waits ``poll_interval``,
+    doubling while idle up to ``max_idle_poll_interval`` (every idle pass costs two moto
+    calls, and moto keeps every shard iterator it hands out).
     ``wait_idle`` and ``stop`` wake it early. DescribeStream runs every
     ``shard_refresh_interval`` seconds and whenever a shard closes.
     """
 
-    poll_interval: float = 0.05
+    poll_interval: float = 0.25
     max_idle_poll_interval: float = 0.25
     shard_refresh_interval: float = 1.0
     backoff_base: float = 0.05
@@ -564,11 +567,14 @@ class PipeRunner:
                 logger.exception("pipe poll failed", extra={"pipe": self.name})
                 self._count(poll_errors=1)
                 busy = False
+            # Busy or not, the next read waits: reading again at once after every record
+            # cost a GetRecords call per record or two under load (moto's CPU, and the
+            # engine's GIL), where AWS reads a shard about four times a second.
+            self._wake.wait(self.options.poll_interval if busy else delay)
             if busy:
                 delay = self.options.poll_interval
-                continue
-            self._wake.wait(delay)
-            delay = min(delay * 2, max(self.options.max_idle_poll_interval, delay))
+            else:
+                delay = min(delay * 2, max(self.options.max_idle_poll_interval, delay))
 
     def _describe_shards(self) -> Iterator[Mapping[str, Any]]:
         kwargs: dict[str, Any] = {"StreamArn": self.stream_arn}

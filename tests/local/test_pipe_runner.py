@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -407,6 +408,50 @@ def test_background_thread_delivers_within_a_second_and_stops_cleanly(
     assert runner.stop(timeout=2.0)
     assert time.monotonic() - stopping < 1.0
     assert not runner.running
+
+
+class _TimedStreams:
+    """A DynamoDB Streams client that notes when each GetRecords call was made."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.reads: list[float] = []
+
+    def get_records(self, **kwargs: Any) -> Any:
+        self.reads.append(time.monotonic())
+        return self._client.get_records(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_busy_stream_is_read_once_per_poll_interval_not_after_every_record(
+    cloud: Cloud,
+) -> None:
+    # GIVEN a runner polling every 0.1 s, and a writer putting a request every 20 ms
+    streams = _TimedStreams(cloud.streams)
+    options = RunnerOptions(poll_interval=0.1, max_idle_poll_interval=0.1)
+    runner = PipeRunner(
+        pipe_properties(cloud),
+        streams=streams,
+        stepfunctions=cloud.sfn,
+        sqs=cloud.sqs,
+        options=options,
+    )
+    with runner:
+        for number in range(25):
+            cloud.put(f"r{number}")
+            time.sleep(0.02)
+        reads = list(streams.reads)
+        assert runner.wait_idle(timeout=5)
+
+    # THEN every record was read and started its execution, but the reads while records
+    # kept coming were a poll interval apart (not one right after each busy pass)
+    assert runner.counters.records_read == 25
+    assert len(cloud.execution_inputs()) == 25
+    gaps = [later - earlier for earlier, later in itertools.pairwise(reads)]
+    assert len(gaps) >= 3
+    assert min(gaps) >= 0.09, gaps
 
 
 def test_stop_interrupts_a_backoff_and_keeps_the_batch(
