@@ -1618,6 +1618,42 @@ def test_leaks_finished_threads_and_reset_backends_are_let_go(aws_credentials: N
     assert cloud_subnet() is None  # moto's method cache no longer holds the reset subnet
 
 
+def test_fast_responses_check_an_items_size_once_and_still_refuse_a_large_item(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    checks = Counter[str]()
+    original = LimitedSizeDict.__setitem__
+
+    def counted(self: LimitedSizeDict, key: str, value: Any) -> None:
+        checks[key] += 1
+        original(self, key, value)
+
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", counted)
+    attrs = {f"a{n:02d}": {"M": {"n": {"N": str(n)}, "s": {"SS": ["x", "y"]}}} for n in range(40)}
+    with mock_aws(), local_aws(adapters=["fast_responses"]):
+        item = Item(DynamoType({"S": "RUN#1"}), DynamoType({"S": "REQUEST"}), attrs)
+        # one size check, made as the last attribute is set, instead of one per attribute
+        assert checks == {"a39": 1}
+        assert list(item.attrs) == list(attrs)
+        assert item.to_json()["Attributes"] == attrs
+
+        ddb = aws("dynamodb")
+        create_runs_table(ddb)
+        key = {"pk": {"S": "RUN#1"}, "sk": {"S": "REQUEST"}}
+        ddb.put_item(TableName="runs", Item={**key, **attrs})
+        assert ddb.get_item(TableName="runs", Key=key)["Item"] == {**key, **attrs}
+        # moto's limit, 405,000 bytes, still holds for the item as a whole
+        chunk = "x" * 100_000
+        ddb.put_item(TableName="runs", Item={**key, **{f"c{n}": {"S": chunk} for n in range(4)}})
+        with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+            ddb.put_item(
+                TableName="runs", Item={**key, **{f"c{n}": {"S": chunk} for n in range(5)}}
+            )
+
+
 def test_fast_responses_parse_an_update_expression_once_and_apply_it_to_each_item(
     local_cloud: LocalCloud,
 ) -> None:
