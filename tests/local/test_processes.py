@@ -281,3 +281,24 @@ def test_the_fork_server_starts_before_the_first_job_unless_jobs_use_popen(
     server = forkserver._forkserver._forkserver_pid
     assert server is not None
     os.kill(server, 0)  # running (raises if not)
+
+
+def test_jobs_cpu_seconds_counts_ended_forked_and_popened_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "burn.py").write_text(
+        "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end:\n    pass\n"
+    )
+    before = processes.jobs_cpu_seconds()
+    code, _, process = run([sys.executable, "burn.py"], tmp_path, {})
+    assert code == 0
+    assert not isinstance(process, subprocess.Popen)
+    forked = processes.jobs_cpu_seconds() - before
+    assert 0.28 <= forked < 2.0  # the fork server reaped it: its children's time
+
+    monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
+    code, _, process = run([sys.executable, "burn.py"], tmp_path, {})
+    assert code == 0
+    assert isinstance(process, subprocess.Popen)
+    popened = processes.jobs_cpu_seconds() - before - forked
+    assert 0.28 <= popened < 3.0  # this process reaped it (interpreter start-up included)
