@@ -276,7 +276,8 @@ def jobs_cpu_seconds() -> float:
     /proc stat. Popen'd jobs are this process's children (os.times), as is any other child
     it has waited for. For benchmarks: the engine's own CPU is ``time.process_time()``.
     """
-    total = os.times().children_user + os.times().children_system
+    times = os.times()
+    total = times.children_user + times.children_system
     pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
     if pid is not None:
         with contextlib.suppress(OSError, IndexError, ValueError):  # no server, or no /proc
