@@ -251,13 +251,19 @@ def _lower_priority(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
+def _fork_server_pid() -> int | None:
+    """The running fork server's pid (multiprocessing keeps it privately), or None."""
+    pid: int | None = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    return pid
+
+
 def _place_fork_server(cpus: frozenset[int] | None) -> None:
     # The server inherited the engine's one CPU from the thread that started it: its
     # forks (copying the page tables of a ~70 MB interpreter) and jobs would stay there.
     # Placed before each fork, so every job inherits the jobs' CPUs from it; a new
     # server is also made nicer, and its jobs with it.
     global _server_cpus
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    pid = _fork_server_pid()
     wanted = (pid, cpus)
     if pid is None or wanted == _server_cpus:
         return
@@ -278,7 +284,7 @@ def jobs_cpu_seconds() -> float:
     """
     times = os.times()
     total = times.children_user + times.children_system
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    pid = _fork_server_pid()
     if pid is not None:
         with contextlib.suppress(OSError, IndexError, ValueError):  # no server, or no /proc
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -134,11 +134,14 @@ def runner_for(cloud: Cloud) -> Iterator[Callable[..., PipeRunner]]:
     made: list[PipeRunner] = []
 
     def make(
-        properties: dict[str, Any], options: RunnerOptions = FAST, sfn: Any = None
+        properties: dict[str, Any],
+        options: RunnerOptions = FAST,
+        sfn: Any = None,
+        streams: Any = None,
     ) -> PipeRunner:
         runner = PipeRunner(
             properties,
-            streams=cloud.streams,
+            streams=streams or cloud.streams,
             stepfunctions=sfn or cloud.sfn,
             sqs=cloud.sqs,
             options=options,
@@ -426,24 +429,18 @@ class _TimedStreams:
 
 
 def test_a_busy_stream_is_read_once_per_poll_interval_not_after_every_record(
-    cloud: Cloud,
+    cloud: Cloud, runner_for: Callable[..., PipeRunner]
 ) -> None:
     # GIVEN a runner polling every 0.1 s, and a writer putting a request every 20 ms
     streams = _TimedStreams(cloud.streams)
     options = RunnerOptions(poll_interval=0.1, max_idle_poll_interval=0.1)
-    runner = PipeRunner(
-        pipe_properties(cloud),
-        streams=streams,
-        stepfunctions=cloud.sfn,
-        sqs=cloud.sqs,
-        options=options,
-    )
-    with runner:
-        for number in range(25):
-            cloud.put(f"r{number}")
-            time.sleep(0.02)
-        reads = list(streams.reads)
-        assert runner.wait_idle(timeout=5)
+    runner = runner_for(pipe_properties(cloud), options, streams=streams)
+    runner.start()
+    for number in range(25):
+        cloud.put(f"r{number}")
+        time.sleep(0.02)
+    reads = list(streams.reads)
+    assert runner.wait_idle(timeout=5)
 
     # THEN every record was read and started its execution, but the reads while records
     # kept coming were a poll interval apart (not one right after each busy pass)
