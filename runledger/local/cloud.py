@@ -29,7 +29,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from runledger.local.intrinsics import Scope, resolve
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
-from runledger.local.pipe_runner import PipeRunner
+from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
 from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn, load_sam, parameter_defaults
 
@@ -353,7 +353,9 @@ class LocalPipeline:
         )
         self.pipe = PipeRunner(
             self.pipe_properties,
-            streams=self.client("dynamodbstreams"),
+            streams=wire_json_client(
+                "dynamodbstreams", region_name=REGION, endpoint_url=self.endpoint_url
+            ),
             stepfunctions=self.client("stepfunctions"),
             sqs=self.client("sqs"),
             name=self._name(logical_id),

@@ -23,6 +23,7 @@ from runledger.local.pipe_runner import (
     PipeRunner,
     RunnerOptions,
     render_input_template,
+    wire_json_client,
 )
 from runledger.sam_template import table_schema
 
@@ -229,6 +230,50 @@ def test_without_filters_or_template_every_record_passes_as_is(
     assert inserted["eventSourceARN"] == cloud.stream_arn
     assert isinstance(inserted["dynamodb"]["ApproximateCreationDateTime"], int)
     assert removed["dynamodb"]["OldImage"]["status"] == {"S": "SUCCEEDED"}
+
+
+def test_a_wire_json_client_delivers_the_same_events_as_a_boto3_client(
+    cloud: Cloud, runner_for: Callable[..., PipeRunner]
+) -> None:
+    wire = wire_json_client("dynamodbstreams", region_name=REGION)
+    first = wire.describe_stream(StreamArn=cloud.stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = wire.get_shard_iterator(
+        StreamArn=cloud.stream_arn, ShardId=first["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    properties = pipe_properties(cloud)
+    del properties["SourceParameters"]["FilterCriteria"]
+    del properties["TargetParameters"]["InputTemplate"]
+    properties["SourceParameters"]["DynamoDBStreamParameters"]["StartingPosition"] = "TRIM_HORIZON"
+    every_type = {
+        "pk": {"S": "RUN#types"},
+        "sk": {"S": "REQUEST"},
+        "blob": {"B": b"\x00\xffbytes"},
+        "blobs": {"BS": [b"a", b"\x01"]},
+        "numbers": {"NS": ["1", "2.5"]},
+        "strings": {"SS": ["x", "y"]},
+        "flag": {"BOOL": True},
+        "nothing": {"NULL": True},
+        "nested": {"M": {"list": {"L": [{"N": "3"}, {"M": {"b": {"B": b"in"}}}]}}},
+    }
+    cloud.ddb.put_item(TableName=cloud.table, Item=every_type)
+    cloud.ddb.delete_item(
+        TableName=cloud.table, Key={"pk": every_type["pk"], "sk": every_type["sk"]}
+    )
+
+    # The wire client's answer is the service's JSON: epoch numbers, base64 strings.
+    records = wire.get_records(ShardIterator=iterator)["Records"]
+    assert isinstance(records[0]["dynamodb"]["ApproximateCreationDateTime"], int | float)
+    assert records[0]["dynamodb"]["NewImage"]["blob"] == {"B": "AP9ieXRlcw=="}
+    # The same two records, through a boto3 client (botocore's types, turned back into
+    # JSON), then through the wire client.
+    assert runner_for(properties).wait_idle(timeout=5)
+    assert runner_for(properties, streams=wire).wait_idle(timeout=5)
+    inputs = cloud.execution_inputs()
+    assert [batch[0]["eventName"] for batch in inputs] == ["INSERT", "REMOVE"] * 2
+    assert inputs[:2] == inputs[2:]
+    inserted = inputs[0][0]["dynamodb"]["NewImage"]
+    assert inserted["nested"]["M"]["list"]["L"][1] == {"M": {"b": {"B": "aW4="}}}
+    assert inserted["blobs"] == {"BS": ["YQ==", "AQ=="]}
 
 
 def test_starting_position_latest_skips_earlier_writes_trim_horizon_reads_them(
