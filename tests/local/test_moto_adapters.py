@@ -1844,6 +1844,44 @@ def test_loopback_sends_the_user_agent_botocore_would_build_per_call_features(
     assert built[0] != built[1]  # the paginated call says so in its User-Agent
 
 
+def test_loopback_requests_carry_an_unchecked_signature_with_their_scope_but_s3s(
+    moto_endpoint: str,
+) -> None:
+    def sent(service: str, region: str, endpoint: str) -> str:
+        seen: list[str] = []
+        client = boto3.client(service, region_name=region, endpoint_url=endpoint)
+        client.meta.events.register_first(
+            f"before-send.{service}",
+            lambda request, **_: seen.append(request.headers["Authorization"]),
+        )
+        if service == "s3":
+            client.list_buckets()
+        else:
+            client.create_table(TableName=f"signed-{region}", **table_schema())
+        auth = seen[0]
+        return auth if isinstance(auth, str) else auth.decode()
+
+    unchecked = moto_adapters._UNCHECKED_SIGNATURE
+    with local_aws(adapters=["loopback"], endpoint_url=moto_endpoint):
+        local = sent("dynamodb", "eu-west-1", moto_endpoint)
+        s3 = sent("s3", "eu-west-1", moto_endpoint)
+        tables = aws("dynamodb", moto_endpoint)  # us-east-1
+        in_us = tables.list_tables()["TableNames"]
+        in_eu = boto3.client(
+            "dynamodb", region_name="eu-west-1", endpoint_url=moto_endpoint
+        ).list_tables()["TableNames"]
+    signed = sent("dynamodb", "eu-west-2", moto_endpoint)  # undone: signed again
+
+    assert local.endswith(f"Signature={unchecked}")
+    assert "/eu-west-1/dynamodb/aws4_request" in local
+    assert in_eu == ["signed-eu-west-1"]  # moto read the region from it
+    assert "signed-eu-west-1" not in in_us
+    assert unchecked not in s3
+    assert "/s3/aws4_request" in s3
+    assert unchecked not in signed
+    assert "/eu-west-2/dynamodb/aws4_request" in signed
+
+
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
