@@ -89,6 +89,30 @@ def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> 
     assert out.split() == ["eu-west-3", "http://127.0.0.1:4566", "job-key"]
 
 
+def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
+    tmp_path: Path,
+) -> None:
+    # What the fork server did once, each job need not: the host name codec is loaded,
+    # and clients resolve endpoints from one rule set object per rule set, correctly.
+    (tmp_path / "warm.py").write_text(
+        "import sys, boto3\n"
+        "idna = 'encodings.idna' in sys.modules\n"
+        "one, two = boto3.client('s3'), boto3.client('s3', region_name='eu-west-1')\n"
+        "rules = [c._ruleset_resolver._provider.ruleset for c in (one, two)]\n"
+        "url = two._ruleset_resolver.construct_endpoint(\n"
+        "    two.meta.service_model.operation_model('ListBuckets'), {}, {}).url\n"
+        "print(idna, rules[0] is rules[1], url)\n"
+    )
+    env = {"AWS_DEFAULT_REGION": "us-east-2", "AWS_ACCESS_KEY_ID": "k"}
+    env["AWS_SECRET_ACCESS_KEY"] = "s"
+
+    code, out, process = run([sys.executable, "warm.py"], tmp_path, env)
+
+    assert not isinstance(process, subprocess.Popen)
+    assert code == 0, out
+    assert out.split() == ["True", "True", "https://s3.eu-west-1.amazonaws.com"]
+
+
 @pytest.mark.parametrize(
     ("mode", "expected_code", "expected_text"),
     [
