@@ -10,7 +10,8 @@ nothing), runs per second, CPU seconds of this process until the watcher saw eve
 final (the engine, moto, the handlers, the pipe, the watcher), the CPU seconds of the
 Batch jobs that ended meanwhile (jobs_cpu: processes of their own, which the other core
 runs), the CPU time of a fixed loop run just before (speed_check: the VM's speed drifts,
-so compare repeats with it),
+so compare repeats with it), the CPU seconds this process spent in garbage collections
+meanwhile (gc, part of cpu),
 and the peak memory of the whole process tree (this process, the job fork server and
 the jobs running at that moment: the sum of their PSS, which splits the pages forked jobs
 share with the fork server instead of counting them once per job; sampled every 0.1 s
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -94,6 +96,28 @@ def speed_check() -> float:
     return time.process_time() - started
 
 
+class CollectionTime:
+    """CPU seconds spent in garbage collections while registered (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        # Collections never overlap (they hold the GIL), whichever thread runs them.
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._started
+
+    def __enter__(self) -> CollectionTime:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def one_repeat(runs: int, timeout: float) -> dict[str, float]:
     item = localize_request(
         json.loads((REPO_ROOT / "events/requests/kmer-valid-local.json").read_text()), REPO_ROOT
@@ -109,10 +133,11 @@ def one_repeat(runs: int, timeout: float) -> dict[str, float]:
     jobs_cpu = getattr(processes, "jobs_cpu_seconds", lambda: math.nan)
     with LocalPipeline(stack_name="runledger-bench") as pipeline:
         cpu, jobs, started = time.process_time(), jobs_cpu(), dt.datetime.now(dt.UTC)
-        pks = [pipeline.put_request({**item, "pk": f"RUN#bench-{i:04d}"}) for i in range(runs)]
-        # Polled once a second: the watcher shares the GIL with the engine it watches.
-        final = pipeline.wait_for(pks, timeout=timeout, interval=1.0)
-        cpu, jobs = time.process_time() - cpu, jobs_cpu() - jobs
+        with CollectionTime() as collections:
+            pks = [pipeline.put_request({**item, "pk": f"RUN#bench-{i:04d}"}) for i in range(runs)]
+            # Polled once a second: the watcher shares the GIL with the engine it watches.
+            final = pipeline.wait_for(pks, timeout=timeout, interval=1.0)
+            cpu, jobs = time.process_time() - cpu, jobs_cpu() - jobs
     peak = int(sampler.communicate(timeout=30)[0])  # closing its stdin stops it
     statuses = Counter(run.status for run in final.values())
     if statuses != {"SUCCEEDED": runs}:
@@ -123,6 +148,7 @@ def one_repeat(runs: int, timeout: float) -> dict[str, float]:
         "wall_s": (last - started).total_seconds(),
         "cpu_s": cpu,
         "jobs_cpu_s": jobs,
+        "gc_s": collections.seconds,
         "peak_mb": peak / 2**20,
     }
 
@@ -131,7 +157,8 @@ def describe(result: dict[str, float], runs: int) -> str:
     return (
         f"wall={result['wall_s']:.1f}s ({runs / result['wall_s']:.2f} runs/s) "
         f"cpu={result['cpu_s']:.1f}s peak_tree_pss={result['peak_mb']:.0f}MB "
-        f"jobs_cpu={result['jobs_cpu_s']:.1f}s speed_check={result['speed_check_s']:.2f}s"
+        f"jobs_cpu={result['jobs_cpu_s']:.1f}s gc={result['gc_s']:.2f}s "
+        f"speed_check={result['speed_check_s']:.2f}s"
     )
 
 

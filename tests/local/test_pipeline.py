@@ -3,6 +3,7 @@ handlers -> Batch jobs as processes -> write-backs. Nothing here calls a handler
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -100,6 +101,16 @@ def test_state_transitions_match_the_estimate_used_for_pricing(
     assert entered(events)[:4] == ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning"]
     assert entered(events)[-3:] == ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
     assert len(entered(events)) == estimated_transitions(len(succeeded.variants))
+
+
+def test_the_stack_is_frozen_out_of_full_collections_while_the_pipeline_runs(
+    pipeline: LocalPipeline,
+) -> None:
+    assert gc.get_freeze_count() > 100_000  # moto's backends, botocore's models, ...
+    cycle: list[Any] = []
+    cycle.append(cycle)  # made later: still the collector's
+    assert gc.is_tracked(cycle)
+    assert gc.get_freeze_count() > 100_000
 
 
 def test_invalid_request_ends_invalid_with_the_reason(pipeline: LocalPipeline) -> None:
