@@ -56,10 +56,12 @@ botocore.endpoint_provider.RuleSet = _shared_rule_set  # type: ignore[misc,assig
 _warm = _session.client(
     "s3",
     region_name="us-east-1",
-    endpoint_url="http://127.0.0.1:9",  # discard: nothing listens
+    endpoint_url="http://127.0.0.1:9",  # the discard port: nothing listens, or 1 s at most
     aws_access_key_id="preload",
     aws_secret_access_key="preload",  # noqa: S106 - fake, and never sent
-    config=botocore.config.Config(retries={"total_max_attempts": 1}, connect_timeout=1),
+    config=botocore.config.Config(
+        retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=1
+    ),
 )
 with contextlib.suppress(botocore.exceptions.BotoCoreError):  # refused, as it should be
     _warm.put_object(Bucket="preload", Key="preload", Body=b"{}", ContentType="application/json")

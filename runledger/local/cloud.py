@@ -461,8 +461,9 @@ def frozen_heap() -> Iterator[None]:
     as the pipeline (moto's backends, botocore's service models, the parsed template).
     Each full collection walked them all: 100 runs of the bench paid 2 of them, 1.0 s of
     the engine's CPU (``gc.callbacks``); with them frozen, 0.1 s. Frozen objects are
-    handed back to the collector when the pipeline closes. A heap frozen already (by the
-    program that runs the pipeline) is left as it is.
+    handed back to the collector when the pipeline closes; those that become cyclic
+    garbage meanwhile (a moto reset under ``runledger local serve``) are freed then. A
+    heap frozen already (by the program that runs the pipeline) is left as it is.
     """
     if gc.get_freeze_count():
         yield
