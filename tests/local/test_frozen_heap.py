@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+
+import pytest
 
 from runledger.local.cloud import frozen_heap
 
 
-def test_frozen_heap_freezes_what_exists_and_hands_it_back_at_exit() -> None:
+@pytest.fixture
+def nothing_frozen() -> Iterator[None]:
+    """A heap no one has frozen; a pipeline a fixture keeps open gets its freeze back."""
+    frozen_before = gc.get_freeze_count()
+    gc.unfreeze()
+    yield
+    if frozen_before:
+        gc.freeze()
+
+
+def test_frozen_heap_freezes_what_exists_and_hands_it_back_at_exit(nothing_frozen: None) -> None:
     assert gc.get_freeze_count() == 0
     with frozen_heap():
         frozen = gc.get_freeze_count()
@@ -19,7 +32,7 @@ def test_frozen_heap_freezes_what_exists_and_hands_it_back_at_exit() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_a_heap_frozen_already_is_left_to_whoever_froze_it() -> None:
+def test_a_heap_frozen_already_is_left_to_whoever_froze_it(nothing_frozen: None) -> None:
     gc.freeze()
     try:
         with frozen_heap():
