@@ -2669,6 +2669,10 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
     # The server this process runs: any loopback name for its port (the ASL engine
     # calls http://localhost:$MOTO_PORT; handlers get AWS_ENDPOINT_URL).
     local_hosts = {endpoint.hostname, "localhost", "127.0.0.1"}
+
+    def ours(parts: urllib.parse.SplitResult) -> bool:
+        return parts.port == endpoint.port and parts.hostname in local_hosts
+
     app = dispatcher(backend_app)  # same backends as the server: moto's state is global
 
     def through_wsgi(environ: dict[str, Any]) -> tuple[int, Any, bytes]:
@@ -2718,7 +2722,7 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
         # would serve them: no socket, no HTTP, no server thread per request (werkzeug's
         # dev server closes every connection). Anything else goes on as before.
         parts = urllib.parse.urlsplit(request.url)
-        if parts.port != endpoint.port or parts.hostname not in local_hosts:
+        if not ours(parts):
             return original_call(self, event_name, request, **kwargs)
         status, headers, body = serve(_wsgi_environ(request, parts, _request_body(request)))
         wire_headers = HTTPHeaders()
@@ -2733,8 +2737,7 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
             # of the engine's CPU in the bench). Requests to this process's own server
             # carry the header with that scope and an unchecked signature. S3 is signed
             # as usual: its signer also sets the payload headers moto reads.
-            parts = urllib.parse.urlsplit(request.url)
-            local = parts.port == endpoint.port and parts.hostname in local_hosts
+            local = ours(urllib.parse.urlsplit(request.url))
             if not local or self._service_name == "s3" or self.credentials is None:
                 original_add_auth(self, request)
                 return
