@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,34 @@ def load_cfn(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return dict(transform(sam, {}, _NoManagedPolicies()))
 
 
+def load_both(path: Path = TEMPLATE_PATH) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(load_sam(path), load_cfn(path))`` without importing cfn-lint and the SAM
+    translator into this process, unless they are here already.
+
+    Imported modules stay until the process ends: these two (cfn-lint brings sympy and
+    networkx) would keep about 100 MB in a process that needs only their result (the
+    local cloud). A child Python process reads the template and prints both as JSON.
+    """
+    if {"cfnlint", "samtranslator"} & sys.modules.keys():
+        return load_sam(path), load_cfn(path)
+    return _load_both_in_child(path)
+
+
+@functools.cache
+def _load_both_in_child(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    child = subprocess.run(  # noqa: S603 - this module, with this interpreter
+        [sys.executable, "-m", __name__, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        lines = child.stderr.strip().splitlines() or [f"exit code {child.returncode}"]
+        raise ValueError(f"{path} cannot be read: {lines[-1]}")
+    both = json.loads(child.stdout)
+    return both["sam"], both["cfn"]
+
+
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
     """Logical id -> resource, for every resource of one type."""
     return {
@@ -95,3 +126,8 @@ def table_schema(logical_id: str = "RunsTable", path: Path = TEMPLATE_PATH) -> d
     if "StreamSpecification" in props:
         schema["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     return schema
+
+
+if __name__ == "__main__":  # load_both's child: python -m runledger.sam_template PATH
+    _path = Path(sys.argv[1])
+    json.dump({"sam": load_sam(_path), "cfn": load_cfn(_path)}, sys.stdout, default=str)

@@ -32,7 +32,7 @@ from runledger.local.intrinsics import Scope, resolve
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
-from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn, load_sam, parameter_defaults
+from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_both, parameter_defaults
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
 REGION = "us-east-1"
@@ -174,8 +174,7 @@ class LocalPipeline:
 
     # ------------------------------------------------------------------ stack
     def _create_stack(self) -> None:
-        sam = load_sam(self.template)
-        cfn = load_cfn(self.template)
+        sam, cfn = load_both(self.template)
         ec2 = self.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
@@ -266,7 +265,7 @@ class LocalPipeline:
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
         layers = [
             REPO_ROOT / layer["Properties"]["ContentUri"]
-            for layer in load_sam(self.template)["Resources"].values()
+            for layer in load_both(self.template)[0]["Resources"].values()
             if layer["Type"] == "AWS::Serverless::LayerVersion"
         ]
         self.cloud.register_function(

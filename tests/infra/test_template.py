@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto.events.models import EventPattern
 
-from runledger.sam_template import REPO_ROOT, load_cfn, load_sam, resources_of_type
+from runledger.sam_template import (
+    REPO_ROOT,
+    _load_both_in_child,
+    load_cfn,
+    load_sam,
+    resources_of_type,
+)
 
 SAM = load_sam()
 CFN = load_cfn()
@@ -541,3 +550,28 @@ def test_samconfig_has_default_dev_prod_resolves_s3_lints_and_holds_no_account_i
         assert config[env]["deploy"]["parameters"]["resolve_s3"] is True
         assert config[env]["validate"]["parameters"]["lint"] is True
     assert not re.search(r"\b\d{12}\b", text)
+
+
+# ------------------------------------------------------------------ reading it
+def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
+    script = (
+        "import json, sys\n"
+        "from runledger.sam_template import load_both\n"
+        "sam, cfn = load_both()\n"
+        "here = sorted({'cfnlint', 'samtranslator', 'sympy'} & sys.modules.keys())\n"
+        "print(json.dumps({'here': here, 'sam': sam, 'cfn': cfn}))\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    read = json.loads(child.stdout)
+    assert read["here"] == []
+    assert read["sam"] == json.loads(json.dumps(SAM, default=str))
+    assert read["cfn"] == json.loads(json.dumps(CFN, default=str))
+
+
+def test_load_both_names_the_template_and_the_reason_it_cannot_be_read(tmp_path: Path) -> None:
+    broken = tmp_path / "template.yaml"
+    broken.write_text("Resources:\n  Table: [unclosed\n")
+    with pytest.raises(ValueError, match=r"template\.yaml cannot be read: .*does not parse"):
+        _load_both_in_child(broken)
