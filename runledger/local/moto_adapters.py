@@ -11,6 +11,12 @@ adaptation             what it does
 ``endpoint_mode``      sets ``AWS_ACCOUNT_ID_ENDPOINT_MODE=disabled`` (DESIGN: account-
                        based DynamoDB Streams hosts 404 on moto; not reproduced with
                        botocore 1.43.127, kept as cheap insurance).
+``shared_models``      botocore sessions made while the cloud is up (one per moto
+                       backend family, the engine's, the pipe runner's) share one
+                       model loader, so each service's model is read and kept once,
+                       not once per session; moto's EC2 instance type offerings are
+                       read per region when first asked, not all at import (together
+                       about 90 MB less).
 ``client_cache``       the ASL engine builds a boto3 client for every task; reuse one
                        per (service, region, endpoint).
 ``execution_names``    ``StartExecution`` without a name gets a UUID name, as on AWS
@@ -169,6 +175,7 @@ LOG = logging.getLogger(__name__)
 
 ADAPTATIONS: Final[tuple[str, ...]] = (
     "endpoint_mode",
+    "shared_models",
     "client_cache",
     "execution_names",
     "lambda_in_process",
@@ -785,6 +792,91 @@ def _configure_moto() -> Iterator[None]:
         "batch": {**config.get("batch", {}), "use_docker": False},
     }
     with mock.patch.dict(config, wanted):
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: shared models.
+# --------------------------------------------------------------------------------------
+
+_OFFERINGS: Final[str] = "moto.ec2.models.instance_types"
+
+
+class _OfferingsByRegion(Mapping[str, list[dict[str, Any]]]):
+    """Region -> instance type offerings of one location type, each region's file read
+    when first asked: moto reads every region's at import (about 60 MB kept)."""
+
+    def __init__(self, location_type: str, files: Mapping[str, str], load: Any) -> None:
+        self._location_type = location_type
+        self._files = dict(files)  # region -> moto resource path
+        self._load = load
+        self._read: dict[str, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, region: str) -> list[dict[str, Any]]:
+        try:
+            return self._read[region]
+        except KeyError:
+            path = self._files[region]  # KeyError for a region moto has no file of
+        with self._lock:
+            if region not in self._read:
+                offerings = self._load(path)
+                for offering in offerings:  # as moto's import does
+                    offering["LocationType"] = self._location_type
+                self._read[region] = offerings
+            return self._read[region]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+def _lazy_offerings(adaptation: str) -> None:
+    module, _, offerings = _seam(adaptation, _OFFERINGS, "INSTANCE_TYPE_OFFERINGS")
+    _, _, load = _seam(adaptation, "moto.utilities.utils", "load_resource", ["resource"])
+    folder = "ec2/resources/instance_type_offerings"
+    root = Path(module.__file__).parent.parent / "resources/instance_type_offerings"
+    if not root.is_dir() or set(offerings) != {entry.name for entry in root.iterdir()}:
+        raise AdaptationBrokenError(adaptation, f"{_OFFERINGS} no longer reads {folder}/*")
+    for location_type, by_region in list(offerings.items()):
+        if isinstance(by_region, _OfferingsByRegion):
+            continue  # an earlier cloud of this process replaced it
+        files = {
+            name.split(".")[0]: f"{folder}/{location_type}/{name}"
+            for name in sorted(os.listdir(root / location_type))
+        }
+        if set(files) != set(by_region):
+            raise AdaptationBrokenError(adaptation, f"{folder}/{location_type}: other regions")
+        offerings[location_type] = _OfferingsByRegion(location_type, files, load)
+
+
+@contextlib.contextmanager
+def _adapt_shared_models(cloud: LocalCloud) -> Iterator[None]:
+    """One botocore model loader per data path for the sessions made meanwhile, and
+    EC2's offerings read per region.
+
+    A loader only reads and caches the model files, which botocore never changes once
+    read, so sessions can share one as a session's clients do. The offerings stay lazy
+    after the undo: they answer as the dicts did.
+    """
+    del cloud
+    name = "shared_models"
+    session_module, attribute, create_loader = _seam(
+        name, "botocore.session", "create_loader", ["search_path_string"]
+    )
+    loaders: dict[str | None, Any] = {}
+    lock = threading.Lock()
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        with lock:
+            if search_path_string not in loaders:
+                loaders[search_path_string] = create_loader(search_path_string)
+            return loaders[search_path_string]
+
+    with mock.patch.object(session_module, attribute, shared_loader):
+        _lazy_offerings(name)  # moto's EC2 import makes three sessions: they share too
         yield
 
 
@@ -2791,6 +2883,7 @@ def _adapt_loopback(cloud: LocalCloud) -> Iterator[None]:
 
 _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextManager[None]]]] = {
     "endpoint_mode": _adapt_endpoint_mode,
+    "shared_models": _adapt_shared_models,
     "client_cache": _adapt_client_cache,
     "execution_names": _adapt_execution_names,
     "lambda_in_process": _adapt_lambda_in_process,
