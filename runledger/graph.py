@@ -81,9 +81,10 @@ class GraphvizMissingError(RuntimeError):
 
 def workflow_definition_path(template: Path = TEMPLATE_PATH) -> Path:
     """The ASL file of the template's (only) state machine, from its ``DefinitionUri``."""
-    from runledger.sam_template import load_sam, resources_of_type
+    from runledger.sam_template import load_both, resources_of_type
 
-    machines = resources_of_type(load_sam(template), "AWS::Serverless::StateMachine")
+    # load_both: read by the local cloud already (cached), without cfn-lint in this process
+    machines = resources_of_type(load_both(template)[0], "AWS::Serverless::StateMachine")
     if len(machines) != 1:
         raise ValueError(f"expected one state machine in {template}, found {sorted(machines)}")
     (machine,) = machines.values()

@@ -570,6 +570,27 @@ def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_c
     assert read["cfn"] == json.loads(json.dumps(CFN, default=str))
 
 
+def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() -> None:
+    # `runledger local run` writes its reports at the end: they would import cfn-lint
+    # (and sympy) into the engine's process, to read what the local cloud had read.
+    script = (
+        "import json, sys\n"
+        "from runledger.graph import workflow_definition_path\n"
+        "from runledger.report import table_output_key\n"
+        "found = [str(workflow_definition_path()), table_output_key()]\n"
+        "here = sorted({'cfnlint', 'samtranslator', 'sympy'} & sys.modules.keys())\n"
+        "print(json.dumps({'here': here, 'found': found}))\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    read = json.loads(child.stdout)
+    assert read["here"] == []
+    machine = SAM["Resources"]["RunWorkflow"]["Properties"]["DefinitionUri"]
+    assert read["found"][0] == str(REPO_ROOT / machine)
+    assert SAM["Outputs"][read["found"][1]]["Value"] == {"Ref": "RunsTable"}
+
+
 def test_load_both_names_the_template_and_the_reason_it_cannot_be_read(tmp_path: Path) -> None:
     broken = tmp_path / "template.yaml"
     broken.write_text("Resources:\n  Table: [unclosed\n")
