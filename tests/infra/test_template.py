@@ -553,42 +553,43 @@ def test_samconfig_has_default_dev_prod_resolves_s3_lints_and_holds_no_account_i
 
 
 # ------------------------------------------------------------------ reading it
-def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
+def _in_a_fresh_interpreter(code: str, result: str) -> dict[str, Any]:
+    """Run ``code`` in a new Python; return ``result`` (an expression) and which of
+    cfn-lint, the SAM translator and sympy it imported, as ``{"here": [...], "result": ...}``.
+    """
     script = (
-        "import json, sys\n"
-        "from runledger.sam_template import load_both\n"
-        "sam, cfn = load_both()\n"
+        f"import json, sys\n{code}\nresult = {result}\n"
         "here = sorted({'cfnlint', 'samtranslator', 'sympy'} & sys.modules.keys())\n"
-        "print(json.dumps({'here': here, 'sam': sam, 'cfn': cfn}))\n"
+        "print(json.dumps({'here': here, 'result': result}))\n"
     )
     child = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    read = json.loads(child.stdout)
+    read: dict[str, Any] = json.loads(child.stdout)
+    return read
+
+
+def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
+    read = _in_a_fresh_interpreter("from runledger.sam_template import load_both", "load_both()")
     assert read["here"] == []
-    assert read["sam"] == json.loads(json.dumps(SAM, default=str))
-    assert read["cfn"] == json.loads(json.dumps(CFN, default=str))
+    sam, cfn = read["result"]
+    assert sam == json.loads(json.dumps(SAM, default=str))
+    assert cfn == json.loads(json.dumps(CFN, default=str))
 
 
 def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() -> None:
     # `runledger local run` writes its reports at the end: they would import cfn-lint
     # (and sympy) into the engine's process, to read what the local cloud had read.
-    script = (
-        "import json, sys\n"
+    read = _in_a_fresh_interpreter(
         "from runledger.graph import workflow_definition_path\n"
-        "from runledger.report import table_output_key\n"
-        "found = [str(workflow_definition_path()), table_output_key()]\n"
-        "here = sorted({'cfnlint', 'samtranslator', 'sympy'} & sys.modules.keys())\n"
-        "print(json.dumps({'here': here, 'found': found}))\n"
+        "from runledger.report import table_output_key",
+        "[str(workflow_definition_path()), table_output_key()]",
     )
-    child = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    read = json.loads(child.stdout)
     assert read["here"] == []
+    definition, output = read["result"]
     machine = SAM["Resources"]["RunWorkflow"]["Properties"]["DefinitionUri"]
-    assert read["found"][0] == str(REPO_ROOT / machine)
-    assert SAM["Outputs"][read["found"][1]]["Value"] == {"Ref": "RunsTable"}
+    assert definition == str(REPO_ROOT / machine)
+    assert SAM["Outputs"][output]["Value"] == {"Ref": "RunsTable"}
 
 
 def test_load_both_names_the_template_and_the_reason_it_cannot_be_read(tmp_path: Path) -> None:
