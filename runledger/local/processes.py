@@ -141,6 +141,9 @@ class _ScriptRun:
         os.chdir(self.cwd)
         os.environ.clear()
         os.environ.update(self.env)
+        preload = sys.modules.get(PRELOAD[0])
+        if preload is not None:  # its session may have read files this job does not name
+            preload.fit_environment()
         sys.argv = [self.script, *self.args]
         sys.path[0] = os.path.dirname(self.script)
         code = 0

@@ -33,6 +33,18 @@ sys.exit(int(os.environ.get("CODE", "0")))
 """
 
 
+def same_files(tmp_path: Path) -> dict[str, str]:
+    """The variables naming the files the fork server's session read, as the fork server
+    has them (it was started with the environment of whichever test started it)."""
+    (tmp_path / "files_read.py").write_text(
+        "import json, sys\n"
+        "print(json.dumps(sys.modules['runledger.local._job_preload']._read_with))\n"
+    )
+    code, out, _ = run([sys.executable, "files_read.py"], tmp_path, {})
+    assert code == 0, out
+    return {name: value for name, value in json.loads(out).items() if value is not None}
+
+
 @pytest.fixture
 def script(tmp_path: Path) -> Path:
     path = tmp_path / "job.py"
@@ -71,11 +83,13 @@ def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> 
     # to warm botocore's caches: none of it may reach a job's clients.
     (tmp_path / "client.py").write_text(
         "import boto3\n"
+        "warm = boto3.DEFAULT_SESSION is not None\n"
         "s3 = boto3.client('s3')\n"
         "keys = s3._request_signer._credentials\n"
-        "print(s3.meta.region_name, s3.meta.endpoint_url, keys.access_key)\n"
+        "print(warm, s3.meta.region_name, s3.meta.endpoint_url, keys.access_key)\n"
     )
     env = {
+        **same_files(tmp_path),  # the fork server's warm session is kept
         "AWS_DEFAULT_REGION": "eu-west-3",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
         "AWS_ACCESS_KEY_ID": "job-key",
@@ -86,7 +100,35 @@ def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> 
 
     assert not isinstance(process, subprocess.Popen)  # forked from the warm fork server
     assert code == 0, out
-    assert out.split() == ["eu-west-3", "http://127.0.0.1:4566", "job-key"]
+    assert out.split() == ["True", "eu-west-3", "http://127.0.0.1:4566", "job-key"]
+
+
+def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: Path) -> None:
+    # The fork server's session read the fork server's ~/.aws files (and kept what it read):
+    # a job whose environment names other files, or another home, reads those instead.
+    (tmp_path / "config").write_text("[profile job]\nregion = ap-south-2\n")
+    (tmp_path / "credentials").write_text(
+        "[job]\naws_access_key_id = file-key\naws_secret_access_key = file-secret\n"
+    )
+    (tmp_path / "files.py").write_text(
+        "import boto3\n"
+        "warm = boto3.DEFAULT_SESSION is not None\n"
+        "s3 = boto3.client('s3')\n"
+        "print(warm, s3.meta.region_name, s3._request_signer._credentials.access_key)\n"
+    )
+    env = {
+        **same_files(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_PROFILE": "job",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+    code, out, process = run([sys.executable, "files.py"], tmp_path, env)
+
+    assert not isinstance(process, subprocess.Popen)
+    assert code == 0, out
+    assert out.split() == ["False", "ap-south-2", "file-key"]
 
 
 def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
@@ -103,7 +145,7 @@ def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
         "    two.meta.service_model.operation_model('ListBuckets'), {}, {}).url\n"
         "print(idna, rules[0] is rules[1], url)\n"
     )
-    env = {"AWS_DEFAULT_REGION": "us-east-2", "AWS_ACCESS_KEY_ID": "k"}
+    env = {**same_files(tmp_path), "AWS_DEFAULT_REGION": "us-east-2", "AWS_ACCESS_KEY_ID": "k"}
     env["AWS_SECRET_ACCESS_KEY"] = "s"
 
     code, out, process = run([sys.executable, "warm.py"], tmp_path, env)
