@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
@@ -353,6 +354,35 @@ def test_target_failing_every_time_lands_in_dlq_after_max_retries(
     assert info["startSequenceNumber"] == info["endSequenceNumber"]
     described = cloud.streams.describe_stream(StreamArn=cloud.stream_arn)["StreamDescription"]
     assert info["shardId"] == described["Shards"][0]["ShardId"]
+
+
+def test_pipe_logs_are_json_lines_of_their_own_without_the_last_handlers_keys(
+    cloud: Cloud, runner_for: Callable[..., PipeRunner], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A handler's Powertools logger ("runledger", the pipe's parent by name) keeps the keys
+    # of its last invocation; a pipe's DLQ warning must not look like that run's.
+    handler_logger = Logger(service="runledger")
+    handler_logger.append_keys(run_id="some-other-run", function_name="ValidateRequest")
+    try:
+        properties = pipe_properties(cloud, MaximumRetryAttempts=0)
+        properties["Target"] = cloud.state_machine_arn + "-missing"
+        runner = runner_for(properties)
+        cloud.put("r1")
+        assert runner.wait_idle(timeout=5)
+    finally:
+        handler_logger.remove_keys(["run_id", "function_name"])
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [dlq] = [line for line in lines if line["message"] == "pipe sent a batch to its DLQ"]
+    assert dlq["level"] == "WARNING"
+    assert dlq["service"] == "runledger.local"
+    assert (dlq["pipe"], dlq["condition"], dlq["records"]) == (
+        "local-pipe",
+        "RetryAttemptsExhausted",
+        1,
+    )
+    assert "run_id" not in dlq
+    assert "function_name" not in dlq
 
 
 class FlakyStepFunctions:
