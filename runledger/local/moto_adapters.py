@@ -170,8 +170,9 @@ from typing import Any, Final
 from unittest import mock
 
 from runledger.local import processes
+from runledger.local.logs import get_logger
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 ADAPTATIONS: Final[tuple[str, ...]] = (
     "endpoint_mode",

@@ -64,7 +64,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import logging
 import re
 import threading
 import time
@@ -79,6 +78,8 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import JSONParser, ResponseParser, ResponseParserFactory
 from moto.events.models import EventPattern
+
+from runledger.local.logs import get_logger
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType
@@ -96,7 +97,7 @@ __all__ = [
     "wire_json_client",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _GET_RECORDS_LIMIT = 1000
 _PLACEHOLDER = re.compile(r"<(\$[^<>\"\s]*|aws\.pipes\.[A-Za-z0-9.\-]+)>")

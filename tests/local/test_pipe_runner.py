@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from runledger.local.logs import get_logger
 from runledger.local.pipe_runner import (
     InputTemplateError,
     PipeRunner,
@@ -383,6 +384,12 @@ def test_pipe_logs_are_json_lines_of_their_own_without_the_last_handlers_keys(
     )
     assert "run_id" not in dlq
     assert "function_name" not in dlq
+
+
+def test_the_local_clouds_loggers_are_its_modules_only() -> None:
+    assert get_logger("runledger.local.pipe_runner").name == "runledger.local.pipe_runner"
+    with pytest.raises(ValueError, match=r"not a module of runledger\.local"):
+        get_logger("runledger.validation")
 
 
 class FlakyStepFunctions:

@@ -131,6 +131,19 @@ def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: P
     assert out.split() == ["False", "ap-south-2", "file-key"]
 
 
+def test_the_fork_server_loads_boto3_but_not_the_local_clouds_logging(tmp_path: Path) -> None:
+    # runledger.local's logs use Powertools; the fork server imports only the job preload.
+    (tmp_path / "modules.py").write_text(
+        "import sys\n"
+        "powertools = any(m.startswith('aws_lambda_powertools') for m in sys.modules)\n"
+        "print('boto3' in sys.modules, powertools)\n"
+    )
+    code, out, process = run([sys.executable, "modules.py"], tmp_path, {})
+    assert not isinstance(process, subprocess.Popen)
+    assert code == 0, out
+    assert out.split() == ["True", "False"]
+
+
 def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
     tmp_path: Path,
 ) -> None:

@@ -1,0 +1,44 @@
+"""The local cloud's own logs: JSON lines on stdout, service ``runledger.local``.
+
+The pipe runner and the moto adaptations log through ``get_logger(__name__)``: loggers
+under ``runledger.local``, written like the handlers' Powertools lines but not through
+the handlers' logger ``runledger`` (their parent by name), whose lines carry the keys of
+the last handler invoked (``run_id``, ``function_name``, ...): a pipe's DLQ warning is no
+run's. Kept out of ``runledger/local/__init__.py`` so that the job fork server, which
+imports ``runledger.local._job_preload``, does not load Powertools.
+"""
+
+import logging
+import sys
+from typing import TextIO
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+SERVICE = "runledger.local"
+
+
+class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stdout`` as it is when a record is emitted (``runledger local run``
+    redirects it to local-run.log; pytest's capsys replaces it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _stream: TextIO) -> None:
+        pass  # StreamHandler.__init__ and setStream set it: always sys.stdout
+
+
+_handler = _CurrentStdout()
+_handler.setFormatter(LambdaPowertoolsFormatter(service=SERVICE))
+_root = logging.getLogger(SERVICE)
+_root.addHandler(_handler)
+_root.propagate = False
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger of module ``name`` (``runledger.local.*``), writing as above."""
+    if not name.startswith(SERVICE + "."):
+        raise ValueError(f"{name!r} is not a module of {SERVICE}")
+    return logging.getLogger(name)
