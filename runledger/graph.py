@@ -81,10 +81,9 @@ class GraphvizMissingError(RuntimeError):
 
 def workflow_definition_path(template: Path = TEMPLATE_PATH) -> Path:
     """The ASL file of the template's (only) state machine, from its ``DefinitionUri``."""
-    from runledger.sam_template import load_both, resources_of_type
+    from runledger.sam_template import load_sam_as_read, resources_of_type
 
-    # load_both: read by the local cloud already (cached), without cfn-lint in this process
-    machines = resources_of_type(load_both(template)[0], "AWS::Serverless::StateMachine")
+    machines = resources_of_type(load_sam_as_read(template), "AWS::Serverless::StateMachine")
     if len(machines) != 1:
         raise ValueError(f"expected one state machine in {template}, found {sorted(machines)}")
     (machine,) = machines.values()

@@ -1039,9 +1039,9 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
 
 def table_output_key(template_path: Path | None = None) -> str:
     """The stack output that names the runs table (the output whose value is its Ref)."""
-    from runledger.sam_template import TEMPLATE_PATH, load_both, resources_of_type
+    from runledger.sam_template import TEMPLATE_PATH, load_sam_as_read, resources_of_type
 
-    sam = load_both(template_path or TEMPLATE_PATH)[0]  # cached: the local cloud read it
+    sam = load_sam_as_read(template_path or TEMPLATE_PATH)
     tables = set(resources_of_type(sam, "AWS::DynamoDB::Table"))
     for key, output in sam.get("Outputs", {}).items():
         if output.get("Value") in [{"Ref": t} for t in tables]:

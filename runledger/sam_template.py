@@ -85,8 +85,20 @@ def load_both(path: Path = TEMPLATE_PATH) -> tuple[dict[str, Any], dict[str, Any
     return _load_both_in_child(path)
 
 
-@functools.cache
+def load_sam_as_read(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """``load_sam(path)``, or the SAM half of the ``load_both(path)`` this process already
+    made in a child (the local cloud's), so that reading it again imports nothing."""
+    read = _read_in_child.get(path)
+    return read[0] if read is not None else load_sam(path)
+
+
+#: path -> (sam, cfn), as a child read them (load_both).
+_read_in_child: dict[Path, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
 def _load_both_in_child(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    if path in _read_in_child:
+        return _read_in_child[path]
     child = subprocess.run(  # noqa: S603 - this module, with this interpreter
         [sys.executable, "-m", __name__, str(path)],
         capture_output=True,
@@ -97,7 +109,8 @@ def _load_both_in_child(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         lines = child.stderr.strip().splitlines() or [f"exit code {child.returncode}"]
         raise ValueError(f"{path} cannot be read: {lines[-1]}")
     both = json.loads(child.stdout)
-    return both["sam"], both["cfn"]
+    _read_in_child[path] = both["sam"], both["cfn"]
+    return _read_in_child[path]
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

@@ -581,6 +581,8 @@ def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() 
     # `runledger local run` writes its reports at the end: they would import cfn-lint
     # (and sympy) into the engine's process, to read what the local cloud had read.
     read = _in_a_fresh_interpreter(
+        "from runledger.sam_template import load_both\n"
+        "load_both()  # as the local cloud does\n"
         "from runledger.graph import workflow_definition_path\n"
         "from runledger.report import table_output_key",
         "[str(workflow_definition_path()), table_output_key()]",
