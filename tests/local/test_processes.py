@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from multiprocessing import forkserver
+from multiprocessing import forkserver, reduction
 from pathlib import Path
 
 import pytest
@@ -166,6 +166,31 @@ def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
     assert not isinstance(process, subprocess.Popen)
     assert code == 0, out
     assert out.split() == ["True", "True", "https://s3.eu-west-1.amazonaws.com"]
+
+
+def test_a_job_handed_to_the_fork_server_is_unpickled_without_importing_anything() -> None:
+    # What the fork server has (multiprocessing's own modules, then PRELOAD, whose import
+    # errors it ignores) must be all that a child needs to unpickle the job it is handed;
+    # a module imported there is imported again in every job.
+    job = processes._ScriptRun("job.py", ["--k", "21"], "/", {"A": "1"}, "/dev/null", b"")
+    child = (
+        "import json, pickle, sys\n"
+        "import multiprocessing.forkserver, multiprocessing.spawn\n"
+        "for name in sys.argv[1:]:\n"
+        "    __import__(name)\n"
+        "before = set(sys.modules)\n"
+        "run = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(json.dumps([type(run).__name__, run.args, sorted(set(sys.modules) - before)]))\n"
+    )
+
+    out = subprocess.run(
+        [sys.executable, "-c", child, *processes.PRELOAD],
+        input=reduction.ForkingPickler.dumps(job),
+        capture_output=True,
+        check=True,
+    ).stdout
+
+    assert json.loads(out) == ["_ScriptRun", ["--k", "21"], []]
 
 
 @pytest.mark.parametrize(
