@@ -75,6 +75,9 @@ adaptation             what it does
 ``dynamodb_atomic``    DynamoDB requests run one at a time, each with its answer: moto
                        changes items in place, so a read during another thread's write
                        saw a half-written item or failed.
+``stop_execution``     ``StopExecution`` of an execution inside a Map state ends it
+                       ABORTED, as on AWS (moto's Map state read the stop's error, a
+                       string, as a dict, and ended the execution FAILED).
 =====================  ===============================================================
 
 Public API::
@@ -190,6 +193,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = (
     "loopback",
     "json_copies",
     "dynamodb_atomic",
+    "stop_execution",
 )
 
 #: Fake credentials given to handlers and jobs, so nothing local can sign a real request.
@@ -984,6 +988,34 @@ def _adapt_execution_names(cloud: LocalCloud) -> Iterator[None]:
         )
 
     with mock.patch.object(owner, attribute, start_execution):
+        yield
+
+
+# --------------------------------------------------------------------------------------
+# Adaptation: stop_execution.
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _adapt_stop_execution(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    owner, attribute, original = _seam(
+        "stop_execution",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
+        "StateMap._eval_state",
+        ["self", "env"],
+    )
+
+    def eval_state(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        except Exception:
+            # The iterations of a stopped execution end MapIterationAborted; moto's Map
+            # state then fails on the stop's details. Stopped, the program ends ABORTED.
+            if env.is_running():
+                raise
+
+    with mock.patch.object(owner, attribute, eval_state):
         yield
 
 
@@ -2898,6 +2930,7 @@ _ADAPTERS: Final[dict[str, Callable[[LocalCloud], contextlib.AbstractContextMana
     "loopback": _adapt_loopback,
     "json_copies": _adapt_json_copies,
     "dynamodb_atomic": _adapt_dynamodb_atomic,
+    "stop_execution": _adapt_stop_execution,
 }
 _ACTIVE = threading.Lock()
 

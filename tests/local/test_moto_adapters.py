@@ -1950,6 +1950,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.batch.models import Job
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.jsonata import jsonata
     from moto.stepfunctions.parser.asl.utils import boto_client
@@ -1963,6 +1964,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
         "jsonata": (jsonata, "_eval_jsonata"),
         "copies": (states, "copy"),
         "loopback": (BotocoreStubber, "__call__"),
+        "stop": (StateMap, "_eval_state"),
     }
     before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
     environ = dict(os.environ)
@@ -1990,3 +1992,54 @@ def test_a_moved_moto_seam_fails_loudly_naming_the_adaptation(
     with pytest.raises(AdaptationBrokenError, match="'lambda_in_process'"), local_aws():
         pass
     assert set(ADAPTATIONS) == set(moto_adapters._ADAPTERS)
+
+
+# ----------------------------------------------------------------------------- stop_execution
+def test_stop_execution_inside_a_map_ends_the_execution_aborted(local_cloud: LocalCloud) -> None:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "stop-in-map",
+        {
+            "StartAt": "EachItem",
+            "States": {
+                "EachItem": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "ItemProcessor": {
+                        "StartAt": "Long",
+                        "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}},
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"items": [1, 2]}')["executionArn"]
+    deadline = time.monotonic() + 10
+    while "MapIterationStarted" not in {e["type"] for e in history(sfn, execution)}:
+        assert time.monotonic() < deadline, "no Map iteration started"
+        time.sleep(0.02)
+
+    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
+
+    deadline = time.monotonic() + 10
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the stopped execution still runs"
+        time.sleep(0.02)
+    assert described["status"] == "ABORTED", (described.get("error"), described.get("cause"))
+    assert "MapIterationAborted" in {e["type"] for e in history(sfn, execution)}
+
+
+def test_stop_execution_fails_loudly_when_the_map_state_moves(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
+
+    def eval_state(self: object, env: object, frame: object) -> None:  # a "new moto" signature
+        del self, env, frame
+
+    monkeypatch.setattr(state_map.StateMap, "_eval_state", eval_state)
+
+    with pytest.raises(AdaptationBrokenError, match="'stop_execution'"), local_aws():
+        pass
