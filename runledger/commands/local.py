@@ -11,16 +11,19 @@ import contextlib
 import datetime as dt
 import errno
 import json
+import logging
 import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from runledger.sam_template import REPO_ROOT
 
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
 
 
@@ -39,11 +42,69 @@ def _duration(request: dict[str, Any]) -> str:
     return f"{seconds:.1f}s"
 
 
+_JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+
+
+def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Each file's request item, its local input path made absolute; UsageError if a file
+    is not one JSON object, or two files hold the same run (the second would overwrite the
+    first in the table)."""
+    from runledger.cli import UsageError
+    from runledger.local.cloud import localize_request
+
+    requests: list[dict[str, Any]] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            item = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise UsageError(f"{path}: not valid JSON: {exc.msg} ({where})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path}: cannot read it: {exc}") from None
+        if not isinstance(item, dict):
+            kind = _JSON_KINDS.get(type(item), "a number")
+            raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
+        run = item.get("pk")
+        if isinstance(run, str):
+            if run in seen:
+                raise UsageError(
+                    f"{seen[run]} and {path} are both {run}: one would replace the other"
+                )
+            seen[run] = path
+        requests.append(localize_request(item, Path.cwd()))
+    return requests
+
+
+@contextlib.contextmanager
+def _engine_logs_to(stream: TextIO) -> Iterator[None]:
+    """While inside, records of the root logger's handlers (moto's ERRORs when one of its
+    executions fails, among them) and uncaught exceptions of threads go to ``stream``."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    before, hook = root.handlers[:], threading.excepthook
+
+    def thread_died(args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread else "a thread"
+        error = (args.exc_type, args.exc_value, args.exc_traceback)
+        logging.getLogger("threading").error("%s died", name, exc_info=error)  # type: ignore[arg-type]
+
+    root.handlers[:] = [handler]
+    threading.excepthook = thread_died
+    try:
+        yield
+    finally:
+        root.handlers[:] = before
+        threading.excepthook = hook
+
+
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
-    from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+    from runledger.cli import UsageError
+    from runledger.local.cloud import TERMINAL, LocalPipeline, RunResult
     from runledger.pricing import format_usd
 
-    requests = [localize_request(json.loads(p.read_text()), Path.cwd()) for p in paths]
+    requests = read_requests(paths)
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
     last = ""
 
@@ -59,22 +120,37 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
             last = line
 
     # The handlers' and the pipe's JSON logs (Powertools writes them to stdout, as Lambda
-    # wants) go to a file, so the terminal shows progress and results only.
+    # wants) and the engine's own (moto's, through logging) go to a file, so the terminal
+    # shows progress and results only.
     log_path = (reports or Path.cwd()) / "local-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     terminal = sys.stdout
     with (
         log_path.open("w", encoding="utf-8") as log,
         contextlib.redirect_stdout(log),
+        _engine_logs_to(log),
         LocalPipeline() as pipeline,
     ):
+        problems = [
+            f"{path}: {problem}"
+            for path, item in zip(paths, requests, strict=True)
+            if (problem := pipeline.request_problem(item))
+        ]
+        if problems:  # written, they would wait for the timeout and start nothing
+            raise UsageError("; ".join(problems))
         print(
             f"writing {len(requests)} request(s) to table {pipeline.table_name}",
             file=terminal,
             flush=True,
         )
         pks = [pipeline.put_request(item) for item in requests]
-        runs = pipeline.wait_for(pks, timeout=timeout, on_progress=progress)
+        interrupted = False
+        try:
+            runs = pipeline.wait_for(pks, timeout=timeout, on_progress=progress)
+        except (TimeoutError, KeyboardInterrupt) as exc:  # show where the runs stand
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            runs = {pk: pipeline.read_run(pk) for pk in pks}
+        unfinished = [run.run_id for run in runs.values() if run.status not in TERMINAL]
         counters = pipeline.pipe.counters
         if reports:  # one HTML page per run (runledger.report)
             from runledger.report import report_lines
@@ -103,7 +179,16 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     if reports:
         print(f"\n{written}")
     print(f"\nhandler and pipe logs: {log_path}")
-    return 1 if failed else 0
+    if interrupted:
+        print(f"runledger: interrupted; not final: {', '.join(unfinished)}", file=sys.stderr)
+        return INTERRUPTED
+    if unfinished:
+        print(
+            f"runledger: {len(unfinished)} run(s) not final after {timeout:g} s "
+            f"(--timeout waits longer): {', '.join(unfinished)}",
+            file=sys.stderr,
+        )
+    return 1 if failed or unfinished else 0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -154,7 +239,11 @@ def _run_command(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise UsageError(f"no such request file: {', '.join(missing)}")
-    return local_run(paths, args.timeout, args.reports)
+    try:
+        return local_run(paths, args.timeout, args.reports)
+    except KeyboardInterrupt:  # while the cloud started or stopped: nothing to show
+        print("runledger: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 def _serve_command(args: argparse.Namespace) -> int:

@@ -35,6 +35,9 @@ from runledger.local.processes import engine_core, start_fork_server
 from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_both, parameter_defaults
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
+#: How executions still running when the local cloud stops are stopped.
+STOPPED_ERROR, STOPPED_CAUSE = "LocalCloudStopped", "the local cloud stopped while it ran"
+STOP_TIMEOUT_SECONDS = 10.0
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
@@ -156,6 +159,8 @@ class LocalPipeline:
             self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
             self._create_stack()
             self._stack.enter_context(frozen_heap())
+            # On the way out, after the pipe has stopped starting executions (LIFO):
+            self._stack.callback(self.stop_executions)
             self._stack.enter_context(self.pipe)  # starts polling
         except BaseException:
             self._stack.close()
@@ -371,6 +376,43 @@ class LocalPipeline:
         )
         return str(item["pk"])
 
+    def request_problem(self, item: Mapping[str, Any]) -> str | None:
+        """Why writing ``item`` to the runs table would start no run, or None if it would.
+
+        The item needs the table's key attributes, of their declared types; and the INSERT
+        record the table's stream makes of it must pass the pipe's filter. Otherwise
+        nothing happens on AWS either: PutItem fails, or the pipe drops the record.
+        """
+        try:
+            image = {k: _serialize(_decimal(v)) for k, v in item.items()}
+        except (TypeError, ValueError, ArithmeticError) as exc:  # NaN, Infinity, ...
+            return f"it is not a DynamoDB item: {exc}"
+        table = self.client("dynamodb").describe_table(TableName=self.table_name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        keys: dict[str, Any] = {}
+        for key in table["KeySchema"]:
+            name = key["AttributeName"]
+            if types[name] not in image.get(name, {}):
+                expected = {"S": "a string", "N": "a number", "B": "binary"}[types[name]]
+                return f"the table's key attribute {name!r} must be {expected}"
+            keys[name] = image[name]
+        view = table.get("StreamSpecification", {}).get("StreamViewType", "")
+        stream: dict[str, Any] = {"Keys": keys, "StreamViewType": view}
+        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+            stream["NewImage"] = image
+        record = {
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": stream,
+            "eventSourceARN": self.pipe.stream_arn,
+        }
+        if self.pipe.passes_filter(record):
+            return None
+        patterns = " or ".join(json.dumps(json.loads(p)) for p in self.pipe.filter_patterns)
+        return f"the pipe {self.pipe.name} would not start a run for it: its filter is {patterns}"
+
     def read_run(self, pk: str) -> RunResult:
         pages = (
             self.client("dynamodb")
@@ -442,6 +484,34 @@ class LocalPipeline:
                     statuses[item["pk"]["S"]] = item.get("status", {}).get("S", "")
                 request = answer.get("UnprocessedKeys") or {}
         return statuses
+
+    def stop_executions(self, timeout: float = STOP_TIMEOUT_SECONDS) -> list[str]:
+        """Stop the running executions (ABORTED, as StopExecution leaves them) and wait up
+        to ``timeout`` for them to end; returns the ARNs of those stopped.
+
+        Called on the way out: an execution left running would go on into a cloud being
+        taken apart, and fail there with errors of moto's own.
+        """
+        sfn = self.client("stepfunctions")
+        running = [
+            execution["executionArn"]
+            for machines in sfn.get_paginator("list_state_machines").paginate()
+            for machine in machines["stateMachines"]
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            for execution in page["executions"]
+        ]
+        for arn in running:
+            with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
+                sfn.stop_execution(executionArn=arn, error=STOPPED_ERROR, cause=STOPPED_CAUSE)
+        deadline = time.monotonic() + timeout
+        for arn in running:
+            while time.monotonic() < deadline:
+                if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                    break
+                time.sleep(0.05)
+        return running
 
     def executions(self) -> list[dict[str, Any]]:
         pages = (

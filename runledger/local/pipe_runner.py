@@ -470,7 +470,9 @@ class PipeRunner:
         self.bisect = stream_params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
         self.dlq_arn: str | None = (stream_params.get("DeadLetterConfig") or {}).get("Arn")
         filters = (source.get("FilterCriteria") or {}).get("Filters") or []
-        self._patterns = [EventPattern.load(str(f["Pattern"])) for f in filters]
+        #: The FilterCriteria patterns as written; a record passes if any matches (or none).
+        self.filter_patterns = [str(f["Pattern"]) for f in filters]
+        self._patterns = [EventPattern.load(pattern) for pattern in self.filter_patterns]
 
         target = properties.get("TargetParameters") or {}
         sfn_params = target.get("StepFunctionStateMachineParameters") or {}
@@ -501,6 +503,11 @@ class PipeRunner:
         self._discover_shards(initial=True)
 
     # public API -----------------------------------------------------------------------
+
+    def passes_filter(self, event: Mapping[str, Any]) -> bool:
+        """Whether a stream record, as the pipe reshapes it, passes its FilterCriteria."""
+        message = cast("EventMessageType", event)
+        return not self._patterns or any(p.matches_event(message) for p in self._patterns)
 
     @property
     def counters(self) -> PipeCounters:
@@ -692,8 +699,7 @@ class PipeRunner:
         for raw in response.get("Records", []):
             event, created_at = _pipes_record(raw, self.stream_arn, self.region)
             shard.last_sequence = event["dynamodb"].get("SequenceNumber", shard.last_sequence)
-            message = cast("EventMessageType", event)
-            if self._patterns and not any(p.matches_event(message) for p in self._patterns):
+            if not self.passes_filter(event):
                 filtered_out += 1
                 continue
             shard.pending.append(_Record(event=event, created_at=created_at, read_at=now))

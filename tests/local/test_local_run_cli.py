@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from runledger.sam_template import REPO_ROOT
 
@@ -60,3 +63,79 @@ def test_local_run_names_a_missing_request_file() -> None:
     )
     assert done.returncode == 2
     assert "no such request file: nope.json" in done.stderr
+
+
+def local_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RUNLEDGER), "local", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def request_file(tmp_path: Path, name: str, **changes: object) -> Path:
+    item = json.loads((REQUESTS / "kmer-valid-local.json").read_text())
+    item.update(changes)
+    item = {key: value for key, value in item.items() if value is not None}
+    path = tmp_path / name
+    path.write_text(json.dumps(item))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"pk": "RUN#x",', "not valid JSON: Expecting property name enclosed in double quotes"),
+        ("[]", "a request is one JSON object (a table item), not an array"),
+        ("null", "a request is one JSON object (a table item), not null"),
+    ],
+)
+def test_local_run_names_a_request_file_that_is_not_one_json_object(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    done = local_run(str(tmp_path / "bad.json"), timeout=60)
+    assert done.returncode == 2
+    assert f"bad.json: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "starting the local cloud" not in done.stdout  # told before it starts
+
+
+def test_local_run_refuses_two_files_of_one_run(tmp_path: Path) -> None:
+    copy = request_file(tmp_path, "copy.json")
+    done = local_run(str(REQUESTS / "kmer-valid-local.json"), str(copy), timeout=60)
+    assert done.returncode == 2
+    assert f"and {copy} are both RUN#kmer-local-001" in done.stderr
+
+
+def test_local_run_refuses_requests_that_would_start_no_run(tmp_path: Path) -> None:
+    # Written, they would start nothing: run would wait for its whole --timeout.
+    no_key = request_file(tmp_path, "no-key.json", pk=None)
+    done_already = request_file(tmp_path, "done.json", pk="RUN#cli-done", status="DONE")
+    done = local_run(str(no_key), str(done_already))
+    assert done.returncode == 2, done.stderr
+    assert "no-key.json: the table's key attribute 'pk' must be a string" in done.stderr
+    assert "done.json: the pipe runledger-local-RunsPipe would not start a run" in done.stderr
+    assert '"NewImage": {"status": {"S": ["REQUESTED"]}}' in done.stderr  # its filter, shown
+    assert "writing" not in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_local_run_shows_where_runs_stand_when_its_timeout_passes(tmp_path: Path) -> None:
+    never_written = tmp_path / "never-written.fastq"
+    os.mkfifo(never_written)  # the run's jobs block opening it: the run cannot end
+    stuck = request_file(tmp_path, "stuck.json", pk="RUN#cli-stuck")
+    item = json.loads(stuck.read_text())
+    item["input"]["uri"] = str(never_written)
+    stuck.write_text(json.dumps(item))
+
+    done = local_run(str(stuck), "--timeout", "3", "--reports", str(tmp_path / "reports"))
+
+    assert done.returncode == 1
+    assert "1 run(s) not final after 3 s (--timeout waits longer): cli-stuck" in done.stderr
+    rows = [line.split()[:2] for line in done.stdout.splitlines() if " ok " in line]
+    assert rows == [["cli-stuck", "RUNNING"]]
+    # Its execution was stopped on the way out, quietly: the one line above is all.
+    assert done.stderr.count("\n") == 1, done.stderr

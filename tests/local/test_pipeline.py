@@ -156,6 +156,36 @@ def test_write_backs_never_start_a_run_and_a_rerun_does(
     assert pipeline.pipe.counters.records_filtered_out > 0
 
 
+def test_a_request_that_would_start_no_run_is_told_apart_as_the_pipe_tells_it(
+    pipeline: LocalPipeline,
+) -> None:
+    valid = request("kmer-valid-local.json", "e2e-check")
+    assert pipeline.request_problem(valid) is None
+    done = {**valid, "pk": "RUN#e2e-check-done", "status": "DONE"}
+    problem = pipeline.request_problem(done)
+    assert problem is not None
+    assert pipeline.pipe.name in problem
+    assert json.dumps(json.loads(pipeline.pipe.filter_patterns[0])) in problem
+    # The pipe itself drops the record the table's stream makes of that item.
+    assert pipeline.pipe.wait_idle(10)
+    before = pipeline.pipe.counters
+    pipeline.put_request(done)
+    assert pipeline.pipe.wait_idle(10)
+    after = pipeline.pipe.counters
+    assert after.records_read == before.records_read + 1
+    assert after.records_filtered_out == before.records_filtered_out + 1
+    assert after.executions_started == before.executions_started
+
+    without_key = {k: v for k, v in valid.items() if k != "pk"}
+    assert (
+        pipeline.request_problem(without_key) == "the table's key attribute 'pk' must be a string"
+    )
+    assert pipeline.request_problem({**valid, "sk": 7}) == (
+        "the table's key attribute 'sk' must be a string"
+    )
+    assert "not a DynamoDB item" in str(pipeline.request_problem({**valid, "k": float("nan")}))
+
+
 def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> None:
     item = localize_request({"input": {"uri": "data/x.fastq", "k": 5}}, tmp_path)
     assert item["input"]["uri"] == str(tmp_path / "data" / "x.fastq")
