@@ -29,6 +29,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from runledger.local.intrinsics import Scope, resolve
+from runledger.local.logs import quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
@@ -148,6 +149,7 @@ class LocalPipeline:
             # Its imports (~0.5 s) then overlap the stack's creation, not the first job.
             start_fork_server()
             self.endpoint_url = self._stack.enter_context(moto_server(self.host, self.port))
+            self._stack.enter_context(quiet_failure_events())
             self.cloud = self._stack.enter_context(
                 local_aws(
                     endpoint_url=self.endpoint_url,

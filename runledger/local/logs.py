@@ -8,8 +8,10 @@ run's. Kept out of ``runledger/local/__init__.py`` so that the job fork server, 
 imports ``runledger.local._job_preload``, does not load Powertools.
 """
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -42,3 +44,26 @@ def get_logger(name: str) -> logging.Logger:
     if not name.startswith(SERVICE + "."):
         raise ValueError(f"{name!r} is not a module of {SERVICE}")
     return logging.getLogger(name)
+
+
+#: moto's ASL engine logs, at ERROR, every failure event a state raises (a Fail state, a
+#: task failing into its Catch, a Map iteration of a stopped execution) with the state's
+#: whole repr: kilobytes a line, for what the execution's history records anyway.
+ENGINE_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+def _not_a_failure_event(record: logging.LogRecord) -> bool:
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (args and str(args[0]).startswith("Exception=FailureEventException"))
+
+
+@contextlib.contextmanager
+def quiet_failure_events() -> Iterator[None]:
+    """While inside, moto's ERROR lines for failure events are dropped; its lines for
+    exceptions that are not failure events (an engine error) still go through."""
+    engine = logging.getLogger(ENGINE_LOGGER)
+    engine.addFilter(_not_a_failure_event)
+    try:
+        yield
+    finally:
+        engine.removeFilter(_not_a_failure_event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+from runledger.local.logs import ENGINE_LOGGER
 from runledger.pricing import estimated_transitions
 from runledger.sam_template import REPO_ROOT, load_cfn, resources_of_type
 from runledger.usage import execution_history
@@ -193,11 +195,16 @@ def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> N
 
 
 def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
-    pipeline: LocalPipeline,
+    pipeline: LocalPipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
     item = request("kmer-valid-local.json", "e2e-no-input")
     item["input"]["uri"] = str(REPO_ROOT / "events" / "data" / "does-not-exist.fastq")
-    result = run(pipeline, item)
+    with caplog.at_level(logging.ERROR, logger="moto"):
+        result = run(pipeline, item)
+        logging.getLogger(ENGINE_LOGGER).error("%s at '%s'", "Exception=TypeError", "a state")
+    # moto's ERROR line (the state's whole repr) for each failure event the run's Catch and
+    # Fail states raised is dropped; an engine error still gets through.
+    assert [r.getMessage() for r in caplog.records] == ["Exception=TypeError at 'a state'"]
     # The job exits 2 (bad input: not retried), every variant is recorded FAILED with the
     # Batch failure as cause, and the run ends FAILED with its summary and cost: the jobs
     # ran, and each attempt is priced from the job description in its failure's cause.
