@@ -29,7 +29,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from runledger.local.intrinsics import Scope, resolve
-from runledger.local.logs import quiet_failure_events
+from runledger.local.logs import get_logger, quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
@@ -41,6 +41,7 @@ STOPPED_ERROR, STOPPED_CAUSE = "LocalCloudStopped", "the local cloud stopped whi
 STOP_TIMEOUT_SECONDS = 10.0
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+_log = get_logger(__name__)
 
 # Creation order: what a resource references is created before it.
 _ORDER = (
@@ -162,7 +163,7 @@ class LocalPipeline:
             self._create_stack()
             self._stack.enter_context(frozen_heap())
             # On the way out, after the pipe has stopped starting executions (LIFO):
-            self._stack.callback(self.stop_executions)
+            self._stack.callback(self._stop_executions_on_exit)
             self._stack.enter_context(self.pipe)  # starts polling
         except BaseException:
             self._stack.close()
@@ -514,6 +515,12 @@ class LocalPipeline:
                     break
                 time.sleep(0.05)
         return running
+
+    def _stop_executions_on_exit(self) -> None:
+        try:
+            self.stop_executions()
+        except Exception as exc:  # the cloud is going anyway; say so, not instead of why
+            _log.warning("running executions not stopped", extra={"error": repr(exc)})
 
     def executions(self) -> list[dict[str, Any]]:
         pages = (

@@ -77,7 +77,9 @@ adaptation             what it does
                        saw a half-written item or failed.
 ``stop_execution``     ``StopExecution`` of an execution inside a Map state ends it
                        ABORTED, as on AWS (moto's Map state read the stop's error, a
-                       string, as a dict, and ended the execution FAILED).
+                       string, as a dict, and ended the execution FAILED); a ``.sync``
+                       task stopped early no longer kills its token-waiting thread with
+                       a TypeError.
 =====================  ===============================================================
 
 Public API::
@@ -999,23 +1001,51 @@ def _adapt_execution_names(cloud: LocalCloud) -> Iterator[None]:
 @contextlib.contextmanager
 def _adapt_stop_execution(cloud: LocalCloud) -> Iterator[None]:
     del cloud
-    owner, attribute, original = _seam(
-        "stop_execution",
+    name = "stop_execution"
+    map_owner, map_attr, original_map = _seam(
+        name,
         "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
         "StateMap._eval_state",
         ["self", "env"],
     )
+    task_owner, task_attr, original_wait = _seam(
+        name,
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+        "state_task_service_callback",
+        "StateTaskServiceCallback._eval_wait_for_task_token",
+        ["self", "env", "timeout_seconds", "callback_endpoint", "heartbeat_endpoint"],
+    )
+    timed_out = getattr(
+        _import(name, "moto.stepfunctions.parser.asl.eval.callback.callback"),
+        "CallbackOutcomeTimedOut",
+        None,
+    )
+    if timed_out is None:
+        raise AdaptationBrokenError(name, "CallbackOutcomeTimedOut not found")
 
     def eval_state(self: Any, env: Any) -> None:
         try:
-            original(self, env)
+            original_map(self, env)
         except Exception:
             # The iterations of a stopped execution end MapIterationAborted; moto's Map
             # state then fails on the stop's details. Stopped, the program ends ABORTED.
             if env.is_running():
                 raise
 
-    with mock.patch.object(owner, attribute, eval_state):
+    def eval_wait_for_task_token(
+        self: Any, env: Any, timeout_seconds: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
+        # A .sync task also waits for a task token, in a thread of its own. Stopped before
+        # the task read its timeout, the engine skips that evaluation and the task pops
+        # its output instead (a dict), on which the wait died with a TypeError.
+        if not env.is_running():
+            return timed_out(callback_id=callback_endpoint.callback_id)
+        return original_wait(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+
+    with (
+        mock.patch.object(map_owner, map_attr, eval_state),
+        mock.patch.object(task_owner, task_attr, eval_wait_for_task_token),
+    ):
         yield
 
 

@@ -1951,6 +1951,9 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.batch.models import Job
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.jsonata import jsonata
     from moto.stepfunctions.parser.asl.utils import boto_client
@@ -1965,6 +1968,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
         "copies": (states, "copy"),
         "loopback": (BotocoreStubber, "__call__"),
         "stop": (StateMap, "_eval_state"),
+        "stop_wait": (callback.StateTaskServiceCallback, "_eval_wait_for_task_token"),
     }
     before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
     environ = dict(os.environ)
@@ -2043,3 +2047,31 @@ def test_stop_execution_fails_loudly_when_the_map_state_moves(
 
     with pytest.raises(AdaptationBrokenError, match="'stop_execution'"), local_aws():
         pass
+
+
+def test_stop_execution_a_sync_task_stopped_early_ends_its_token_wait_quietly(
+    local_cloud: LocalCloud,
+) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackEndpoint,
+        CallbackOutcomeTimedOut,
+    )
+
+    class Stopped:  # an execution stopped before its task evaluated its timeout
+        def is_running(self) -> bool:
+            return False
+
+    service = callback_module.StateTaskServiceCallback
+
+    class Task:  # the part of a .sync task the wait uses
+        _wait_for_task_token_timeout = service._wait_for_task_token_timeout
+
+    endpoint = CallbackEndpoint(callback_id="token-1")
+    task_output = {"JobId": "j-1"}  # what the task popped instead of its timeout
+    outcome = service._eval_wait_for_task_token(Task(), Stopped(), task_output, endpoint, None)
+
+    assert isinstance(outcome, CallbackOutcomeTimedOut)
+    assert outcome.callback_id == "token-1"

@@ -73,3 +73,22 @@ def test_ctrl_c_in_local_run_shows_where_runs_stand_and_exits_130(
     assert code == local.INTERRUPTED == 130
     assert err == "runledger: interrupted; not final: ctrl-c\n"
     assert [line.split()[0] for line in out.splitlines() if " ok " in line] == ["ctrl-c"]
+
+
+def test_a_cloud_that_cannot_stop_its_executions_still_stops_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def unreachable(self: LocalPipeline, timeout: float = 10.0) -> list[str]:
+        raise ConnectionError("the endpoint went away")
+
+    monkeypatch.setattr(LocalPipeline, "stop_executions", unreachable)
+    with LocalPipeline(stack_name="runledger-stop-fails"):
+        pass  # leaving it raises nothing
+
+    warnings = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    assert [(w["level"], w["message"]) for w in warnings] == [
+        ("WARNING", "running executions not stopped")
+    ]
+    assert "the endpoint went away" in warnings[0]["error"]
