@@ -136,6 +136,8 @@ def test_local_run_shows_where_runs_stand_when_its_timeout_passes(tmp_path: Path
     assert done.returncode == 1
     assert "1 run(s) not final after 3 s (--timeout waits longer): cli-stuck" in done.stderr
     rows = [line.split()[:2] for line in done.stdout.splitlines() if " ok " in line]
-    assert rows == [["cli-stuck", "RUNNING"]]
+    assert len(rows) == 1
+    assert rows[0][0] == "cli-stuck"
+    assert rows[0][1] in {"REQUESTED", "CLAIMED", "RUNNING"}  # RUNNING unless the VM crawls
     # Its execution was stopped on the way out, quietly: the one line above is all.
     assert done.stderr.count("\n") == 1, done.stderr
