@@ -200,7 +200,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="run requests through the whole pipeline offline",
         description="Build template.yaml's stack in an embedded moto cloud, write the "
         "requests to the runs table and follow them to their final status. Exit code 1 if "
-        "any run ends FAILED.",
+        "any run ends FAILED or is not final after --timeout, 2 if a request file would "
+        "start no run (refused before anything is written), 130 at Ctrl-C.",
     )
     run.add_argument(
         "requests",
@@ -208,7 +209,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=Path,
         help="request items (JSON); default: " + " ".join(DEFAULT_REQUESTS),
     )
-    run.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all runs")
+    run.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for all runs (300)"
+    )
     run.add_argument(
         "--reports", type=Path, default=Path("reports"), help="where to write one HTML page per run"
     )
