@@ -152,9 +152,10 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
             runs = {pk: pipeline.read_run(pk) for pk in pks}
         unfinished = [run.run_id for run in runs.values() if run.status not in TERMINAL]
         counters = pipeline.pipe.counters
-        if reports:  # one HTML page per run (runledger.report)
+        if reports:  # one HTML page per run (runledger.report): ~60 ms each
             from runledger.report import report_lines
 
+            print(f"writing {len(pks)} report(s) to {reports} ...", file=terminal, flush=True)
             written = report_lines(pipeline, [runs[pk].run_id for pk in pks], reports)
 
     print()

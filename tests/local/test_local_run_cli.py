@@ -51,6 +51,7 @@ def test_local_run_prints_a_table_and_exits_1_when_a_run_fails(tmp_path: Path) -
     assert f"handler and pipe logs: {log}" in done.stdout
     assert any(json.loads(line).get("level") for line in log.read_text().splitlines())
     assert (reports / "kmer-local-001.html").is_file()
+    assert f"writing 3 report(s) to {reports} ..." in done.stdout  # said before the wait
 
 
 def test_local_run_names_a_missing_request_file() -> None:
