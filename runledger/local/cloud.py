@@ -374,9 +374,7 @@ class LocalPipeline:
     # ------------------------------------------------------------------ runs
     def put_request(self, item: Mapping[str, Any]) -> str:
         """Write a request item (plain JSON) to the runs table; returns its pk."""
-        self.client("dynamodb").put_item(
-            TableName=self.table_name, Item={k: _serialize(_decimal(v)) for k, v in item.items()}
-        )
+        self.client("dynamodb").put_item(TableName=self.table_name, Item=_dynamodb_item(item))
         return str(item["pk"])
 
     def request_problem(self, item: Mapping[str, Any]) -> str | None:
@@ -387,7 +385,7 @@ class LocalPipeline:
         nothing happens on AWS either: PutItem fails, or the pipe drops the record.
         """
         try:
-            image = {k: _serialize(_decimal(v)) for k, v in item.items()}
+            image = _dynamodb_item(item)
         except (TypeError, ValueError, ArithmeticError) as exc:  # NaN, Infinity, ...
             return f"it is not a DynamoDB item: {exc}"
         table = self.client("dynamodb").describe_table(TableName=self.table_name)["Table"]
@@ -578,6 +576,11 @@ def _decimal(value: Any) -> Any:
     if isinstance(value, list):
         return [_decimal(v) for v in value]
     return value
+
+
+def _dynamodb_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain JSON item in DynamoDB's typed form (floats as numbers, not rejected)."""
+    return {k: _serialize(_decimal(v)) for k, v in item.items()}
 
 
 def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:

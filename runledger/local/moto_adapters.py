@@ -1016,13 +1016,9 @@ def _adapt_stop_execution(cloud: LocalCloud) -> Iterator[None]:
         "StateTaskServiceCallback._eval_wait_for_task_token",
         ["self", "env", "timeout_seconds", "callback_endpoint", "heartbeat_endpoint"],
     )
-    timed_out = getattr(
-        _import(name, "moto.stepfunctions.parser.asl.eval.callback.callback"),
-        "CallbackOutcomeTimedOut",
-        None,
+    _, _, timed_out = _seam(
+        name, "moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackOutcomeTimedOut"
     )
-    if timed_out is None:
-        raise AdaptationBrokenError(name, "CallbackOutcomeTimedOut not found")
 
     def eval_state(self: Any, env: Any) -> None:
         try:
@@ -2514,6 +2510,22 @@ def _wire_default(value: Any) -> Any:
 
 
 _LIST_INDEX: Final[re.Pattern[str]] = re.compile(r"(\[\d+\])+$")
+_TABLE_QUERY_PARAMS: Final[tuple[str, ...]] = (
+    "self",
+    "hash_key",
+    "range_comparison",
+    "range_objs",
+    "limit",
+    "exclusive_start_key",
+    "scan_index_forward",
+    "projection_expressions",
+    "index_name",
+    "consistent_read",
+    "filter_expression",
+    "hash_key_conditions",
+    "range_key_conditions",
+    "filter_kwargs",
+)
 
 
 @contextlib.contextmanager
@@ -2632,10 +2644,10 @@ def _adapt_fast_responses(cloud: LocalCloud) -> Iterator[None]:
     # one partition (10 ms a Query once 100 runs are in the table; ``local run`` reads
     # each unfinished run at every progress poll). It is given the partition instead:
     # the same items, in the same order. Index queries are left as they are.
-    table_class, _, original_query = _seam(name, "moto.dynamodb.models.table", "Table.query")
+    table_class, _, original_query = _seam(
+        name, "moto.dynamodb.models.table", "Table.query", _TABLE_QUERY_PARAMS
+    )
     query_signature = inspect.signature(original_query)
-    if not {"hash_key", "index_name"} <= set(query_signature.parameters):
-        raise AdaptationBrokenError(name, "Table.query has no hash_key or index_name parameter")
 
     class _Partition:
         """The table, as Table.query sees it, holding only ``hash_key``'s items."""
