@@ -15,7 +15,8 @@ meanwhile (gc, part of cpu),
 and the peak memory of the whole process tree (this process, the job fork server and
 the jobs running at that moment: the sum of their PSS, which splits the pages forked jobs
 share with the fork server instead of counting them once per job; sampled every 0.1 s
-from /proc by a process of its own, which it leaves out).
+from /proc by a process of its own, which it leaves out). The handlers' and the pipe's
+logs go to ``--log`` (reports/bench-local-runs.log), not among the figures.
 Target (issue "The offline local cloud"): 100 runs in <= 15 s and <= 600 MB on 2 cores.
 """
 
@@ -39,6 +40,10 @@ from pathlib import Path
 from runledger.local import processes
 from runledger.local.cloud import LocalPipeline, localize_request
 from runledger.sam_template import REPO_ROOT
+
+#: Where the handlers' and the pipe's JSON logs go (Powertools writes them to stdout, as
+#: Lambda wants; 100 runs write about 1,600 lines), so that the figures stay readable.
+DEFAULT_LOG = REPO_ROOT / "reports" / "bench-local-runs.log"
 
 
 def _pss_bytes(pid: int) -> int:
@@ -167,17 +172,28 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=DEFAULT_LOG,
+        help="file the handlers' and the pipe's logs are written to (default: %(default)s)",
+    )
     parser.add_argument("--watch-memory", type=int, metavar="PID", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.watch_memory:
         watch_memory(args.watch_memory)
         return
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"handler and pipe logs: {args.log}", flush=True)
     results = []
-    for number in range(1, args.repeat + 1):
-        check = speed_check()
-        result = {**one_repeat(args.runs, args.timeout), "speed_check_s": check}
-        results.append(result)
-        print(f"repeat {number}: runs={args.runs} variants/run=3 {describe(result, args.runs)}")
+    with args.log.open("w", encoding="utf-8") as log:
+        for number in range(1, args.repeat + 1):
+            check = speed_check()
+            with contextlib.redirect_stdout(log):
+                result = {**one_repeat(args.runs, args.timeout), "speed_check_s": check}
+            results.append(result)
+            line = f"repeat {number}: runs={args.runs} variants/run=3 {describe(result, args.runs)}"
+            print(line, flush=True)
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(f"median of {args.repeat}: {describe(median, args.runs)} (target: <= 15 s, <= 600 MB)")
 
