@@ -1,0 +1,59 @@
+"""The bench's memory sampler (bench/bench_local_runs.py): what it adds up, and its estimate."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_local_runs.py"
+MB = 2**20
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_local_runs", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tree_counts_a_childs_memory_and_leaves_out_the_excluded(bench: ModuleType) -> None:
+    # A child holding 64 MB of its own pages, waiting for its stdin to close.
+    holder = "import sys; b = bytearray(64 * 2**20); print(flush=True); sys.stdin.read()"
+    for excluded in (False, True):
+        child = subprocess.Popen(
+            [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        try:
+            assert child.stdout is not None
+            child.stdout.readline()  # allocated
+            me = os.getpid()
+            with_child = bench.tree_pss_bytes(me, exclude=child.pid if excluded else 0)
+            alone = bench._pss_bytes(me)
+        finally:
+            child.communicate(timeout=30)
+        if excluded:
+            assert with_child - alone < 16 * MB
+        else:
+            assert with_child - alone > 64 * MB
+
+
+def test_root_pss_between_full_reads_follows_what_the_process_adds(bench: ModuleType) -> None:
+    root_pss = bench.RootPss(full_every=3600)  # one full read, then estimates only
+    me = os.getpid()
+    before = root_pss(me)
+    held = bytearray(96 * MB)  # zero pages: resident once written
+    held[::4096] = b"x" * len(held[::4096])
+    estimate = root_pss(me)
+    actual = bench._pss_bytes(me)
+    assert estimate - before > 90 * MB
+    assert abs(estimate - actual) < 8 * MB
+    del held
