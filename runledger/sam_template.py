@@ -94,21 +94,41 @@ def load_sam_as_read(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 #: path -> (sam, cfn), as a child read them (load_both).
 _read_in_child: dict[Path, tuple[dict[str, Any], dict[str, Any]]] = {}
+#: path -> the child read_ahead() started for it, not yet collected by load_both.
+_reading: dict[Path, subprocess.Popen[str]] = {}
+
+
+def read_ahead(path: Path = TEMPLATE_PATH) -> None:
+    """Start the child a later ``load_both(path)`` would wait for, and return at once.
+
+    The child takes about 1.8 s (the SAM translator and cfn-lint); the local cloud starts
+    moto meanwhile instead of after it. Does nothing when ``load_both`` would not need a
+    child, or one has already read or is reading ``path``.
+    """
+    if {"cfnlint", "samtranslator"} & sys.modules.keys() or path in _read_in_child:
+        return
+    if path not in _reading:
+        _reading[path] = _start_child(path)
+
+
+def _start_child(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - this module, with this interpreter
+        [sys.executable, "-m", __name__, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _load_both_in_child(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if path in _read_in_child:
         return _read_in_child[path]
-    child = subprocess.run(  # noqa: S603 - this module, with this interpreter
-        [sys.executable, "-m", __name__, str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    child = _reading.pop(path, None) or _start_child(path)
+    stdout, stderr = child.communicate()
     if child.returncode != 0:
-        lines = child.stderr.strip().splitlines() or [f"exit code {child.returncode}"]
+        lines = stderr.strip().splitlines() or [f"exit code {child.returncode}"]
         raise ValueError(f"{path} cannot be read: {lines[-1]}")
-    both = json.loads(child.stdout)
+    both = json.loads(stdout)
     _read_in_child[path] = both["sam"], both["cfn"]
     return _read_in_child[path]
 

@@ -33,7 +33,13 @@ from runledger.local.logs import get_logger, quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
-from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_both, parameter_defaults
+from runledger.sam_template import (
+    REPO_ROOT,
+    TEMPLATE_PATH,
+    load_both,
+    parameter_defaults,
+    read_ahead,
+)
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
 #: How executions still running when the local cloud stops are stopped.
@@ -144,6 +150,8 @@ class LocalPipeline:
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalPipeline:
         fake_aws_environment()
+        # Before the engine is kept to one CPU, so that the child may use the other.
+        read_ahead(self.template)
         try:
             # Before any thread starts: every thread of the engine inherits its CPU.
             self._stack.enter_context(engine_core())

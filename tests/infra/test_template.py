@@ -577,6 +577,31 @@ def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_c
     assert cfn == json.loads(json.dumps(CFN, default=str))
 
 
+def test_read_ahead_starts_the_child_that_load_both_then_waits_for() -> None:
+    # The local cloud starts moto while the child reads the template, not after.
+    read = _in_a_fresh_interpreter(
+        "import subprocess\n"
+        "from runledger import sam_template\n"
+        "started = []\n"
+        "class Counted(subprocess.Popen):\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        started.append(args[0])\n"
+        "        super().__init__(*args, **kwargs)\n"
+        "subprocess.Popen = Counted\n"
+        "sam_template.read_ahead()\n"
+        "reading = [child.poll() is None for child in sam_template._reading.values()]\n"
+        "both = sam_template.load_both()",
+        "[len(started), reading, len(sam_template._reading), both]",
+    )
+    assert read["here"] == []
+    children, reading, left, (sam, cfn) = read["result"]
+    assert reading == [True]  # read_ahead returned while its child was still reading
+    assert children == 1  # load_both waited for that child instead of starting another
+    assert left == 0
+    assert sam == json.loads(json.dumps(SAM, default=str))
+    assert cfn == json.loads(json.dumps(CFN, default=str))
+
+
 def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() -> None:
     # `runledger local run` writes its reports at the end: they would import cfn-lint
     # (and sympy) into the engine's process, to read what the local cloud had read.
