@@ -224,6 +224,9 @@ _STRIPPED_HOST_ENV: Final[frozenset[str]] = frozenset(
 #: Seconds a ``.sync`` poll waits for the local job to end before handing back to moto's
 #: polling loop (which then sleeps 0.5 s): long jobs cost one describe per this interval.
 BATCH_SYNC_WAIT_SECONDS: Final[float] = 10.0
+#: Seconds the local server waits for a connection before it looks for a stop request
+#: again (werkzeug's default: 0.5 s, which every stop of the local cloud waited).
+SERVER_POLL_SECONDS: Final[float] = 0.05
 #: Seconds between SIGTERM and SIGKILL when a job attempt times out (AWS waits 30 s).
 BATCH_KILL_GRACE_SECONDS: Final[float] = 2.0
 _BATCH_LOG_GROUP: Final[str] = "/aws/batch/job"
@@ -3076,7 +3079,8 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
 
     moto's state is process-wide: the server starts from an empty cloud and leaves none
     behind (``/moto-api/reset`` on the way in and out), so a second server in the same
-    process does not find the first one's resources.
+    process does not find the first one's resources. It stops within
+    ``SERVER_POLL_SECONDS`` of leaving the block.
     """
     from moto.server import ThreadedMotoServer
 
@@ -3090,16 +3094,26 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     werkzeug_log = logging.getLogger("werkzeug")
     level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)
-    server.start()
-    url = f"http://{host}:{port}"
-    try:
-        _reset_moto(url)
-        yield url
-    finally:
-        with contextlib.suppress(OSError):
+    # werkzeug's server looks for a stop request between two waits for a connection, each
+    # up to 0.5 s long (serve_forever's poll_interval), so every stop waited for one.
+    owner, attribute, serve = _seam(
+        "moto_server", "werkzeug.serving", "BaseWSGIServer.serve_forever", ["self", "poll_interval"]
+    )
+
+    def serve_forever(self: Any, poll_interval: float = 0.5) -> None:
+        serve(self, poll_interval=min(poll_interval, SERVER_POLL_SECONDS))
+
+    with mock.patch.object(owner, attribute, serve_forever):  # until it has stopped
+        server.start()
+        url = f"http://{host}:{port}"
+        try:
             _reset_moto(url)
-        server.stop()
-        werkzeug_log.setLevel(level)
+            yield url
+        finally:
+            with contextlib.suppress(OSError):
+                _reset_moto(url)
+            server.stop()
+            werkzeug_log.setLevel(level)
 
 
 def _reset_moto(url: str) -> None:

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -1229,6 +1230,29 @@ def test_mock_config_numbers_responses_across_map_iterations_and_retries(
 
 
 # ------------------------------------------------------------------------- server mode
+def test_the_local_server_looks_for_a_stop_request_every_50_ms_not_every_half_second() -> None:
+    # In a fresh interpreter: moto's state is process-wide, and this module's server is up.
+    script = (
+        "import json, socketserver\n"
+        "seen = []\n"
+        "serve = socketserver.BaseServer.serve_forever\n"
+        "def spy(self, poll_interval=0.5):\n"
+        "    seen.append(poll_interval)\n"
+        "    serve(self, poll_interval)\n"
+        "socketserver.BaseServer.serve_forever = spy\n"
+        "from runledger.local.moto_adapters import moto_server\n"
+        "with moto_server() as url:\n"
+        "    pass\n"
+        "print(json.dumps(seen))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    # werkzeug's default, 0.5 s, was how long every stop of the local cloud waited.
+    assert json.loads(done.stdout) == [moto_adapters.SERVER_POLL_SECONDS]
+    assert moto_adapters.SERVER_POLL_SECONDS <= 0.05
+
+
 def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
     server_cloud: LocalCloud, moto_endpoint: str, lambda_fixtures: Path, job_program: Path
 ) -> None:
