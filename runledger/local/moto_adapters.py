@@ -3091,9 +3091,6 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
             probe.bind((host, port))  # OSError: address already in use
     port = port or _free_port(host)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    werkzeug_log = logging.getLogger("werkzeug")
-    level = werkzeug_log.level
-    werkzeug_log.setLevel(logging.WARNING)
     # werkzeug's server looks for a stop request between two waits for a connection, each
     # up to 0.5 s long (serve_forever's poll_interval), so every stop waited for one.
     owner, attribute, serve = _seam(
@@ -3103,6 +3100,9 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     def serve_forever(self: Any, poll_interval: float = 0.5) -> None:
         serve(self, poll_interval=min(poll_interval, SERVER_POLL_SECONDS))
 
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.WARNING)
     with mock.patch.object(owner, attribute, serve_forever):  # until it has stopped
         server.start()
         url = f"http://{host}:{port}"
