@@ -80,9 +80,15 @@ def load_both(path: Path = TEMPLATE_PATH) -> tuple[dict[str, Any], dict[str, Any
     networkx) would keep about 100 MB in a process that needs only their result (the
     local cloud). A child Python process reads the template and prints both as JSON.
     """
-    if {"cfnlint", "samtranslator"} & sys.modules.keys():
+    if _readers_imported():
         return load_sam(path), load_cfn(path)
     return _load_both_in_child(path)
+
+
+def _readers_imported() -> bool:
+    """Whether cfn-lint or the SAM translator is in this process already (then load_both
+    reads the template here: there is nothing left to keep out)."""
+    return bool({"cfnlint", "samtranslator"} & sys.modules.keys())
 
 
 def load_sam_as_read(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -105,7 +111,7 @@ def read_ahead(path: Path = TEMPLATE_PATH) -> None:
     moto meanwhile instead of after it. Does nothing when ``load_both`` would not need a
     child, or one has already read or is reading ``path``.
     """
-    if {"cfnlint", "samtranslator"} & sys.modules.keys() or path in _read_in_child:
+    if _readers_imported() or path in _read_in_child:
         return
     if path not in _reading:
         _reading[path] = _start_child(path)
