@@ -49,11 +49,14 @@ from multiprocessing import connection, forkserver, reduction
 from pathlib import Path
 from typing import IO, Protocol
 
+#: The fork server's job preload (runledger.local._job_preload).
+_JOB_PRELOAD = "runledger.local._job_preload"
 #: Modules the fork server imports once; every forked job finds them loaded. This module
 #: too: each job is handed a pickled ``_ScriptRun``, and unpickling it in a child that
 #: lacks this module imported it there: 6 ms of every job's CPU (49.1 -> 43.4 ms a
 #: kmer-count job, medians of 8 alternated rounds of 60 jobs, bench_jobs.one_repeat).
-PRELOAD = ("runledger.local._job_preload", "runledger.local.processes")
+#: The job preload comes last: it ends by making immortal what both imported.
+PRELOAD = ("runledger.local.processes", _JOB_PRELOAD)
 _MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
 #: ``RUNLEDGER_LOCAL_PIN=0`` leaves the engine on every CPU (engine_core()).
 _PIN_VARIABLE = "RUNLEDGER_LOCAL_PIN"
@@ -144,7 +147,7 @@ class _ScriptRun:
         os.chdir(self.cwd)
         os.environ.clear()
         os.environ.update(self.env)
-        preload = sys.modules.get(PRELOAD[0])
+        preload = sys.modules.get(_JOB_PRELOAD)
         if preload is not None:  # its session may have read files this job does not name
             preload.fit_environment()
         sys.argv = [self.script, *self.args]

@@ -406,3 +406,25 @@ def test_jobs_cpu_seconds_counts_ended_forked_and_popened_jobs(
     assert isinstance(process, subprocess.Popen)
     popened = processes.jobs_cpu_seconds() - before - forked
     assert 0.28 <= popened < 3.0  # this process reaped it (interpreter start-up included)
+
+
+def test_a_forked_job_finds_the_fork_servers_objects_immortal(tmp_path: Path) -> None:
+    # So that a job taking references to them writes no count, and copies no page for it.
+    (tmp_path / "counts.py").write_text(
+        "import ctypes, sys, boto3\n"
+        "preload = sys.modules['runledger.local._job_preload']\n"
+        "client = boto3.client\n"
+        "references = [client] * 3\n"
+        "mine = []\n"
+        "count = ctypes.c_ssize_t.from_address(id(boto3.client)).value\n"
+        "print(preload.immortal_counts_unsupported(), preload.immortal_objects,\n"
+        "      count == preload.IMMORTAL_REFCNT, ctypes.c_ssize_t.from_address(id(mine)).value)\n"
+    )
+    code, out, process = run([sys.executable, "counts.py"], tmp_path, {})
+    assert not isinstance(process, subprocess.Popen)
+    assert code == 0, out
+    unsupported, immortal, function_immortal, new_list_count = out.split()
+    assert unsupported == "None"
+    assert int(immortal) > 100_000  # boto3, botocore and the S3 model, not a handful
+    assert function_immortal == "True"
+    assert new_list_count == "1"  # what the job makes itself is counted as usual
