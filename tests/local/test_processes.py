@@ -62,6 +62,16 @@ def run(
         return code, output.read().decode(), process
 
 
+def forked_output(tmp_path: Path, name: str, source: str, env: dict[str, str]) -> list[str]:
+    """The words ``python NAME`` (``source``, written to ``tmp_path``) printed, once it ran
+    forked from the warm fork server and exited 0."""
+    (tmp_path / name).write_text(source)
+    code, out, process = run([sys.executable, name], tmp_path, env)
+    assert not isinstance(process, subprocess.Popen)  # forked from the warm fork server
+    assert code == 0, out
+    return out.split()
+
+
 def test_python_scripts_are_forked_with_exact_argv_cwd_and_env(
     script: Path, tmp_path: Path
 ) -> None:
@@ -81,7 +91,7 @@ def test_python_scripts_are_forked_with_exact_argv_cwd_and_env(
 def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> None:
     # The fork server made an S3 client of its own (fake keys, us-east-1, a dead endpoint)
     # to warm botocore's caches: none of it may reach a job's clients.
-    (tmp_path / "client.py").write_text(
+    script = (
         "import boto3\n"
         "warm = boto3.DEFAULT_SESSION is not None\n"
         "s3 = boto3.client('s3')\n"
@@ -96,11 +106,9 @@ def test_forked_jobs_make_clients_from_their_own_environment(tmp_path: Path) -> 
         "AWS_SECRET_ACCESS_KEY": "job-secret",
     }
 
-    code, out, process = run([sys.executable, "client.py"], tmp_path, env)
+    out = forked_output(tmp_path, "client.py", script, env)
 
-    assert not isinstance(process, subprocess.Popen)  # forked from the warm fork server
-    assert code == 0, out
-    assert out.split() == ["True", "eu-west-3", "http://127.0.0.1:4566", "job-key"]
+    assert out == ["True", "eu-west-3", "http://127.0.0.1:4566", "job-key"]
 
 
 def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: Path) -> None:
@@ -110,7 +118,7 @@ def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: P
     (tmp_path / "credentials").write_text(
         "[job]\naws_access_key_id = file-key\naws_secret_access_key = file-secret\n"
     )
-    (tmp_path / "files.py").write_text(
+    script = (
         "import boto3\n"
         "warm = boto3.DEFAULT_SESSION is not None\n"
         "s3 = boto3.client('s3')\n"
@@ -124,24 +132,19 @@ def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: P
         "AWS_EC2_METADATA_DISABLED": "true",
     }
 
-    code, out, process = run([sys.executable, "files.py"], tmp_path, env)
+    out = forked_output(tmp_path, "files.py", script, env)
 
-    assert not isinstance(process, subprocess.Popen)
-    assert code == 0, out
-    assert out.split() == ["False", "ap-south-2", "file-key"]
+    assert out == ["False", "ap-south-2", "file-key"]
 
 
 def test_the_fork_server_loads_boto3_but_not_the_local_clouds_logging(tmp_path: Path) -> None:
     # runledger.local's logs use Powertools; the fork server imports only the job preload.
-    (tmp_path / "modules.py").write_text(
+    script = (
         "import sys\n"
         "powertools = any(m.startswith('aws_lambda_powertools') for m in sys.modules)\n"
         "print('boto3' in sys.modules, powertools)\n"
     )
-    code, out, process = run([sys.executable, "modules.py"], tmp_path, {})
-    assert not isinstance(process, subprocess.Popen)
-    assert code == 0, out
-    assert out.split() == ["True", "False"]
+    assert forked_output(tmp_path, "modules.py", script, {}) == ["True", "False"]
 
 
 def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
@@ -149,7 +152,7 @@ def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
 ) -> None:
     # What the fork server did once, each job need not: the host name codec is loaded,
     # and clients resolve endpoints from one rule set object per rule set, correctly.
-    (tmp_path / "warm.py").write_text(
+    script = (
         "import sys, boto3\n"
         "idna = 'encodings.idna' in sys.modules\n"
         "one, two = boto3.client('s3'), boto3.client('s3', region_name='eu-west-1')\n"
@@ -161,11 +164,9 @@ def test_forked_jobs_find_the_first_requests_work_done_and_share_rule_sets(
     env = {**same_files(tmp_path), "AWS_DEFAULT_REGION": "us-east-2", "AWS_ACCESS_KEY_ID": "k"}
     env["AWS_SECRET_ACCESS_KEY"] = "s"
 
-    code, out, process = run([sys.executable, "warm.py"], tmp_path, env)
+    out = forked_output(tmp_path, "warm.py", script, env)
 
-    assert not isinstance(process, subprocess.Popen)
-    assert code == 0, out
-    assert out.split() == ["True", "True", "https://s3.eu-west-1.amazonaws.com"]
+    assert out == ["True", "True", "https://s3.eu-west-1.amazonaws.com"]
 
 
 def test_a_job_handed_to_the_fork_server_is_unpickled_without_importing_anything() -> None:
@@ -410,7 +411,7 @@ def test_jobs_cpu_seconds_counts_ended_forked_and_popened_jobs(
 
 def test_a_forked_job_finds_the_fork_servers_objects_immortal(tmp_path: Path) -> None:
     # So that a job taking references to them writes no count, and copies no page for it.
-    (tmp_path / "counts.py").write_text(
+    script = (
         "import ctypes, sys, boto3\n"
         "preload = sys.modules['runledger.local._job_preload']\n"
         "client = boto3.client\n"
@@ -420,10 +421,8 @@ def test_a_forked_job_finds_the_fork_servers_objects_immortal(tmp_path: Path) ->
         "print(preload.immortal_counts_unsupported(), preload.immortal_objects,\n"
         "      count == preload.IMMORTAL_REFCNT, ctypes.c_ssize_t.from_address(id(mine)).value)\n"
     )
-    code, out, process = run([sys.executable, "counts.py"], tmp_path, {})
-    assert not isinstance(process, subprocess.Popen)
-    assert code == 0, out
-    unsupported, immortal, function_immortal, new_list_count = out.split()
+    out = forked_output(tmp_path, "counts.py", script, {})
+    unsupported, immortal, function_immortal, new_list_count = out
     assert unsupported == "None"
     assert int(immortal) > 100_000  # boto3, botocore and the S3 model, not a handful
     assert function_immortal == "True"
