@@ -413,11 +413,9 @@ class LocalPipeline:
             "eventName": "INSERT",
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
             "dynamodb": stream,
-            "eventSourceARN": self.pipe.stream_arn,
         }
-        if self.pipe.passes_filter(record):
+        if self.pipe.passes_filter(self.pipe.as_delivered(record)):
             return None
         patterns = " or ".join(json.dumps(json.loads(p)) for p in self.pipe.filter_patterns)
         return f"the pipe {self.pipe.name} would not start a run for it: its filter is {patterns}"

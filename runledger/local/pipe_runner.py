@@ -504,6 +504,10 @@ class PipeRunner:
 
     # public API -----------------------------------------------------------------------
 
+    def as_delivered(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """A DynamoDB Streams (GetRecords) record as this pipe delivers it to its filter."""
+        return _pipes_record(raw, self.stream_arn, self.region)[0]
+
     def passes_filter(self, event: Mapping[str, Any]) -> bool:
         """Whether a stream record, as the pipe reshapes it, passes its FilterCriteria."""
         message = cast("EventMessageType", event)
