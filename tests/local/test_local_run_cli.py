@@ -16,27 +16,41 @@ RUNLEDGER = Path(sys.executable).with_name("runledger")
 REQUESTS = REPO_ROOT / "events" / "requests"
 
 
-def test_local_run_prints_a_table_and_exits_1_when_a_run_fails(tmp_path: Path) -> None:
-    broken = json.loads((REQUESTS / "kmer-valid-local.json").read_text())
-    broken["pk"] = "RUN#cli-missing-input"
-    broken["input"]["uri"] = str(tmp_path / "no-such.fastq")  # every job exits 2
-    (tmp_path / "broken.json").write_text(json.dumps(broken))
-    reports = tmp_path / "reports"
-    done = subprocess.run(
-        [
-            str(RUNLEDGER),
-            "local",
-            "run",
-            str(REQUESTS / "kmer-valid-local.json"),
-            str(REQUESTS / "kmer-invalid-zero-variants.json"),
-            str(tmp_path / "broken.json"),
-            "--reports",
-            str(reports),
-        ],
+def local_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RUNLEDGER), "local", "run", *args],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
+    )
+
+
+def request_file(tmp_path: Path, name: str, uri: str | None = None, **changes: object) -> Path:
+    """The sample valid request with ``changes`` (None drops an attribute) and, given
+    ``uri``, another input, written to ``tmp_path / name``."""
+    item = json.loads((REQUESTS / "kmer-valid-local.json").read_text())
+    item.update(changes)
+    item = {key: value for key, value in item.items() if value is not None}
+    if uri is not None:
+        item["input"]["uri"] = uri
+    path = tmp_path / name
+    path.write_text(json.dumps(item))
+    return path
+
+
+def test_local_run_prints_a_table_and_exits_1_when_a_run_fails(tmp_path: Path) -> None:
+    broken = request_file(  # every job exits 2
+        tmp_path, "broken.json", uri=str(tmp_path / "no-such.fastq"), pk="RUN#cli-missing-input"
+    )
+    reports = tmp_path / "reports"
+    done = local_run(
+        str(REQUESTS / "kmer-valid-local.json"),
+        str(REQUESTS / "kmer-invalid-zero-variants.json"),
+        str(broken),
+        "--reports",
+        str(reports),
+        timeout=240,
     )
     assert done.returncode == 1, done.stderr
     rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if " ok " in line}
@@ -55,34 +69,9 @@ def test_local_run_prints_a_table_and_exits_1_when_a_run_fails(tmp_path: Path) -
 
 
 def test_local_run_names_a_missing_request_file() -> None:
-    done = subprocess.run(
-        [str(RUNLEDGER), "local", "run", "nope.json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = local_run("nope.json", timeout=60)
     assert done.returncode == 2
     assert "no such request file: nope.json" in done.stderr
-
-
-def local_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(RUNLEDGER), "local", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def request_file(tmp_path: Path, name: str, **changes: object) -> Path:
-    item = json.loads((REQUESTS / "kmer-valid-local.json").read_text())
-    item.update(changes)
-    item = {key: value for key, value in item.items() if value is not None}
-    path = tmp_path / name
-    path.write_text(json.dumps(item))
-    return path
 
 
 @pytest.mark.parametrize(
@@ -127,10 +116,7 @@ def test_local_run_refuses_requests_that_would_start_no_run(tmp_path: Path) -> N
 def test_local_run_shows_where_runs_stand_when_its_timeout_passes(tmp_path: Path) -> None:
     never_written = tmp_path / "never-written.fastq"
     os.mkfifo(never_written)  # the run's jobs block opening it: the run cannot end
-    stuck = request_file(tmp_path, "stuck.json", pk="RUN#cli-stuck")
-    item = json.loads(stuck.read_text())
-    item["input"]["uri"] = str(never_written)
-    stuck.write_text(json.dumps(item))
+    stuck = request_file(tmp_path, "stuck.json", uri=str(never_written), pk="RUN#cli-stuck")
 
     done = local_run(str(stuck), "--timeout", "3", "--reports", str(tmp_path / "reports"))
 
