@@ -6,13 +6,17 @@ and a region, so no test can reach a real account.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
 
+from runledger.local.cloud import localize_request
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
+from runledger.sam_template import REPO_ROOT
 
 REGION = "us-east-1"
 FIXTURES = Path(__file__).parent / "fixtures" / "moto_adapters"
@@ -66,3 +70,17 @@ def job_program() -> Path:
 def mock_config_file() -> Path:
     """A Step Functions Local MockConfigFile."""
     return FIXTURES / "mock_config.json"
+
+
+@pytest.fixture(scope="session")
+def sample_request() -> Callable[[str, str], dict[str, Any]]:
+    """``sample_request("kmer-valid-local.json", "e2e-x")``: that request file of
+    events/requests, its input path made absolute, as run RUN#e2e-x."""
+
+    def load(name: str, run_id: str) -> dict[str, Any]:
+        path = REPO_ROOT / "events" / "requests" / name
+        item = localize_request(json.loads(path.read_text()), REPO_ROOT)
+        item["pk"] = f"RUN#{run_id}"
+        return item
+
+    return load

@@ -11,7 +11,7 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -21,7 +21,7 @@ from botocore.stub import Stubber
 from runledger.cli import main
 from runledger.commands import cost as cost_command
 from runledger.dynamo import plain
-from runledger.local.cloud import LocalPipeline, RunResult, localize_request
+from runledger.local.cloud import LocalPipeline, RunResult
 from runledger.pricing import format_usd
 from runledger.sam_template import REPO_ROOT, load_sam
 from runledger.usage import execution_history
@@ -50,12 +50,6 @@ def task_usd(vcpus: float, memory_mib: int, seconds: float, capacity: str) -> fl
     return usd
 
 
-def request(name: str, run_id: str) -> dict[str, Any]:
-    item = localize_request(json.loads((REQUESTS / name).read_text()), REPO_ROOT)
-    item["pk"] = f"RUN#{run_id}"
-    return item
-
-
 @pytest.fixture(scope="module")
 def pipeline() -> Iterator[LocalPipeline]:
     with LocalPipeline(stack_name="runledger-cost") as local:
@@ -63,7 +57,9 @@ def pipeline() -> Iterator[LocalPipeline]:
 
 
 @pytest.fixture(scope="module")
-def runs(pipeline: LocalPipeline) -> dict[str, RunResult]:
+def runs(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> dict[str, RunResult]:
     """Three runs at once: one whose od-1vcpu job is retried once (exit 75, transient) and
     whose spot-1vcpu job fails for good (exit 2), one where all goes well, one INVALID.
     The first SummarizeRun call is throttled (a retry that is a transition, not a call)."""
@@ -71,9 +67,9 @@ def runs(pipeline: LocalPipeline) -> dict[str, RunResult]:
     pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "spot-1vcpu"}, [2])
     pipeline.cloud.inject_lambda_error(pipeline.scope.refs["SummarizeRunFunction"], times=1)
     pks = [
-        pipeline.put_request(request("kmer-valid-local.json", RETRIED)),
-        pipeline.put_request(request("kmer-valid-local.json", PLAIN)),
-        pipeline.put_request(request("kmer-invalid-duplicate-names.json", INVALID)),
+        pipeline.put_request(sample_request("kmer-valid-local.json", RETRIED)),
+        pipeline.put_request(sample_request("kmer-valid-local.json", PLAIN)),
+        pipeline.put_request(sample_request("kmer-invalid-duplicate-names.json", INVALID)),
     ]
     done = pipeline.wait_for(pks, timeout=120)
     # Numbers as int/float (the table gives Decimals), to compute with prices.json's floats.

@@ -7,7 +7,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,6 @@ REQUESTS = REPO_ROOT / "events" / "requests"
 def pipeline() -> Iterator[LocalPipeline]:
     with LocalPipeline(stack_name="runledger-test") as local:
         yield local
-
-
-def request(name: str, run_id: str) -> dict[str, Any]:
-    item = localize_request(json.loads((REQUESTS / name).read_text()), REPO_ROOT)
-    item["pk"] = f"RUN#{run_id}"
-    return item
 
 
 def run(pipeline: LocalPipeline, item: dict[str, Any]) -> RunResult:
@@ -56,8 +50,10 @@ def entered(events: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def succeeded(pipeline: LocalPipeline) -> RunResult:
-    return run(pipeline, request("kmer-valid-local.json", "e2e-valid"))
+def succeeded(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> RunResult:
+    return run(pipeline, sample_request("kmer-valid-local.json", "e2e-valid"))
 
 
 def test_valid_request_succeeds_with_one_variant_item_per_variant(succeeded: RunResult) -> None:
@@ -115,8 +111,10 @@ def test_the_stack_is_frozen_out_of_full_collections_while_the_pipeline_runs(
     assert gc.get_freeze_count() > 100_000
 
 
-def test_invalid_request_ends_invalid_with_the_reason(pipeline: LocalPipeline) -> None:
-    result = run(pipeline, request("kmer-invalid-duplicate-names.json", "e2e-invalid"))
+def test_invalid_request_ends_invalid_with_the_reason(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    result = run(pipeline, sample_request("kmer-invalid-duplicate-names.json", "e2e-invalid"))
     assert result.status == "INVALID"
     assert "duplicate" in result.request["reason"]
     assert result.variants == {}
@@ -159,9 +157,9 @@ def test_write_backs_never_start_a_run_and_a_rerun_does(
 
 
 def test_a_request_that_would_start_no_run_is_told_apart_as_the_pipe_tells_it(
-    pipeline: LocalPipeline,
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
 ) -> None:
-    valid = request("kmer-valid-local.json", "e2e-check")
+    valid = sample_request("kmer-valid-local.json", "e2e-check")
     assert pipeline.request_problem(valid) is None
     done = {**valid, "pk": "RUN#e2e-check-done", "status": "DONE"}
     problem = pipeline.request_problem(done)
@@ -195,9 +193,11 @@ def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> N
 
 
 def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
-    pipeline: LocalPipeline, caplog: pytest.LogCaptureFixture
+    pipeline: LocalPipeline,
+    caplog: pytest.LogCaptureFixture,
+    sample_request: Callable[[str, str], dict[str, Any]],
 ) -> None:
-    item = request("kmer-valid-local.json", "e2e-no-input")
+    item = sample_request("kmer-valid-local.json", "e2e-no-input")
     item["input"]["uri"] = str(REPO_ROOT / "events" / "data" / "does-not-exist.fastq")
     with caplog.at_level(logging.ERROR, logger="moto"):
         result = run(pipeline, item)
@@ -238,9 +238,9 @@ def job_definition_retry_attempts() -> int:
 
 
 def test_a_job_that_keeps_failing_is_retried_then_only_its_variant_fails(
-    pipeline: LocalPipeline,
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
 ) -> None:
-    item = request("kmer-valid-local.json", "e2e-retried")
+    item = sample_request("kmer-valid-local.json", "e2e-retried")
     names = [v["name"] for v in item["variants"]]
     attempts = job_definition_retry_attempts()
     # Exit 75 (EX_TEMPFAIL) matches the job definition's RETRY rule on every attempt.
@@ -260,10 +260,12 @@ def test_a_job_that_keeps_failing_is_retried_then_only_its_variant_fails(
     assert result.request["summary"]["variants_succeeded"] == len(names) - 1
 
 
-def test_a_throttled_handler_is_retried_by_the_workflow(pipeline: LocalPipeline) -> None:
+def test_a_throttled_handler_is_retried_by_the_workflow(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
     function = pipeline.scope.refs["ValidateRequestFunction"]
     pipeline.cloud.inject_lambda_error(function, times=2)  # 429 TooManyRequestsException
-    result = run(pipeline, request("kmer-valid-local.json", "e2e-throttled"))
+    result = run(pipeline, sample_request("kmer-valid-local.json", "e2e-throttled"))
 
     assert result.status == "SUCCEEDED"
     events = history(pipeline, result.request["execution"])

@@ -6,27 +6,23 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runledger.local.cloud import LocalPipeline, localize_request
-from runledger.sam_template import REPO_ROOT
-
-
-def request(run_id: str) -> dict:
-    path = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
-    item = localize_request(json.loads(path.read_text()), REPO_ROOT)
-    item["pk"] = f"RUN#{run_id}"
-    return item
+from runledger.local.cloud import LocalPipeline
 
 
 def test_leaving_the_cloud_with_a_run_in_flight_aborts_its_execution(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sample_request: Callable[[str, str], dict[str, Any]],
 ) -> None:
     never_written = tmp_path / "never-written.fastq"
     os.mkfifo(never_written)  # its jobs block opening it, so the run cannot end by itself
-    item = request("in-flight")
+    item = sample_request("kmer-valid-local.json", "in-flight")
     item["input"]["uri"] = str(never_written)
     stopped: dict[str, str] = {}
     original = LocalPipeline.stop_executions
@@ -56,7 +52,10 @@ def test_leaving_the_cloud_with_a_run_in_flight_aborts_its_execution(
 
 
 def test_ctrl_c_in_local_run_shows_where_runs_stand_and_exits_130(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sample_request: Callable[[str, str], dict[str, Any]],
 ) -> None:
     from runledger.commands import local
 
@@ -65,7 +64,14 @@ def test_ctrl_c_in_local_run_shows_where_runs_stand_and_exits_130(
 
     monkeypatch.setattr(LocalPipeline, "wait_for", interrupted)
     path = tmp_path / "run.json"
-    path.write_text(json.dumps({**request("ctrl-c"), "input": {"uri": "/dev/null", "k": 5}}))
+    path.write_text(
+        json.dumps(
+            {
+                **sample_request("kmer-valid-local.json", "ctrl-c"),
+                "input": {"uri": "/dev/null", "k": 5},
+            }
+        )
+    )
 
     code = local.local_run([path], timeout=60, reports=tmp_path / "reports")
 
