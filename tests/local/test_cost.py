@@ -26,7 +26,6 @@ from runledger.pricing import format_usd
 from runledger.sam_template import REPO_ROOT, load_sam
 from runledger.usage import execution_history
 
-REQUESTS = REPO_ROOT / "events" / "requests"
 BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
 #: Lambda memory of every function: the template's Globals (no function overrides it).
 LAMBDA_MEMORY_MB = load_sam()["Globals"]["Function"]["MemorySize"]
