@@ -16,8 +16,11 @@ and the peak memory of the whole process tree (this process, the job fork server
 the jobs running at that moment: the sum of their PSS, which splits the pages forked jobs
 share with the fork server instead of counting them once per job; sampled every 0.1 s
 from /proc by a process of its own, which it leaves out; the engine's own PSS is read
-once a second and moved by its RSS in between, see RootPss). The handlers' and the pipe's
-logs go to ``--log`` (reports/bench-local-runs.log), not among the figures.
+once a second and moved by its RSS in between, see RootPss). A second line per repeat
+splits the engine's CPU by kind of thread (ThreadCpu): moto's Task-state and Map threads,
+the server's request threads (the jobs' S3 calls), each function's handler, the pipe,
+the watcher. The handlers' and the pipe's logs go to ``--log``
+(reports/bench-local-runs.log), not among the figures.
 Target (issue "The offline local cloud"): 100 runs in <= 15 s and <= 600 MB on 2 cores.
 """
 
@@ -30,12 +33,14 @@ import gc
 import json
 import math
 import os
+import re
 import select
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,7 +165,59 @@ class CollectionTime:
         gc.callbacks.remove(self)
 
 
-def one_repeat(runs: int, timeout: float) -> dict[str, float]:
+#: What tells one thread of a kind from another: numbers, and ids such as Batch job ids.
+_THREAD_IDS = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|\d+")
+
+
+def thread_kind(name: str) -> str:
+    """A thread's name with its ids dropped: "Thread-12 (eval)" -> "Thread-# (eval)"."""
+    return _THREAD_IDS.sub("#", name)
+
+
+class ThreadCpu:
+    """CPU seconds of the threads that start while registered, by kind (``thread_kind``).
+
+    ``threading.Thread.run`` is wrapped, so each thread started meanwhile adds its own
+    CPU time (``time.thread_time``) when it ends; ``add`` counts others (the bench adds
+    the thread that watches). A thread still running when this ends is not counted.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.threads: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._run = threading.Thread.run
+
+    def __enter__(self) -> ThreadCpu:
+        counted, add = self._run, self.add
+
+        def run(thread: threading.Thread) -> None:
+            started = time.thread_time()
+            try:
+                counted(thread)
+            finally:
+                add(thread.name, time.thread_time() - started)
+
+        threading.Thread.run = run  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        threading.Thread.run = self._run  # type: ignore[method-assign]
+
+    def add(self, name: str, seconds: float) -> None:
+        kind = thread_kind(name)
+        with self._lock:
+            self.seconds[kind] += seconds
+            self.threads[kind] += 1
+
+    def describe(self, top: int = 8) -> str:
+        ranked = sorted(self.seconds.items(), key=lambda item: -item[1])
+        shown = [f"{kind} x{self.threads[kind]} {seconds:.2f}s" for kind, seconds in ranked[:top]]
+        rest = sum(seconds for _, seconds in ranked[top:])
+        return ", ".join([*shown, f"others {rest:.2f}s"])
+
+
+def one_repeat(runs: int, timeout: float, threads: ThreadCpu) -> dict[str, float]:
     # Imported here, not at the top: the memory sampler runs this script too, and moto's
     # import would cost it about 0.7 CPU-s while the cloud starts.
     from runledger.local.cloud import LocalPipeline, localize_request
@@ -177,13 +234,15 @@ def one_repeat(runs: int, timeout: float) -> dict[str, float]:
     )
     # Older revisions (bench/alternate.py runs them with this script) cannot tell.
     jobs_cpu = getattr(processes, "jobs_cpu_seconds", lambda: math.nan)
-    with LocalPipeline(stack_name="runledger-bench") as pipeline:
+    with threads, LocalPipeline(stack_name="runledger-bench") as pipeline:
         cpu, jobs, started = time.process_time(), jobs_cpu(), dt.datetime.now(dt.UTC)
+        watcher = time.thread_time()
         with CollectionTime() as collections:
             pks = [pipeline.put_request({**item, "pk": f"RUN#bench-{i:04d}"}) for i in range(runs)]
             # Polled once a second: the watcher shares the GIL with the engine it watches.
             final = pipeline.wait_for(pks, timeout=timeout, interval=1.0)
             cpu, jobs = time.process_time() - cpu, jobs_cpu() - jobs
+        threads.add("MainThread (the watcher)", time.thread_time() - watcher)
     peak = int(sampler.communicate(timeout=30)[0])  # closing its stdin stops it
     statuses = Counter(run.status for run in final.values())
     if statuses != {"SUCCEEDED": runs}:
@@ -230,11 +289,12 @@ def main() -> None:
     with args.log.open("w", encoding="utf-8") as log:
         for number in range(1, args.repeat + 1):
             check = speed_check()
+            threads = ThreadCpu()
             with contextlib.redirect_stdout(log):
-                result = {**one_repeat(args.runs, args.timeout), "speed_check_s": check}
+                result = {**one_repeat(args.runs, args.timeout, threads), "speed_check_s": check}
             results.append(result)
             line = f"repeat {number}: runs={args.runs} variants/run=3 {describe(result, args.runs)}"
-            print(line, flush=True)
+            print(line, f"  engine CPU by thread: {threads.describe()}", sep="\n", flush=True)
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(f"median of {args.repeat}: {describe(median, args.runs)} (target: <= 15 s, <= 600 MB)")
 

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_local_runs.py"
 MB = 2**20
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_local_runs", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_tree_counts_a_childs_memory_and_leaves_out_the_excluded(bench: ModuleType) -> None:
