@@ -210,7 +210,7 @@ class ThreadCpu:
             self.seconds[kind] += seconds
             self.threads[kind] += 1
 
-    def describe(self, top: int = 8) -> str:
+    def describe(self, top: int = 10) -> str:
         ranked = sorted(self.seconds.items(), key=lambda item: -item[1])
         shown = [f"{kind} x{self.threads[kind]} {seconds:.2f}s" for kind, seconds in ranked[:top]]
         rest = sum(seconds for _, seconds in ranked[top:])
