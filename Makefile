@@ -34,7 +34,7 @@ run: install  ## The whole pipeline offline on the sample requests (runledger lo
 	$(BIN)/runledger local run
 
 test: install  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: install  ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -56,6 +57,10 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # make test runs a worker per CPU (pytest-xdist): a local cloud in each pinning
+        # its engine to the same first CPU would leave the others idle.
+        monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
 
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})

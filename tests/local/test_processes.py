@@ -309,6 +309,7 @@ AFFINITY = "import os\nprint(sorted(os.sched_getaffinity(0)))\n"
 def test_engine_core_keeps_the_engine_on_one_cpu_and_gives_its_jobs_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("RUNLEDGER_LOCAL_PIN", raising=False)  # tests/conftest.py, under xdist
     (tmp_path / "cpus.py").write_text(AFFINITY)
     allowed = os.sched_getaffinity(0)
     seen: dict[str, set[int]] = {}
