@@ -178,8 +178,8 @@ class ThreadCpu:
     """CPU seconds of the threads that start while registered, by kind (``thread_kind``).
 
     ``threading.Thread.run`` is wrapped, so each thread started meanwhile adds its own
-    CPU time (``time.thread_time``) when it ends; ``add`` counts others (the bench adds
-    the thread that watches). A thread still running when this ends is not counted.
+    CPU time (``time.thread_time``) when it ends, so one still running is not in the
+    figures yet; ``add`` counts others (the bench adds the thread that watches).
     """
 
     def __init__(self) -> None:

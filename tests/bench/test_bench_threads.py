@@ -31,7 +31,7 @@ def test_threads_of_one_kind_add_up_and_later_ones_are_left_out(bench: ModuleTyp
     after.join()
 
     assert threads.threads == {"Thread-# (burn)": 2, "idle-#": 1}
-    assert 0.1 <= threads.seconds["Thread-# (burn)"] < 0.2  # both, and not the third
+    assert 0.1 <= threads.seconds["Thread-# (burn)"] < 0.14  # both, and not the third
     assert threads.seconds["idle-#"] < 0.02  # sleeping is not CPU
     assert threads.describe().startswith("Thread-# (burn) x2 0.1")
 
