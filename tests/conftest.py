@@ -2,6 +2,8 @@
 
 * Every test runs with fake AWS credentials, region us-east-1 and no AWS config files, so
   nothing can reach a real account.
+* Under pytest-xdist (``make test``), local clouds leave their engine unpinned
+  (``RUNLEDGER_LOCAL_PIN=0``).
 * Tests under tests/unit/ cannot connect anywhere but loopback.
 * ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
   under a unique module name (every handler file is called app.py: never ``import app``).
