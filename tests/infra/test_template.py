@@ -280,17 +280,20 @@ def test_every_transition_targets_an_existing_state_in_its_scope() -> None:
     check(ASL["States"])
 
 
+# The names as Step Functions reports them; test_error_names.py says where each comes from.
 TRANSIENT = {
     "lambda": {
+        "Lambda.ClientExecutionTimeoutException",
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
     },
-    "batch": {"Batch.AWSBatchException"},
+    "batch": {"Batch.ServerException", "Batch.AWSBatchException"},
     "dynamodb": {
         "DynamoDB.ProvisionedThroughputExceededException",
-        "DynamoDB.RequestLimitExceeded",
+        "DynamoDB.RequestLimitExceededException",
+        "DynamoDB.ThrottlingException",
         "DynamoDB.InternalServerErrorException",
     },
 }
