@@ -100,6 +100,8 @@ def load_sam_as_read(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 #: path -> (sam, cfn), as a child read them (load_both).
 _read_in_child: dict[Path, tuple[dict[str, Any], dict[str, Any]]] = {}
+#: path -> resource type -> its Fn::GetAtt attributes, as the same child read them.
+_attributes_read: dict[Path, dict[str, list[str]]] = {}
 #: path -> the child read_ahead() started for it, not yet collected by load_both.
 _reading: dict[Path, subprocess.Popen[str]] = {}
 
@@ -136,7 +138,38 @@ def _load_both_in_child(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValueError(f"{path} cannot be read: {lines[-1]}")
     both = json.loads(stdout)
     _read_in_child[path] = both["sam"], both["cfn"]
+    _attributes_read[path] = both["attributes"]
     return _read_in_child[path]
+
+
+def schema_attributes(cfn: dict[str, Any], region: str = "us-east-1") -> dict[str, list[str]]:
+    """Resource type -> the attributes ``Fn::GetAtt`` may read of it, for every type in
+    ``cfn``, from the CloudFormation resource schemas cfn-lint ships (what CloudFormation
+    itself accepts; e.g. ``AWS::Batch::JobDefinition`` returns only ``JobDefinitionArn``).
+    A type cfn-lint has no schema for maps to an empty list."""
+    from cfnlint.schema import ResourceNotFoundError  # dev dependency
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+    found: dict[str, list[str]] = {}
+    for resource in cfn.get("Resources", {}).values():
+        kind = str(resource["Type"])
+        if kind not in found:
+            try:
+                found[kind] = sorted(PROVIDER_SCHEMA_MANAGER.get_type_getatts(kind, region))
+            except ResourceNotFoundError:
+                found[kind] = []
+    return found
+
+
+def load_attributes(path: Path = TEMPLATE_PATH) -> dict[str, list[str]]:
+    """``schema_attributes`` of the translated template at ``path``, from the child that
+    ``load_both`` used when it used one (nothing is imported here then)."""
+    if path not in _attributes_read:
+        if _readers_imported() or path in _read_in_child:
+            _attributes_read[path] = schema_attributes(load_cfn(path))
+        else:
+            _load_both_in_child(path)
+    return _attributes_read[path]
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -169,4 +202,9 @@ def table_schema(logical_id: str = "RunsTable", path: Path = TEMPLATE_PATH) -> d
 
 if __name__ == "__main__":  # load_both's child: python -m runledger.sam_template PATH
     _path = Path(sys.argv[1])
-    json.dump({"sam": load_sam(_path), "cfn": load_cfn(_path)}, sys.stdout, default=str)
+    _cfn = load_cfn(_path)
+    json.dump(
+        {"sam": load_sam(_path), "cfn": _cfn, "attributes": schema_attributes(_cfn)},
+        sys.stdout,
+        default=str,
+    )

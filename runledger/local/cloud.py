@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from runledger.local.intrinsics import Scope, resolve
+from runledger.local.intrinsics import Scope, check_references, resolve
 from runledger.local.logs import get_logger, quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
@@ -36,6 +36,7 @@ from runledger.local.processes import engine_core, start_fork_server
 from runledger.sam_template import (
     REPO_ROOT,
     TEMPLATE_PATH,
+    load_attributes,
     load_both,
     parameter_defaults,
     read_ahead,
@@ -191,6 +192,8 @@ class LocalPipeline:
     # ------------------------------------------------------------------ stack
     def _create_stack(self) -> None:
         sam, cfn = load_both(self.template)
+        # Before anything is created: a GetAtt CloudFormation refuses fails here, too.
+        returns = check_references(cfn, load_attributes(self.template))
         ec2 = self.client("ec2")
         vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
@@ -210,6 +213,7 @@ class LocalPipeline:
             region=REGION,
             account_id=ACCOUNT_ID,
             stack_name=self.stack_name,
+            returns=returns,
         )
         resources = cfn["Resources"]
         unknown = {r["Type"] for r in resources.values()} - set(_ORDER) - _NOT_EMULATED
@@ -337,10 +341,10 @@ class LocalPipeline:
 
     def _create_jobdefinition(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = _camel(self._props(resource))
-        name = self._name(logical_id)
+        name = props.pop("jobDefinitionName", None) or self._name(logical_id)
         answer = self.client("batch").register_job_definition(jobDefinitionName=name, **props)
         self.scope.refs[logical_id] = answer["jobDefinitionArn"]
-        self.scope.attributes[(logical_id, "JobDefinitionName")] = name
+        self.scope.attributes[(logical_id, "JobDefinitionArn")] = answer["jobDefinitionArn"]
         # The job's program runs where its image is built from (the Dockerfile's WORKDIR).
         context = sam.get("Metadata", {}).get("DockerContext")
         if context:

@@ -32,6 +32,9 @@ class Scope:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     stack_name: str = "runledger-local"
+    #: logical id -> the attributes its CloudFormation schema returns (``check_references``);
+    #: a recorded attribute outside them is refused, as CloudFormation refuses it.
+    returns: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def pseudo(self, name: str) -> Any:
         values = {
@@ -60,6 +63,9 @@ class Scope:
         )
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
+        allowed = self.returns.get(logical_id)
+        if allowed is not None and attribute not in allowed:
+            raise UnresolvableError(_not_returned(logical_id, attribute, allowed))
         try:
             return self.attributes[(logical_id, attribute)]
         except KeyError:
@@ -71,6 +77,80 @@ class Scope:
         if name not in self.conditions:
             raise UnresolvableError(f"unknown condition {name}")
         return bool(resolve(self.conditions[name], self))
+
+
+def _not_returned(logical_id: str, attribute: str, allowed: frozenset[str]) -> str:
+    listed = ", ".join(sorted(allowed)) or "no attributes"
+    return (
+        f"Fn::GetAtt {logical_id}.{attribute}: its CloudFormation resource schema returns "
+        f"only {listed}, so CloudFormation would reject the template"
+    )
+
+
+def check_references(
+    template: Mapping[str, Any], attributes_by_type: Mapping[str, list[str]]
+) -> dict[str, frozenset[str]]:
+    """Refuse a template whose ``Fn::GetAtt`` (or ``${Id.Attribute}`` in ``Fn::Sub``) names
+    an attribute its resource's CloudFormation schema does not return, or whose ``Ref``
+    names nothing, before anything is created; return logical id -> returned attributes.
+
+    ``attributes_by_type`` is resource type -> attributes, from the schemas cfn-lint ships
+    (runledger.sam_template.schema_attributes).
+    """
+    resources = template.get("Resources", {})
+    returns = {
+        logical_id: frozenset(attributes_by_type.get(resource["Type"], ()))
+        for logical_id, resource in resources.items()
+    }
+    known = set(resources) | set(template.get("Parameters", {}))
+    problems: list[str] = []
+
+    def check_att(logical_id: str, attribute: str, where: str) -> None:
+        if logical_id not in returns:
+            problems.append(f"{where}: Fn::GetAtt {logical_id}.{attribute}: no such resource")
+        elif attribute not in returns[logical_id]:
+            problems.append(f"{where}: {_not_returned(logical_id, attribute, returns[logical_id])}")
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item, where)
+        elif isinstance(value, dict):
+            if len(value) == 1:
+                ((key, arg),) = value.items()
+                if key == "Ref" and isinstance(arg, str):
+                    if not arg.startswith("AWS::") and arg not in known:
+                        problems.append(f"{where}: Ref {arg}: no such parameter or resource")
+                    return
+                if key == "Fn::GetAtt":
+                    logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                    check_att(str(logical_id), str(attribute), where)
+                    return
+                if key == "Fn::Sub":
+                    text, variables = (arg, {}) if isinstance(arg, str) else arg
+                    walk(variables, where)
+                    for match in _SUB_VARIABLE.finditer(text):
+                        name = match.group(1).strip()
+                        if name in variables or name.startswith("AWS::"):
+                            continue
+                        if "." in name:
+                            logical_id, attribute = name.split(".", 1)
+                            check_att(logical_id, attribute, where)
+                        elif name not in known:
+                            problems.append(f"{where}: ${{{name}}}: no such parameter or resource")
+                    return
+            for item in value.values():
+                walk(item, where)
+
+    for section in ("Resources", "Outputs"):
+        for name, body in template.get(section, {}).items():
+            walk(body, f"{section}.{name}")
+    if problems:
+        raise UnresolvableError(
+            "the local cloud refuses to start, as CloudFormation would refuse the stack:\n  "
+            + "\n  ".join(dict.fromkeys(problems))
+        )
+    return returns
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
