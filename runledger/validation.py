@@ -74,7 +74,7 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
     except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         return None, [f"image: not valid DynamoDB JSON ({exc})"]
 
-    problems: list[str] = []
+    problems: list[str] = _workflow_attribute_problems(image)
     if pk is None:
         pk = item.get("pk")
     run_id: str | None = None
@@ -107,6 +107,43 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
         if not problems:
             return run_id, request
     return run_id, problems
+
+
+#: DynamoDB type key -> what a person calls it.
+_TYPE_NAMES = {
+    "S": "a string",
+    "N": "a number",
+    "B": "binary",
+    "BOOL": "a boolean",
+    "NULL": "null",
+    "M": "a map",
+    "L": "a list",
+    "SS": "a string set",
+    "NS": "a number set",
+    "BS": "a binary set",
+}
+
+
+def _workflow_attribute_problems(image: Mapping[str, Any]) -> list[str]:
+    """Attributes the workflow itself keeps on the item, written with the wrong type.
+
+    ``attempt`` counts the run's attempts (ClaimRun writes the image's attempt + 1). The
+    claim goes through whatever it holds, so that such a request ends INVALID with this
+    reason instead of failing the claim and staying unfinished.
+    """
+    attempt = image.get("attempt")
+    if attempt is None:
+        return []
+    kinds = list(attempt) if isinstance(attempt, Mapping) else []
+    if kinds == ["N"] and str(attempt["N"]).isdigit():
+        return []
+    got = _TYPE_NAMES.get(kinds[0], "not a DynamoDB value") if len(kinds) == 1 else "not valid"
+    if kinds == ["N"]:
+        got = f"the number {_short(str(attempt['N']))}"
+    return [
+        "attempt: written by the workflow (the run's attempt count), so it must be a whole "
+        f"number or absent; got {got}"
+    ]
 
 
 def _duplicate_names(variants: object) -> list[str]:

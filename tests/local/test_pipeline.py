@@ -120,6 +120,21 @@ def test_invalid_request_ends_invalid_with_the_reason(
     assert result.variants == {}
 
 
+@pytest.mark.parametrize("attempt", ["ninety", "1"])
+def test_a_wrong_typed_attempt_is_claimed_and_ends_invalid_naming_it(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]], attempt: str
+) -> None:
+    """GIVEN a request carrying ``attempt`` (the workflow's own counter) as a string
+    THEN the claim still goes through (it used to fail ``ADD attempt :one`` and leave the
+    item unfinished) and the run ends INVALID with a reason naming ``attempt``."""
+    item = sample_request("kmer-valid-local.json", f"e2e-attempt-{attempt}")
+    result = run(pipeline, {**item, "attempt": attempt})
+    assert result.status == "INVALID"
+    assert result.request["reason"].startswith("attempt: written by the workflow")
+    assert result.request["attempt"] == 1  # the claim wrote a number
+    assert result.variants == {}
+
+
 def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: RunResult) -> None:
     # The same record delivered again (Pipes is at-least-once): the claim is taken.
     record = json.loads((REPO_ROOT / "events" / "pipe_input.json").read_text())

@@ -89,8 +89,8 @@ def claim(run: Execution, table: str) -> dict[str, Any]:
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-        "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now "
-        "ADD attempt :one REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
+        "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now, "
+        "attempt = :attempt REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
         "ConditionExpression": "#status = :requested",
         "ExpressionAttributeNames": {
             "#status": "status",
@@ -102,7 +102,7 @@ def claim(run: Execution, table: str) -> dict[str, Any]:
             ":requested": {"S": "REQUESTED"},
             ":execution": {"S": run.arn},
             ":now": {"S": EnteredTime(run, "ClaimRun")},
-            ":one": {"N": "1"},
+            ":attempt": {"N": "1"},
         },
     }
 

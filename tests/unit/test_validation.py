@@ -366,3 +366,24 @@ def test_copy_of_valid_item_is_not_mutated_by_validation() -> None:
     before = copy.deepcopy(image)
     validate_request(item["pk"], image)
     assert image == before
+
+
+@pytest.mark.parametrize(
+    ("attempt", "got"),
+    [
+        ("ninety", "got a string"),
+        ("1", "got a string"),
+        (Decimal("1.5"), "got the number '1.5'"),
+        ({"n": 1}, "got a map"),
+    ],
+)
+def test_a_wrong_typed_attempt_is_invalid_naming_the_attribute(attempt: Any, got: str) -> None:
+    item = {**valid_item(), "attempt": attempt}
+    valid, reason = check(item)
+    assert valid is False
+    assert reason.startswith("attempt: written by the workflow")
+    assert reason.endswith(got)
+
+
+def test_a_whole_number_attempt_from_an_earlier_run_is_fine() -> None:
+    assert check({**valid_item(), "attempt": 3}) == (True, "")
