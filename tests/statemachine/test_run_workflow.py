@@ -311,6 +311,36 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
     }
 
 
+def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_variants(
+    workflow: Workflow,
+) -> None:
+    """GIVEN the second job fails AND writing its FAILED item fails too THEN the variant is
+    still reported FAILED to SummarizeRun (VariantNotRecorded) and the others are
+    recorded; before, the failed write failed the whole inline Map."""
+    case = "VariantFailureNotRecorded"
+    run = workflow.run(case)
+    record_error, _ = throw(case, "RecordVariantFailure")
+    job_error, job_cause = throw(case, "RunJob", 1)
+
+    assert record_error == "DynamoDB.ResourceNotFoundException"
+    assert run.status == "SUCCEEDED"
+    assert run.entered == (
+        RUN_START
+        + VARIANT_SUCCEEDS
+        + [*VARIANT_JOB_FAILS, "VariantNotRecorded"]
+        + VARIANT_SUCCEEDS
+        + RUN_SUCCEEDS
+    )
+    assert len(run.scheduled("RecordVariant")) == 2
+    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    assert [(o["name"], o["status"]) for o in outcomes] == [
+        ("od-1vcpu", "SUCCEEDED"),
+        ("od-2vcpu", "FAILED"),
+        ("spot-2vcpu", "SUCCEEDED"),
+    ]
+    assert (outcomes[1]["error"], outcomes[1]["cause"]) == (job_error, job_cause[:4000])
+
+
 def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succeed(
     workflow: Workflow,
 ) -> None:
