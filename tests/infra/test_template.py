@@ -40,7 +40,8 @@ def only(resource_type: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ table
-def test_runs_table_is_keyed_streamed_recoverable_encrypted_and_expiring() -> None:
+def test_runs_table_is_keyed_streamed_recoverable_encrypted_and_kept() -> None:
+    """Runs are the ledger: no TTL expires them (nothing writes a ``ttl`` attribute)."""
     table = only("AWS::DynamoDB::Table")
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
         "pk": "HASH",
@@ -50,7 +51,8 @@ def test_runs_table_is_keyed_streamed_recoverable_encrypted_and_expiring() -> No
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert "TimeToLiveSpecification" not in table
+    assert RESOURCES["RunsTable"]["DeletionPolicy"] == "Retain"
 
 
 @pytest.mark.parametrize(
@@ -122,6 +124,9 @@ def test_pipe_role_may_only_read_this_stream_start_this_workflow_and_dead_letter
             "dynamodb:GetRecords",
             "dynamodb:GetShardIterator",
         ],
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-permissions.html
+        # ListStreams has no resource type: granted on '*', alone in its statement.
+        json.dumps("*"): "dynamodb:ListStreams",
         json.dumps({"Ref": "RunWorkflow"}): "states:StartExecution",
         json.dumps({"Fn::GetAtt": ["PipeDeadLetterQueue", "Arn"]}): "sqs:SendMessage",
         json.dumps({"Fn::Sub": "${PipeLogGroup.Arn}:*"}): [
@@ -352,7 +357,8 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs() 
     assert job["PropagateTags"] is True
     assert job["Timeout"]["AttemptDurationSeconds"] > 0
     retry = job["RetryStrategy"]
-    assert retry["Attempts"] > 1
+    assert retry["Attempts"] == {"Ref": "JobAttempts"}
+    assert CFN["Parameters"]["JobAttempts"]["Default"] > 1
     actions = {rule["Action"] for rule in retry["EvaluateOnExit"]}
     assert actions == {"RETRY", "EXIT"}
     container = job["ContainerProperties"]
@@ -470,6 +476,7 @@ def test_no_iam_statement_allows_every_action() -> None:
 # Actions AWS offers no resource-level permission for.
 RESOURCE_STAR_ALLOWED = {
     "batch:DescribeJobs",
+    "dynamodb:ListStreams",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",

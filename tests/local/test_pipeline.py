@@ -248,8 +248,12 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
 
 
 def job_definition_retry_attempts() -> int:
-    (definition,) = resources_of_type(load_cfn(), "AWS::Batch::JobDefinition").values()
-    return int(definition["Properties"]["RetryStrategy"]["Attempts"])
+    cfn = load_cfn()
+    (definition,) = resources_of_type(cfn, "AWS::Batch::JobDefinition").values()
+    attempts = definition["Properties"]["RetryStrategy"]["Attempts"]
+    if isinstance(attempts, dict):  # {"Ref": "JobAttempts"}: the parameter's default
+        attempts = cfn["Parameters"][attempts["Ref"]]["Default"]
+    return int(attempts)
 
 
 def test_a_job_that_keeps_failing_is_retried_then_only_its_variant_fails(
