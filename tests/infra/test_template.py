@@ -7,6 +7,7 @@ Read through runledger.sam_template: as written (SAM) and after the SAM transfor
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -90,6 +91,21 @@ def test_pipe_reads_the_runs_stream_into_the_workflow_fire_and_forget() -> None:
     assert PIPE["Target"] == {"Ref": "RunWorkflow"}
     target = PIPE["TargetParameters"]["StepFunctionStateMachineParameters"]
     assert target["InvocationType"] == "FIRE_AND_FORGET"  # the only one Standard allows
+
+
+def test_pipe_has_a_name_of_the_stack_that_its_failure_alarm_names() -> None:
+    """The PipeName dimension of AWS/EventBridge/Pipes metrics needs the pipe's name.
+
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-monitoring.html
+    """
+    assert PIPE["Name"] == {"Fn::Sub": "${AWS::StackName}-runs"}
+    (alarm,) = [
+        a["Properties"]
+        for a in resources_of_type(CFN, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Namespace"] == "AWS/EventBridge/Pipes"
+    ]
+    assert alarm["MetricName"] == "ExecutionFailed"
+    assert alarm["Dimensions"] == [{"Name": "PipeName", "Value": PIPE["Name"]}]
 
 
 def test_pipe_retries_ages_out_and_dead_letters_to_an_encrypted_queue() -> None:
@@ -253,6 +269,63 @@ def test_state_machine_is_standard_traced_logged_with_retention_and_tagged() -> 
     assert set(STATE_MACHINE["Tags"]) >= STACK_TAGS
 
 
+def test_execution_data_is_logged_only_when_the_log_execution_data_parameter_says_so() -> None:
+    """States and timings always; inputs, outputs and errors only with LogExecutionData.
+
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+    https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/ (capture_response)
+    """
+    parameter = SAM["Parameters"]["LogExecutionData"]
+    assert parameter["Default"] == "false"
+    assert sorted(parameter["AllowedValues"]) == ["false", "true"]
+    assert SAM["Conditions"]["LogsExecutionData"] == {
+        "Fn::Equals": [{"Ref": "LogExecutionData"}, "true"]
+    }
+    logging = RESOURCES["RunWorkflow"]["Properties"]["LoggingConfiguration"]
+    assert logging["IncludeExecutionData"] == {"Fn::If": ["LogsExecutionData", True, False]}
+    for function in resources_of_type(CFN, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == {"Ref": "LogExecutionData"}
+        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == {"Ref": "LogExecutionData"}
+
+
+def test_handlers_leave_capture_response_to_the_environment() -> None:
+    """An explicit ``capture_response=``/``capture_error=`` would override the variables."""
+    for props in resources_of_type(SAM, "AWS::Serverless::Function").values():
+        source = (REPO_ROOT / props["Properties"]["CodeUri"] / "app.py").read_text()
+        assert "@tracer.capture_lambda_handler\n" in source
+        assert "capture_response" not in source
+        assert "capture_error" not in source
+
+
+@pytest.mark.parametrize(("value", "captured"), [("false", False), ("true", True)])
+def test_powertools_tracer_reads_capture_response_from_the_environment(
+    value: str, captured: bool
+) -> None:
+    """Powertools' ``capture_lambda_handler`` honours POWERTOOLS_TRACER_CAPTURE_RESPONSE
+    (a fresh interpreter: the Tracer keeps its configuration on the class)."""
+    script = (
+        "import contextlib, json, os\n"
+        "from unittest import mock\n"
+        "from aws_lambda_powertools import Tracer\n"
+        "subsegment = mock.MagicMock()\n"
+        "provider = mock.MagicMock()\n"
+        "provider.in_subsegment = lambda **_: contextlib.nullcontext(subsegment)\n"
+        "tracer = Tracer(service='t', provider=provider, auto_patch=False)\n"
+        "@tracer.capture_lambda_handler\n"
+        "def handler(event, context):\n"
+        "    return {'secret': 'run data'}\n"
+        "handler({}, None)\n"
+        "print(json.dumps(subsegment.put_metadata.called))\n"
+    )
+    env = {**os.environ, "POWERTOOLS_TRACER_CAPTURE_RESPONSE": value}
+    env.pop("POWERTOOLS_TRACE_DISABLED", None)
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
+    assert json.loads(child.stdout) is captured
+
+
 def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used() -> None:
     placeholders = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", ASL_TEXT))
     assert placeholders == set(STATE_MACHINE["DefinitionSubstitutions"])
@@ -365,6 +438,109 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs() 
     assert {"JobRoleArn", "ExecutionRoleArn", "LogConfiguration"} <= set(container)
     # Fargate Spot has no arm64.
     assert container["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+
+
+JOB = only("AWS::Batch::JobDefinition")
+
+
+def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_parameter() -> None:
+    """GetAtt of a job definition has JobDefinitionArn only (CloudFormation schema), so the
+    workflow's policy names it by this name.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobdefinition.html
+    https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html (1-10)
+    """
+    assert JOB["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-kmer-count"}
+    assert JOB["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
+    attempts = SAM["Parameters"]["JobAttempts"]
+    assert (attempts["Type"], attempts["Default"]) == ("Number", 3)
+    assert (attempts["MinValue"], attempts["MaxValue"]) == (1, 10)
+
+
+# EvaluateOnExit: OnReason/OnStatusReason are letters, numbers, periods, colons and white
+# space, with an optional trailing '*'; OnExitCode digits with an optional trailing '*';
+# up to 512 characters; at most 5 rules.
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_EvaluateOnExit.html
+_GRAMMAR = {
+    "OnReason": re.compile(r"[A-Za-z0-9.: \t]*\*?"),
+    "OnStatusReason": re.compile(r"[A-Za-z0-9.: \t]*\*?"),
+    "OnExitCode": re.compile(r"[0-9]*\*?"),
+}
+
+
+def fits_batch_grammar(key: str, pattern: str) -> bool:
+    return len(pattern) <= 512 and bool(_GRAMMAR[key].fullmatch(pattern))
+
+
+@pytest.mark.parametrize(
+    ("key", "pattern", "fits"),
+    [
+        ("OnStatusReason", "*SpotInterruption*", False),  # a leading '*' is not allowed
+        ("OnStatusReason", "Your Spot Task was interrupted*", True),
+        ("OnReason", "CannotPullContainerError: ref*", True),
+        ("OnReason", "Error (pull)*", False),
+        ("OnExitCode", "7*", True),
+        ("OnExitCode", "-1", False),
+    ],
+)
+def test_the_grammar_check_tells_allowed_patterns_from_refused_ones(
+    key: str, pattern: str, fits: bool
+) -> None:
+    assert fits_batch_grammar(key, pattern) is fits
+
+
+def test_every_retry_rule_fits_the_batch_grammar_and_there_are_at_most_five() -> None:
+    rules = JOB["RetryStrategy"]["EvaluateOnExit"]
+    assert 1 <= len(rules) <= 5
+    for rule in rules:
+        conditions = set(rule) - {"Action"}
+        assert conditions, rule
+        assert conditions <= set(_GRAMMAR), rule
+        assert rule["Action"].upper() in {"RETRY", "EXIT"}
+        for key in conditions:
+            assert fits_batch_grammar(key, rule[key]), rule
+    assert rules[-1] == {"OnReason": "*", "Action": "EXIT"}
+
+
+def batch_decision(exit_code: int | None, reason: str, status_reason: str) -> str:
+    """What Batch does after a failed attempt: the first rule whose conditions all match
+    (exact, or a prefix when the pattern ends with '*'); RETRY when none does."""
+    values = {
+        "OnExitCode": "" if exit_code is None else str(exit_code),
+        "OnReason": reason,
+        "OnStatusReason": status_reason,
+    }
+
+    def matches(pattern: str, value: str) -> bool:
+        return value.startswith(pattern[:-1]) if pattern.endswith("*") else value == pattern
+
+    for rule in JOB["RetryStrategy"]["EvaluateOnExit"]:
+        if all(matches(rule[k], values[k]) for k in rule if k != "Action"):
+            return str(rule["Action"]).upper()
+    return "RETRY"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "reason", "status_reason", "action"),
+    [
+        # ECS's stopped reason for an interrupted Fargate Spot task:
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+        (None, "", "Your Spot Task was interrupted.", "RETRY"),
+        (
+            None,
+            "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+            "Task failed to start",
+            "RETRY",
+        ),
+        (75, "", "Essential container in task exited", "RETRY"),  # EX_TEMPFAIL
+        (2, "", "Essential container in task exited", "EXIT"),  # bad input
+        (137, "OutOfMemoryError: Container killed due to memory usage", "", "EXIT"),
+    ],
+)
+def test_retry_rules_retry_spot_reclaims_image_pulls_and_exit_75_only(
+    exit_code: int | None, reason: str, status_reason: str, action: str
+) -> None:
+    assert batch_decision(exit_code, reason, status_reason) == action
 
 
 def test_job_definition_points_at_the_job_sources_in_jobs() -> None:
@@ -494,6 +670,93 @@ def test_resource_star_only_where_the_action_has_no_resource_level_permission() 
             assert set(as_list(statement["Action"])) <= RESOURCE_STAR_ALLOWED, logical_id
 
 
+def role_statements(logical_id: str) -> list[dict[str, Any]]:
+    props = RESOURCES[logical_id]["Properties"]
+    return [s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+
+
+def statements_with(logical_id: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in role_statements(logical_id) if action in as_list(s["Action"])]
+
+
+JOB_DEFINITION_ARNS = [
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}"
+        ":job-definition/${AWS::StackName}-kmer-count" + suffix
+    }
+    for suffix in ("", ":*")
+]
+
+
+def test_the_workflow_submits_jobs_to_its_queues_and_job_definition_and_tags_only_jobs() -> None:
+    """SubmitJob is authorized on job-queue and job-definition; tagging the new job needs
+    batch:TagResource on job/*.
+
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsbatch.html
+    https://docs.aws.amazon.com/batch/latest/userguide/tag-resources.html
+    """
+    (submit,) = statements_with("RunWorkflowRole", "batch:SubmitJob")
+    assert submit["Action"] == "batch:SubmitJob"
+    assert submit["Resource"] == [
+        {"Ref": "OnDemandJobQueue"},
+        {"Ref": "SpotJobQueue"},
+        *JOB_DEFINITION_ARNS,
+    ]
+    (tag,) = statements_with("RunWorkflowRole", "batch:TagResource")
+    assert tag["Action"] == "batch:TagResource"
+    assert tag["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*"
+    }
+    # The job definition is named, never read through GetAtt (it has only the ARN).
+    assert "KmerCountJobDefinition.JobDefinitionName" not in json.dumps(CFN)
+
+
+def test_collect_metrics_reads_only_the_runs_prefix_of_the_results_bucket() -> None:
+    """GetObject under runs/ only; ListBucket (so that a missing object is NoSuchKey, not
+    AccessDenied) only for the runs/ prefix.
+
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html
+    """
+    statements = role_statements("CollectMetricsFunctionRole")
+    assert [(s["Action"], s["Resource"], s.get("Condition")) for s in statements] == [
+        ("s3:GetObject", {"Fn::Sub": "${ResultsBucket.Arn}/runs/*"}, None),
+        (
+            "s3:ListBucket",
+            {"Fn::GetAtt": ["ResultsBucket", "Arn"]},
+            {"StringLike": {"s3:prefix": "runs/*"}},
+        ),
+    ]
+
+
+def test_the_job_reads_only_inputs_and_writes_only_runs_of_the_results_bucket() -> None:
+    by_action = {s["Action"]: s["Resource"] for s in role_statements("JobRole")}
+    assert by_action["s3:PutObject"] == {"Fn::Sub": "${ResultsBucket.Arn}/runs/*"}
+    read = json.dumps(by_action["s3:GetObject"])
+    assert "${ResultsBucket.Arn}/inputs/*" in read
+    assert "${ResultsBucket.Arn}/*" not in read
+
+
+@pytest.mark.parametrize("logical_id", ["PipeRole", "JobRole", "JobExecutionRole"])
+def test_service_roles_trust_their_service_only_on_behalf_of_this_account(
+    logical_id: str,
+) -> None:
+    """Confused-deputy guard (aws:SourceAccount or aws:SourceArn of this account).
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html
+    SAM's state machine and function roles are generated: AWS::Serverless::StateMachine
+    has no property for its role's trust policy (only Role, RolePath,
+    PermissionsBoundary), so the workflow's role keeps SAM's.
+    """
+    document = RESOURCES[logical_id]["Properties"]["AssumeRolePolicyDocument"]
+    for statement in document["Statement"]:
+        condition = json.dumps(statement["Condition"])
+        assert '"aws:SourceAccount": {"Ref": "AWS::AccountId"}' in condition or (
+            "aws:SourceArn" in condition and "${AWS::AccountId}" in condition
+        ), logical_id
+
+
 # ------------------------------------------------------------------ tags
 TAGGABLE = {
     "AWS::DynamoDB::Table",
@@ -534,13 +797,85 @@ def test_every_taggable_resource_carries_the_stack_tags_from_parameters(logical_
 
 
 # ------------------------------------------------------------ alarms, outputs
-def test_alarms_watch_failed_executions_and_the_dead_letter_queue() -> None:
-    watched = {
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"])
-        for a in resources_of_type(CFN, "AWS::CloudWatch::Alarm").values()
+ALARMS = {
+    (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+    for a in resources_of_type(CFN, "AWS::CloudWatch::Alarm").values()
+}
+
+
+def test_alarms_watch_failed_timed_out_and_aborted_runs_the_pipe_and_the_dead_letters() -> None:
+    """Step Functions counts failed, timed-out and aborted executions in three metrics.
+
+    https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-monitoring.html
+    """
+    assert set(ALARMS) >= {
+        ("AWS/States", "ExecutionsFailed"),
+        ("AWS/States", "ExecutionsTimedOut"),
+        ("AWS/States", "ExecutionsAborted"),
+        ("AWS/EventBridge/Pipes", "ExecutionFailed"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     }
-    assert ("AWS/States", "ExecutionsFailed") in watched
-    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in watched
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
+        alarm = ALARMS[("AWS/States", metric)]
+        assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "RunWorkflow"}}]
+    # ExecutionsFailed counts neither timed-out nor aborted executions: its alarm says so.
+    failed = ALARMS[("AWS/States", "ExecutionsFailed")]["AlarmDescription"]
+    assert "timed out" not in failed
+    assert "abort" not in failed
+
+
+def test_every_alarm_counts_any_occurrence_and_notifies_the_optional_topic() -> None:
+    for alarm in ALARMS.values():
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+
+
+# ------------------------------------------------------------------ results bucket
+BUCKET = RESOURCES["ResultsBucket"]
+
+
+def test_results_bucket_uses_sse_s3_without_a_bucket_key() -> None:
+    """S3 Bucket Keys apply to SSE-KMS; with SSE-S3 (AES256) the setting does nothing.
+
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html
+    """
+    (rule,) = BUCKET["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+# ------------------------------------------------------------------ checkov
+def checkov_skips() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (logical_id, skip)
+        for logical_id, resource in SAM["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+
+def test_every_checkov_skip_names_a_check_and_gives_a_reason() -> None:
+    skips = checkov_skips()
+    assert skips
+    for logical_id, skip in skips:
+        assert set(skip) == {"id", "comment"}, logical_id
+        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), logical_id
+        assert len(skip["comment"]) >= 40, (logical_id, skip["id"])
+
+
+def test_the_sqs_encryption_skip_is_called_a_known_false_positive() -> None:
+    (queue_skip,) = [s for i, s in checkov_skips() if s["id"] == "CKV_AWS_27"]
+    assert "false positive" in queue_skip["comment"].lower()
+    assert RESOURCES["PipeDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_skips_reach_the_transformed_template_that_checkov_reads() -> None:
+    """make check runs checkov on the transformed template too: SAM keeps Metadata."""
+    for logical_id, skip in checkov_skips():
+        metadata = RESOURCES[logical_id].get("Metadata", {})
+        assert skip in metadata["checkov"]["skip"], logical_id
 
 
 def test_outputs_name_the_table_workflow_pipe_and_queue() -> None:
@@ -560,6 +895,19 @@ def test_samconfig_has_default_dev_prod_resolves_s3_lints_and_holds_no_account_i
         assert config[env]["deploy"]["parameters"]["resolve_s3"] is True
         assert config[env]["validate"]["parameters"]["lint"] is True
     assert not re.search(r"\b\d{12}\b", text)
+
+
+def overrides(env: str) -> dict[str, str]:
+    text = tomllib.loads((REPO_ROOT / "samconfig.toml").read_text())[env]["deploy"]["parameters"]
+    return dict(re.findall(r'(\w+)="([^"]*)"', text["parameter_overrides"]))
+
+
+def test_prod_keeps_run_data_out_of_logs_and_traces_and_dev_keeps_it_in() -> None:
+    assert overrides("prod")["LogExecutionData"] == "false"
+    assert overrides("dev")["LogExecutionData"] == "true"
+    assert overrides("default")["LogExecutionData"] == "true"
+    for env in ("default", "dev", "prod"):
+        assert set(overrides(env)) <= set(SAM["Parameters"]), env
 
 
 # ------------------------------------------------------------------ reading it
