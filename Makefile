@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
+# checkov in a venv of its own: its boto3 pin conflicts with SAM CLI's.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
 # The template as SAM transforms it (what CloudFormation deploys), for cfn-lint and checkov.
 TRANSFORMED := .aws-sam/transformed-template.json
 # The project runs on Python 3.13, the Lambda runtime in template.yaml: taken from pyenv
@@ -18,7 +21,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint transformed build clean system-deps graph report-example bench bench-compare
+.PHONY: help install run test lint transformed checkov-install checkov check build clean system-deps graph report-example bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,6 +55,23 @@ transformed: install  ## Write the SAM-transformed template to .aws-sam/transfor
 	@mkdir -p $(dir $(TRANSFORMED))
 	$(BIN)/python -c 'import json, sys; from runledger.sam_template import load_cfn; json.dump(load_cfn(), sys.stdout, indent=1, default=str)' > $(TRANSFORMED).tmp
 	mv $(TRANSFORMED).tmp $(TRANSFORMED)
+
+checkov-install: $(CHECKOV_VENV)/.installed  ## Create .venv-checkov with the pinned checkov
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found (looked in pyenv versions and on PATH)" >&2; exit 1; }
+	"$(PYTHON313)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+# Inline skips live in each resource's Metadata (checkov: skip: [{id, comment}]); SAM
+# keeps Metadata, so they hold for the transformed template too.
+checkov: checkov-install transformed  ## checkov on the template and its SAM transform (no download)
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
+	  -f template.yaml -f $(TRANSFORMED)
+
+check: lint checkov test  ## Everything CI checks: make lint, make checkov, make test
 
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build
