@@ -838,6 +838,20 @@ def test_every_alarm_counts_any_occurrence_and_notifies_the_optional_topic() -> 
 BUCKET = RESOURCES["ResultsBucket"]
 
 
+def test_results_bucket_is_retained_with_the_stack_s_deletion() -> None:
+    """CloudFormation cannot delete a bucket that holds objects (versions included): the
+    bucket is retained, and the README says how to empty and delete it.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html
+    """
+    assert (BUCKET["DeletionPolicy"], BUCKET["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert BUCKET["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    readme = (REPO_ROOT / "README.md").read_text()
+    cleanup = readme.split("## Clean up", 1)[1]
+    assert "object_versions.delete()" in cleanup  # versions and delete markers
+    assert "delete-bucket" in cleanup
+
+
 def test_results_bucket_uses_sse_s3_without_a_bucket_key() -> None:
     """S3 Bucket Keys apply to SSE-KMS; with SSE-S3 (AES256) the setting does nothing.
 
@@ -908,6 +922,16 @@ def test_prod_keeps_run_data_out_of_logs_and_traces_and_dev_keeps_it_in() -> Non
     assert overrides("default")["LogExecutionData"] == "true"
     for env in ("default", "dev", "prod"):
         assert set(overrides(env)) <= set(SAM["Parameters"]), env
+
+
+def test_the_readme_deploy_section_lists_every_parameter_with_its_default() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    deploy = readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+    for name, spec in SAM["Parameters"].items():
+        (row,) = [line for line in deploy.splitlines() if line.startswith(f"| `{name}`")]
+        default = spec.get("Default")
+        if default not in (None, ""):
+            assert f"`{default}`" in row, name
 
 
 # ------------------------------------------------------------------ reading it
