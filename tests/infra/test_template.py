@@ -49,7 +49,8 @@ def test_runs_table_is_keyed_streamed_recoverable_encrypted_and_kept() -> None:
         "sk": "RANGE",
     }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
-    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    # Nothing reads the old image: the pipe's filter and input template use NewImage.
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
     assert "TimeToLiveSpecification" not in table
@@ -155,7 +156,11 @@ def test_pipe_role_may_only_read_this_stream_start_this_workflow_and_dead_letter
 def stream_record(
     event_name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A DynamoDB stream record as Pipes sees it, for a table item given as plain JSON."""
+    """A DynamoDB stream record as Pipes sees it, for a table item given as plain JSON.
+
+    The table's stream view is NEW_IMAGE: a record carries no old image, so ``old`` only
+    gives a REMOVE its keys.
+    """
     item = new or old or {}
     record: dict[str, Any] = {
         "eventID": "1",
@@ -164,13 +169,11 @@ def stream_record(
         "dynamodb": {
             "Keys": {"pk": _serialize(item["pk"]), "sk": _serialize(item["sk"])},
             "SequenceNumber": "100",
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
+            "StreamViewType": "NEW_IMAGE",
         },
     }
     if new is not None:
         record["dynamodb"]["NewImage"] = {k: _serialize(v) for k, v in new.items()}
-    if old is not None:
-        record["dynamodb"]["OldImage"] = {k: _serialize(v) for k, v in old.items()}
     return record
 
 
