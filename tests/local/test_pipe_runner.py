@@ -231,7 +231,9 @@ def test_without_filters_or_template_every_record_passes_as_is(
     assert inserted["eventSource"] == "aws:dynamodb"
     assert inserted["eventSourceARN"] == cloud.stream_arn
     assert isinstance(inserted["dynamodb"]["ApproximateCreationDateTime"], int)
-    assert removed["dynamodb"]["OldImage"]["status"] == {"S": "SUCCEEDED"}
+    # The table streams NEW_IMAGE only (nothing reads old images): a REMOVE has its keys.
+    assert removed["dynamodb"]["Keys"]["sk"] == {"S": "VARIANT#a"}
+    assert "OldImage" not in removed["dynamodb"]
 
 
 def test_a_wire_json_client_delivers_the_same_events_as_a_boto3_client(
