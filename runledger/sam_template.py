@@ -164,8 +164,8 @@ def schema_attributes(cfn: dict[str, Any], region: str = "us-east-1") -> dict[st
 def load_attributes(path: Path = TEMPLATE_PATH) -> dict[str, list[str]]:
     """``schema_attributes`` of the translated template at ``path``, from the child that
     ``load_both`` used when it used one (nothing is imported here then)."""
-    if path not in _attributes_read:
-        if _readers_imported() or path in _read_in_child:
+    if path not in _attributes_read:  # a child's read sets both _read_in_child and this
+        if _readers_imported():
             _attributes_read[path] = schema_attributes(load_cfn(path))
         else:
             _load_both_in_child(path)

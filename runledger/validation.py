@@ -135,11 +135,14 @@ def _workflow_attribute_problems(image: Mapping[str, Any]) -> list[str]:
     if attempt is None:
         return []
     kinds = list(attempt) if isinstance(attempt, Mapping) else []
-    if kinds == ["N"] and str(attempt["N"]).isdigit():
-        return []
-    got = _TYPE_NAMES.get(kinds[0], "not a DynamoDB value") if len(kinds) == 1 else "not valid"
     if kinds == ["N"]:
+        if str(attempt["N"]).isdigit():
+            return []
         got = f"the number {_short(str(attempt['N']))}"
+    elif len(kinds) == 1:
+        got = _TYPE_NAMES.get(kinds[0], "not a DynamoDB value")
+    else:
+        got = "not valid"
     return [
         "attempt: written by the workflow (the run's attempt count), so it must be a whole "
         f"number or absent; got {got}"

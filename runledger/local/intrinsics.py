@@ -105,6 +105,10 @@ def check_references(
     known = set(resources) | set(template.get("Parameters", {}))
     problems: list[str] = []
 
+    def check_ref(name: str, written: str, where: str) -> None:
+        if not name.startswith("AWS::") and name not in known:
+            problems.append(f"{where}: {written}: no such parameter or resource")
+
     def check_att(logical_id: str, attribute: str, where: str) -> None:
         if logical_id not in returns:
             problems.append(f"{where}: Fn::GetAtt {logical_id}.{attribute}: no such resource")
@@ -119,25 +123,21 @@ def check_references(
             if len(value) == 1:
                 ((key, arg),) = value.items()
                 if key == "Ref" and isinstance(arg, str):
-                    if not arg.startswith("AWS::") and arg not in known:
-                        problems.append(f"{where}: Ref {arg}: no such parameter or resource")
+                    check_ref(arg, f"Ref {arg}", where)
                     return
                 if key == "Fn::GetAtt":
-                    logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                    check_att(str(logical_id), str(attribute), where)
+                    check_att(*_getatt_target(arg), where)
                     return
                 if key == "Fn::Sub":
-                    text, variables = (arg, {}) if isinstance(arg, str) else arg
+                    text, variables = _sub_parts(arg)
                     walk(variables, where)
                     for match in _SUB_VARIABLE.finditer(text):
                         name = match.group(1).strip()
-                        if name in variables or name.startswith("AWS::"):
-                            continue
-                        if "." in name:
-                            logical_id, attribute = name.split(".", 1)
-                            check_att(logical_id, attribute, where)
-                        elif name not in known:
-                            problems.append(f"{where}: ${{{name}}}: no such parameter or resource")
+                        target = _sub_target(name, variables)
+                        if isinstance(target, tuple):
+                            check_att(*target, where)
+                        elif target is not None:
+                            check_ref(target, f"${{{name}}}", where)
                     return
             for item in value.values():
                 walk(item, where)
@@ -156,15 +156,38 @@ def check_references(
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
+def _getatt_target(arg: Any) -> tuple[str, str]:
+    """``Fn::GetAtt``'s argument (``[id, attribute]`` or ``"id.attribute"``) as a pair."""
+    logical_id, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+    return str(logical_id), str(attribute)
+
+
+def _sub_parts(arg: Any) -> tuple[str, Mapping[str, Any]]:
+    """``Fn::Sub``'s argument (``text`` or ``[text, variables]``) as text and variables."""
+    return (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+
+def _sub_target(name: str, variables: Mapping[str, Any]) -> tuple[str, str] | str | None:
+    """What ``${name}`` in a ``Fn::Sub`` stands for: None for one of its own variables, an
+    ``(id, attribute)`` pair for a GetAtt, else the name of a parameter, resource or
+    pseudo parameter (a Ref)."""
+    if name in variables:
+        return None
+    if "." in name and not name.startswith("AWS::"):
+        logical_id, attribute = name.split(".", 1)
+        return logical_id, attribute
+    return name
+
+
 def _sub(template: str, variables: Mapping[str, Any], scope: Scope) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1).strip()
-        if name in variables:
+        target = _sub_target(name, variables)
+        if target is None:
             return str(resolve(variables[name], scope))
-        if "." in name and not name.startswith("AWS::"):
-            logical_id, attribute = name.split(".", 1)
-            return str(scope.get_att(logical_id, attribute))
-        return str(scope.ref(name))
+        if isinstance(target, tuple):
+            return str(scope.get_att(*target))
+        return str(scope.ref(target))
 
     return _SUB_VARIABLE.sub(replace, template).replace("${!", "${")
 
@@ -181,12 +204,9 @@ def resolve(value: Any, scope: Scope) -> Any:
         if key == "Ref":
             return scope.ref(arg)
         if key == "Fn::GetAtt":
-            logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-            return scope.get_att(logical_id, attribute)
+            return scope.get_att(*_getatt_target(arg))
         if key == "Fn::Sub":
-            if isinstance(arg, str):
-                return _sub(arg, {}, scope)
-            return _sub(arg[0], arg[1], scope)
+            return _sub(*_sub_parts(arg), scope)
         if key == "Fn::If":
             name, if_true, if_false = arg
             return resolve(if_true if scope.condition(name) else if_false, scope)
