@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from runledger.dynamo import from_dynamodb_json
-from runledger.models import PK_PREFIX, REQUEST_SK, VARIANT_SK_PREFIX
+from runledger.models import PK_PREFIX, REQUEST_SK, split_run_items
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
@@ -187,14 +187,7 @@ def read_run(dynamodb: DynamoDBClient, table: str, run_id: str) -> Run:
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": PK_PREFIX + run_id}},
     )
-    request: dict[str, Any] | None = None
-    variants: dict[str, dict[str, Any]] = {}
-    for item in _items(pages, table):
-        sk = str(item.get("sk"))
-        if sk == REQUEST_SK:
-            request = item
-        elif sk.startswith(VARIANT_SK_PREFIX):
-            variants[sk.removeprefix(VARIANT_SK_PREFIX)] = item
+    request, variants = split_run_items(_items(pages, table))
     if request is None:
         raise CostError(f"no run {run_id} in table {table}")
     run = Run.from_item(request)

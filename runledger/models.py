@@ -19,7 +19,7 @@ machine, not by people: they are lax and ignore attributes they do not use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -70,6 +70,31 @@ IGNORED_ATTRIBUTES = frozenset(
         "ttl",
     }
 )
+
+
+def split_run_items(
+    items: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """A run's items (plain values) as its REQUEST item (None if absent) and the VARIANT#
+    items of the execution that owns the run, by variant name.
+
+    A VARIANT# item another execution wrote is an older claim's: a re-run with fewer
+    variants leaves them, and a stale execution may have written one before the newer
+    claim reached that variant. It is not this run's result and is left out.
+    """
+    request: dict[str, Any] | None = None
+    variants: dict[str, dict[str, Any]] = {}
+    for item in items:
+        sk = str(item.get("sk"))
+        if sk == REQUEST_SK:
+            request = dict(item)
+        elif sk.startswith(VARIANT_SK_PREFIX):
+            variants[sk.removeprefix(VARIANT_SK_PREFIX)] = dict(item)
+    owner = request.get("execution") if request else None
+    return request, {
+        name: item for name, item in variants.items() if owner and item.get("execution") == owner
+    }
+
 
 #: Valid Fargate task sizes: vCPU -> the memory sizes (MiB) allowed with it.
 #: https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html

@@ -44,6 +44,7 @@ from runledger.graph import (
     render,
     workflow_graph,
 )
+from runledger.models import split_run_items
 from runledger.pricing import format_usd
 from runledger.usage import execution_history
 
@@ -109,22 +110,18 @@ def _plain(value: Any) -> Any:
 def read_run_items(
     dynamodb: Any, table: str, run_id: str
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The run's REQUEST item and its VARIANT# items (name -> item), as plain JSON."""
-    request: dict[str, Any] = {}
-    variants: dict[str, dict[str, Any]] = {}
+    """The run's REQUEST item and its owner's VARIANT# items (name -> item), as plain JSON."""
     pages = dynamodb.get_paginator("query").paginate(
         TableName=table,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}},
     )
-    for page in pages:
-        for raw in page["Items"]:
-            item = _plain({k: _deserialize(v) for k, v in raw.items()})
-            if item["sk"] == "REQUEST":
-                request = item
-            elif str(item["sk"]).startswith("VARIANT#"):
-                variants[str(item["sk"]).removeprefix("VARIANT#")] = item
-    return request, variants
+    request, variants = split_run_items(
+        _plain({k: _deserialize(v) for k, v in raw.items()})
+        for page in pages
+        for raw in page["Items"]
+    )
+    return request or {}, variants
 
 
 def fetch_run(run_id: str, *, dynamodb: Any, stepfunctions: Any, table: str) -> RunData:

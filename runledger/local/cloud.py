@@ -33,6 +33,7 @@ from runledger.local.logs import get_logger, quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
+from runledger.models import split_run_items
 from runledger.sam_template import (
     REPO_ROOT,
     TEMPLATE_PATH,
@@ -434,15 +435,10 @@ class LocalPipeline:
                 ExpressionAttributeValues={":pk": {"S": pk}},
             )
         )
-        result = RunResult(run_id=pk.removeprefix("RUN#"), request={})
-        for page in pages:
-            for raw in page["Items"]:
-                item = {k: _deserialize(v) for k, v in raw.items()}
-                if item["sk"] == "REQUEST":
-                    result.request = item
-                elif str(item["sk"]).startswith("VARIANT#"):
-                    result.variants[str(item["sk"]).removeprefix("VARIANT#")] = item
-        return result
+        request, variants = split_run_items(
+            {k: _deserialize(v) for k, v in raw.items()} for page in pages for raw in page["Items"]
+        )
+        return RunResult(run_id=pk.removeprefix("RUN#"), request=request or {}, variants=variants)
 
     def wait_for(
         self,

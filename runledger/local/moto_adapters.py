@@ -553,6 +553,8 @@ class LocalCloud:
         self.retry_sleep_scale = retry_sleep_scale
         #: Injected job failures: (tags to match, exit code per attempt); see inject_job_exit.
         self.job_faults: list[tuple[dict[str, str], tuple[int, ...]]] = []
+        #: Held jobs: (tags to match, release); see hold_next_job.
+        self.job_holds: list[tuple[dict[str, str], threading.Event]] = []
         #: Injected Lambda service errors: function name -> [code, HTTP status, times left].
         self.lambda_faults: dict[str, list[Any]] = {}
         self._faults_lock = threading.Lock()
@@ -590,6 +592,29 @@ class LocalCloud:
         code; attempts beyond the list run the real command.
         """
         self.job_faults.append((dict(tags), tuple(exit_codes)))
+
+    def hold_next_job(self, tags: Mapping[str, str]) -> threading.Event:
+        """Hold the next job whose tags include ``tags`` RUNNING, before its command
+        starts, until the returned event is set (or the job is terminated).
+
+        A run can so be kept in flight at a known point: to re-run it meanwhile, or to
+        time it out. Only that one job waits; later jobs with the same tags do not.
+        """
+        release = threading.Event()
+        with self._faults_lock:
+            self.job_holds.append((dict(tags), release))
+        return release
+
+    def _take_hold(self, job: Any) -> threading.Event | None:
+        if not self.job_holds:
+            return None
+        tags = dict(job.backend.list_tags_for_resource(job.arn) or {})
+        with self._faults_lock:
+            for index, (match, release) in enumerate(self.job_holds):
+                if all(tags.get(k) == v for k, v in match.items()):
+                    del self.job_holds[index]
+                    return release
+        return None
 
     def _injected_exit(self, job: Any, attempt: int) -> int | None:
         if not self.job_faults:
@@ -1460,6 +1485,9 @@ def _run_attempt(cloud: LocalCloud, local: _LocalJob, number: int) -> dict[str, 
     exit_code: int | None = None
     reason: str | None = None
     status_reason = "Essential container in task exited"
+    hold = cloud._take_hold(job) if number == 1 else None
+    while hold is not None and not hold.wait(0.05) and not job.stop:
+        pass  # held by hold_next_job; a terminated job is stopped below, as any other
     with tempfile.NamedTemporaryFile(prefix="runledger-job-") as output:
         command = _resolve_command(local.command)
         injected = cloud._injected_exit(job, number)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from runledger.dynamo import to_attribute_value, to_dynamodb_json
 from runledger.local.cloud import LocalPipeline, RunResult, localize_request
 from runledger.local.logs import ENGINE_LOGGER
 from runledger.pricing import estimated_transitions
@@ -299,4 +300,124 @@ def test_a_throttled_handler_is_retried_by_the_workflow(
             for e in scheduled
         )
         == 3
+    )
+
+
+def raw_items(pipeline: LocalPipeline, pk: str) -> dict[str, dict[str, Any]]:
+    """Every item of the run (sk -> item), as the table holds it: no owner filter."""
+    answer = pipeline.client("dynamodb").query(
+        TableName=pipeline.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+    )
+    return {item["sk"]["S"]: item for item in answer["Items"]}
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def set_requested(pipeline: LocalPipeline, pk: str, variants: list[dict[str, Any]]) -> None:
+    """Re-run as the README says (status back to REQUESTED), with these variants."""
+    pipeline.client("dynamodb").update_item(
+        TableName=pipeline.table_name,
+        Key={"pk": {"S": pk}, "sk": {"S": "REQUEST"}},
+        UpdateExpression="SET #s = :r, variants = :v",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":r": {"S": "REQUESTED"},
+            ":v": to_attribute_value(variants),
+        },
+    )
+
+
+def test_a_stale_execution_cannot_overwrite_the_newer_attempts_items(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """GIVEN a run whose first execution is still running one variant's job
+    WHEN the run is re-run meanwhile, and the re-run finishes first
+    THEN the stale execution's late writes are refused: the table holds the re-run's
+    request and variant items only, and the stale execution ends failed."""
+    item = sample_request("kmer-valid-local.json", "e2e-stale")
+    item["variants"] = item["variants"][:2]
+    held, other = (v["name"] for v in item["variants"])
+    release = pipeline.cloud.hold_next_job({"run-id": "e2e-stale", "variant": held})
+    pk = pipeline.put_request(item)
+    try:
+        wait_until(lambda: f"VARIANT#{other}" in raw_items(pipeline, pk))
+        stale = pipeline.read_run(pk).request["execution"]
+        set_requested(pipeline, pk, item["variants"])
+        rerun = pipeline.wait_for([pk], timeout=90)[pk]
+    finally:
+        release.set()
+    events = history(pipeline, stale)
+
+    assert rerun.status == "SUCCEEDED"
+    assert (rerun.request["attempt"], rerun.request["execution"] != stale) == (2, True)
+    # The held job finished after the re-run: both of the stale variant's writes refused.
+    refused = [
+        e["taskFailedEventDetails"]["error"]
+        for e in events
+        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["resourceType"] == "dynamodb"
+    ]
+    assert refused.count("DynamoDB.ConditionalCheckFailedException") >= 2
+    assert "VariantNotRecorded" in entered(events)
+    assert events[-1]["type"] == "ExecutionFailed"
+    after = pipeline.read_run(pk)
+    assert after.request["execution"] == rerun.request["execution"]
+    assert after.status == "SUCCEEDED"
+    for name in (held, other):
+        variant = raw_items(pipeline, pk)[f"VARIANT#{name}"]
+        assert variant["execution"]["S"] == rerun.request["execution"]
+        assert variant["attempt"] == {"N": "2"}
+        assert variant["status"]["S"] == "SUCCEEDED"
+
+
+def test_a_rerun_with_fewer_variants_reads_only_its_own(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    item = sample_request("kmer-valid-local.json", "e2e-fewer")
+    first = run(pipeline, item)
+    assert set(first.variants) == {v["name"] for v in item["variants"]}
+    kept = item["variants"][:1]
+    set_requested(pipeline, first.request["pk"], kept)
+    rerun = pipeline.wait_for([first.request["pk"]], timeout=90)[first.request["pk"]]
+
+    assert rerun.status == "SUCCEEDED"
+    assert set(rerun.variants) == {kept[0]["name"]}
+    assert rerun.variants[kept[0]["name"]]["attempt"] == 2
+    # The first attempt's other items stay in the table, marked with their own claim.
+    left = {sk: i for sk, i in raw_items(pipeline, first.request["pk"]).items() if sk != "REQUEST"}
+    assert len(left) == len(item["variants"])
+    assert {i["attempt"]["N"] for sk, i in left.items() if sk != f"VARIANT#{kept[0]['name']}"} == {
+        "1"
+    }
+
+
+def test_a_variant_failure_that_cannot_be_written_leaves_the_others_running(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """GIVEN a variant whose item a later claim holds (so RecordVariantFailure is refused)
+    WHEN that variant's job fails
+    THEN VariantNotRecorded reports it FAILED and the other variants run and are recorded:
+    the Map does not fail, and the run succeeds with what survived."""
+    item = sample_request("kmer-valid-local.json", "e2e-not-recorded")
+    doomed = item["variants"][0]["name"]
+    later = {"pk": item["pk"], "sk": f"VARIANT#{doomed}", "claimed_at": "9999-12-31T00:00:00Z"}
+    dynamodb = pipeline.client("dynamodb")
+    dynamodb.put_item(TableName=pipeline.table_name, Item=to_dynamodb_json(later))
+    pipeline.cloud.inject_job_exit({"run-id": "e2e-not-recorded", "variant": doomed}, [2])
+    result = run(pipeline, item)
+
+    assert result.status == "SUCCEEDED"
+    assert result.request["summary"]["variants_failed"] == 1
+    assert set(result.variants) == {v["name"] for v in item["variants"][1:]}
+    assert {v["status"] for v in result.variants.values()} == {"SUCCEEDED"}
+    events = history(pipeline, result.request["execution"])
+    assert entered(events).count("VariantNotRecorded") == 1
+    assert raw_items(pipeline, item["pk"])[f"VARIANT#{doomed}"]["claimed_at"]["S"].startswith(
+        "9999"
     )

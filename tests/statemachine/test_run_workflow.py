@@ -89,6 +89,7 @@ def claim(run: Execution, table: str) -> dict[str, Any]:
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
+        "ReturnValues": "UPDATED_NEW",
         "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now, "
         "attempt = :attempt REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
         "ConditionExpression": "#status = :requested",
@@ -124,10 +125,26 @@ def mark_running(run: Execution, table: str, variant_count: int) -> dict[str, An
     }
 
 
+def claimed(case: str) -> dict[str, Any]:
+    """What ClaimRun wrote (its mocked ``UPDATED_NEW`` answer): the run keeps its attempt
+    and claim time from it."""
+    return dict(mocked_responses(case, "ClaimRun")[0]["Return"]["Attributes"])
+
+
+def variant_write(claim_marks: dict[str, Any]) -> dict[str, Any]:
+    """The claim a VARIANT# item belongs to, and the condition that refuses the write when a
+    later claim of the run already wrote the item."""
+    return {
+        "ConditionExpression": "attribute_not_exists(claimed_at) OR claimed_at <= :claimed_at",
+        "ExpressionAttributeValues": {":claimed_at": claim_marks["claimed_at"]},
+    }
+
+
 def record_variant(
-    run: Execution, table: str, collected: dict[str, Any], index: int
+    run: Execution, table: str, collected: dict[str, Any], index: int, case: str
 ) -> dict[str, Any]:
     """The VARIANT# item: CollectMetrics' ``attributes`` plus keys, name, owner and time."""
+    marks = claimed(case)
     return {
         "TableName": table,
         "Item": {
@@ -136,14 +153,18 @@ def record_variant(
             "sk": {"S": f"VARIANT#{collected['name']}"},
             "name": {"S": collected["name"]},
             "execution": {"S": run.arn},
+            "attempt": marks["attempt"],
+            "claimed_at": marks["claimed_at"],
             "recorded_at": {"S": EnteredTime(run, "RecordVariant", index)},
         },
+        **variant_write(marks),
     }
 
 
 def record_variant_failure(
-    run: Execution, table: str, name: str, error: str, cause: str, index: int
+    run: Execution, table: str, name: str, error: str, cause: str, index: int, case: str
 ) -> dict[str, Any]:
+    marks = claimed(case)
     return {
         "TableName": table,
         "Item": {
@@ -154,8 +175,11 @@ def record_variant_failure(
             "error": {"S": error},
             "cause": {"S": cause[:4000]},
             "execution": {"S": run.arn},
+            "attempt": marks["attempt"],
+            "claimed_at": marks["claimed_at"],
             "recorded_at": {"S": EnteredTime(run, "RecordVariantFailure", index)},
         },
+        **variant_write(marks),
     }
 
 
@@ -230,7 +254,9 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, len(variants))],
-        "RecordVariant": [record_variant(run, table, c, i) for i, c in enumerate(collected)],
+        "RecordVariant": [
+            record_variant(run, table, c, i, "HappyPath") for i, c in enumerate(collected)
+        ],
         "RecordResult": [
             record_result(run, table, lambda_payloads("HappyPath", "SummarizeRun")[0])
         ],
@@ -305,7 +331,7 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, len(variants))],
         "RecordVariant": [
-            record_variant(run, table, lambda_payloads(case, "CollectMetrics")[0], 0)
+            record_variant(run, table, lambda_payloads(case, "CollectMetrics")[0], 0, case)
         ],
         "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0])],
     }
@@ -365,8 +391,10 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, 3)],
-        "RecordVariant": [record_variant(run, table, c, i) for i, c in enumerate(collected)],
-        "RecordVariantFailure": [record_variant_failure(run, table, "od-2vcpu", error, cause, 0)],
+        "RecordVariant": [record_variant(run, table, c, i, case) for i, c in enumerate(collected)],
+        "RecordVariantFailure": [
+            record_variant_failure(run, table, "od-2vcpu", error, cause, 0, case)
+        ],
         "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0])],
     }
     # SummarizeRun hears about the failure in the order of the request.
@@ -409,7 +437,7 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
         "ClaimRun": [claim(run, table)],
         "MarkRunning": [mark_running(run, table, len(variants))],
         "RecordVariantFailure": [
-            record_variant_failure(run, table, name, e, c, i)
+            record_variant_failure(run, table, name, e, c, i, case)
             for i, (name, (e, c)) in enumerate(zip(variants, failures, strict=True))
         ],
         "RecordRunFailed": [

@@ -222,6 +222,11 @@ def _expect(stub: Stubber, state: str, answer: dict[str, Any], mock: Any = None)
     stub.add_response("test_state", answer, expected)
 
 
+def _return(case: str, state: str) -> dict[str, Any]:
+    returned = mocked_responses(case, state)[0]["Return"]
+    return {"result": json.dumps(returned), "fieldValidationMode": "PRESENT"}
+
+
 def _throw(case: str, state: str) -> dict[str, Any]:
     thrown = mocked_responses(case, state)[0]["Throw"]
     return {"errorOutput": {"error": thrown["Error"], "cause": thrown["Cause"]}}
@@ -252,7 +257,7 @@ def test_walker_ends_failed_with_the_fail_states_error() -> None:
             stub,
             "ClaimRun",
             {"status": "SUCCEEDED", "nextState": "ValidateRequest", "output": "{}"},
-            {"result": "{}", "fieldValidationMode": "PRESENT"},
+            _return(case, "ClaimRun"),
         )
         _expect(
             stub,

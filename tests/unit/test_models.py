@@ -16,6 +16,7 @@ from runledger.models import (
     Variant,
     format_vcpus,
     run_id_from_pk,
+    split_run_items,
 )
 from runledger.workflows import WORKFLOWS, KmerCountInput, UnknownWorkflowError, get_workflow
 
@@ -183,3 +184,17 @@ def test_registry_knows_kmer_count_and_builds_its_environment() -> None:
 def test_registry_lookup_of_an_unknown_workflow_names_the_known_ones() -> None:
     with pytest.raises(UnknownWorkflowError, match="unknown workflow 'nope'; known: kmer-count"):
         get_workflow("nope")
+
+
+def test_split_run_items_keeps_only_the_owning_executions_variants() -> None:
+    request = {"pk": "RUN#r", "sk": "REQUEST", "execution": "arn:new"}
+    mine = {"pk": "RUN#r", "sk": "VARIANT#a", "execution": "arn:new", "attempt": 2}
+    older = {"pk": "RUN#r", "sk": "VARIANT#b", "execution": "arn:old", "attempt": 1}
+    assert split_run_items([older, request, mine]) == (request, {"a": mine})
+
+
+def test_split_run_items_of_an_unclaimed_run_has_no_variants() -> None:
+    stray = {"pk": "RUN#r", "sk": "VARIANT#a", "execution": "arn:old"}
+    request = {"pk": "RUN#r", "sk": "REQUEST", "status": "REQUESTED"}
+    assert split_run_items([request, stray]) == (request, {})
+    assert split_run_items([stray]) == (None, {})
