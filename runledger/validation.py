@@ -10,7 +10,7 @@ an invalid request is an outcome the state machine records, not an error.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,6 +25,8 @@ from runledger.models import (
     ValidationResult,
     run_id_from_pk,
 )
+from runledger.storage import parse_location
+from runledger.workflows import get_workflow
 
 logger = Logger(child=True)
 
@@ -44,13 +46,20 @@ def request_size(image: Any) -> int:
     return len(text.encode("utf-8"))
 
 
-def validate_request(pk: object, image: object) -> ValidationResult:
+def validate_request(
+    pk: object, image: object, input_locations: Sequence[str] | None = None
+) -> ValidationResult:
     """Validate a request item given its key ``pk`` and its stream image (DynamoDB JSON).
 
-    ``pk`` may be ``None``; the image's own ``pk`` is used then. Never raises.
+    ``pk`` may be ``None``; the image's own ``pk`` is used then. ``input_locations`` are
+    the URI prefixes the job may read (its role's S3 read grants, ``file://`` offline); an
+    input outside them would fail in the job, so the request is invalid. None: unchecked.
+    Never raises.
     """
     try:
         run_id, outcome = _check(pk, image)
+        if isinstance(outcome, RunRequest) and input_locations is not None:
+            outcome = unreadable_inputs(outcome, input_locations) or outcome
     except Exception as exc:  # bad input must end as a reason, never as an error
         logger.warning("request could not be checked", extra={"pk": repr(pk)[:200]}, exc_info=True)
         run_id, outcome = None, [f"request: could not be read ({type(exc).__name__}: {exc})"]
@@ -60,6 +69,26 @@ def validate_request(pk: object, image: object) -> ValidationResult:
     reason = format_reason(outcome)
     logger.info("request is invalid", extra={"run_id": run_id, "reason": reason})
     return ValidationResult(valid=False, request=None, reason=reason)
+
+
+def readable_uri(uri: str) -> str:
+    """``uri`` as the prefixes name it: ``s3://bucket/key``, or ``file://`` + absolute path."""
+    location = parse_location(uri)
+    return uri if location.scheme == "s3" else "file://" + str(location.path)
+
+
+def unreadable_inputs(request: RunRequest, input_locations: Sequence[str]) -> list[str]:
+    """One problem per input of ``request`` outside every prefix of ``input_locations``."""
+    workflow = get_workflow(request.workflow)
+    problems = []
+    for field, uri in workflow.inputs(request.input).items():
+        if not any(readable_uri(uri).startswith(prefix) for prefix in input_locations):
+            where = " or ".join(input_locations) or "nowhere"
+            problems.append(
+                f"input.{field}: the job cannot read {_short(uri)}; it may read only under "
+                f"{where} (upload the input there, or deploy with InputBucketName)"
+            )
+    return problems
 
 
 def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str]]:

@@ -51,6 +51,10 @@ def _kmer_count_environment(data: KmerCountInput) -> dict[str, str]:
     return {"RUNLEDGER_INPUT_URI": data.uri, "RUNLEDGER_KMER_K": str(data.k)}
 
 
+def _kmer_count_inputs(data: KmerCountInput) -> dict[str, str]:
+    return {"uri": data.uri}
+
+
 #: The type of ``RunRequest.input``: the union of every workflow's input model.
 #: (One workflow today; becomes ``KmerCountInput | OtherInput`` when one is added.)
 WorkflowInput = KmerCountInput
@@ -65,12 +69,14 @@ class Workflow[InputT: BaseModel]:
         description: one line for docs and the CLI.
         input_model: the pydantic model of the request's ``input``.
         environment: the workflow-specific container environment for a validated input.
+        inputs: the locations the job reads, by their field in ``input``.
     """
 
     name: str
     description: str
     input_model: type[InputT]
     environment: Callable[[InputT], dict[str, str]]
+    inputs: Callable[[InputT], dict[str, str]]
 
     def job_environment(self, raw_input: Mapping[str, Any] | BaseModel) -> dict[str, str]:
         """Validate ``raw_input`` against the input model and build the job's environment."""
@@ -84,6 +90,7 @@ KMER_COUNT = Workflow(
     description="Count canonical k-mers, reads, bases and GC content of a FASTA/FASTQ file.",
     input_model=KmerCountInput,
     environment=_kmer_count_environment,
+    inputs=_kmer_count_inputs,
 )
 
 #: Every workflow a request may name, by name.

@@ -13,10 +13,12 @@ Returns ``{"valid": true, "request": {run_id, workflow, cost_center, input, vari
 [{name, vcpus, memory_mib, capacity, timeout_seconds}]}, "reason": null}`` or
 ``{"valid": false, "request": null, "reason": "<one line per problem, <= 1000 chars>"}``.
 
-Never raises for anything the item holds (the event must be a JSON object). Metrics:
-ValidRequests / InvalidRequests (Count).
+An input outside ``INPUT_LOCATIONS`` (the URI prefixes the job's role may read) makes the
+request invalid. Never raises for anything the item holds (the event must be a JSON
+object). Metrics: ValidRequests / InvalidRequests (Count).
 """
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -31,13 +33,18 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
+#: Where the job may read inputs (space-separated URI prefixes; template.yaml builds it
+#: from the job role's S3 read grants). Unset: not checked.
+INPUT_LOCATIONS = os.environ.get("INPUT_LOCATIONS")
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=ValidateRequestEvent)
 def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:
-    result = validate_request(event.pk, event.image)
+    locations = None if INPUT_LOCATIONS is None else INPUT_LOCATIONS.split()
+    result = validate_request(event.pk, event.image, locations)
     metric = "ValidRequests" if result.valid else "InvalidRequests"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

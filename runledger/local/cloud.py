@@ -47,6 +47,8 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
 #: How executions still running when the local cloud stops are stopped.
 STOPPED_ERROR, STOPPED_CAUSE = "LocalCloudStopped", "the local cloud stopped while it ran"
 STOP_TIMEOUT_SECONDS = 10.0
+#: Where offline jobs may read inputs besides the template's S3 locations: local files.
+LOCAL_INPUT_LOCATION = "file:///"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 _log = get_logger(__name__)
@@ -282,6 +284,10 @@ class LocalPipeline:
     def _create_function(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]
         environment = resolve(props.get("Environment", {}).get("Variables", {}), self.scope)
+        if "INPUT_LOCATIONS" in environment:
+            # Offline, jobs are local processes: they read local files too (on AWS, only
+            # the job role's S3 grants the template names).
+            environment["INPUT_LOCATIONS"] += " " + LOCAL_INPUT_LOCATION
         name = self._name(logical_id)
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
         layers = [

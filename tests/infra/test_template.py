@@ -736,8 +736,23 @@ def test_the_job_reads_only_inputs_and_writes_only_runs_of_the_results_bucket() 
     by_action = {s["Action"]: s["Resource"] for s in role_statements("JobRole")}
     assert by_action["s3:PutObject"] == {"Fn::Sub": "${ResultsBucket.Arn}/runs/*"}
     read = json.dumps(by_action["s3:GetObject"])
-    assert "${ResultsBucket.Arn}/inputs/*" in read
-    assert "${ResultsBucket.Arn}/*" not in read
+    assert "${ResultsBucket}/inputs/*" in read
+    assert "${ResultsBucket}/*" not in read
+
+
+def test_validation_checks_inputs_against_exactly_what_the_job_may_read() -> None:
+    """ValidateRequest's INPUT_LOCATIONS, each URI prefix written as the ARN pattern it
+    means, is the job role's GetObject resources, with and without an input bucket."""
+    grants = {s["Action"]: s["Resource"] for s in role_statements("JobRole")}["s3:GetObject"]
+    function = RESOURCES["ValidateRequestFunction"]["Properties"]
+    locations = function["Environment"]["Variables"]["INPUT_LOCATIONS"]
+    assert grants["Fn::If"][0] == locations["Fn::If"][0] == "HasInputBucket"
+    for granted, prefixes in zip(grants["Fn::If"][1:], locations["Fn::If"][1:], strict=True):
+        as_arns = [
+            "arn:${AWS::Partition}:s3:::" + prefix.removeprefix("s3://") + "*"
+            for prefix in prefixes["Fn::Sub"].split()
+        ]
+        assert as_arns == [g["Fn::Sub"] for g in granted]
 
 
 @pytest.mark.parametrize("logical_id", ["PipeRole", "JobRole", "JobExecutionRole"])

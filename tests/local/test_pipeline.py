@@ -121,6 +121,22 @@ def test_invalid_request_ends_invalid_with_the_reason(
     assert result.variants == {}
 
 
+def test_an_input_the_job_role_cannot_read_ends_invalid_naming_where_it_may(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """The sample's own S3 input: with the default parameters the job may read only the
+    results bucket's inputs/ (and, offline, local files), so the run never starts a job."""
+    item = sample_request("kmer-valid.json", "e2e-unreadable")
+    bucket = pipeline.scope.refs["ResultsBucket"]
+    result = run(pipeline, item)
+    assert result.status == "INVALID"
+    assert result.request["reason"].startswith(
+        f"input.uri: the job cannot read {item['input']['uri']!r}; it may read only under "
+        f"s3://{bucket}/inputs/ or file:///"
+    )
+    assert result.variants == {}
+
+
 @pytest.mark.parametrize("attempt", ["ninety", "1"])
 def test_a_wrong_typed_attempt_is_claimed_and_ends_invalid_naming_it(
     pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]], attempt: str

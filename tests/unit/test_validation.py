@@ -387,3 +387,41 @@ def test_a_wrong_typed_attempt_is_invalid_naming_the_attribute(attempt: Any, got
 
 def test_a_whole_number_attempt_from_an_earlier_run_is_fine() -> None:
     assert check({**valid_item(), "attempt": 3}) == (True, "")
+
+
+READABLE = ["s3://stack-results/inputs/", "s3://lab-inputs/"]
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://stack-results/inputs/sample.fastq", "s3://lab-inputs/deep/x.fq.gz"]
+)
+def test_an_input_the_job_may_read_is_valid(uri: str) -> None:
+    item = valid_item()
+    item["input"]["uri"] = uri
+    assert validate_request(item["pk"], to_image(item), READABLE).valid is True
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://stack-results/runs/sample.fastq",  # the results bucket, outside inputs/
+        "s3://lab-inputs-2/x.fastq",  # a bucket whose name starts like a readable one
+        "/home/me/sample.fastq",  # a local file: no job on AWS can read it
+    ],
+)
+def test_an_input_the_job_cannot_read_is_invalid_naming_where_it_may_read(uri: str) -> None:
+    item = valid_item()
+    item["input"]["uri"] = uri
+    result = validate_request(item["pk"], to_image(item), READABLE)
+    assert result.valid is False
+    assert result.reason == (
+        f"input.uri: the job cannot read {uri!r}; it may read only under "
+        "s3://stack-results/inputs/ or s3://lab-inputs/ (upload the input there, or deploy "
+        "with InputBucketName)"
+    )
+
+
+def test_without_input_locations_inputs_are_not_checked() -> None:
+    item = valid_item()
+    item["input"]["uri"] = "s3://anywhere/x.fastq"
+    assert validate_request(item["pk"], to_image(item)).valid is True
