@@ -292,6 +292,20 @@ class ValidateRequestEvent(_Event):
 
     pk: Any = None
     image: Any = None
+    limits: RunLimits | None = None
+
+
+class RunLimits(BaseModel):
+    """What bounds a run's duration, as the ValidateRequest state passes them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_timeout_seconds: int = Field(gt=0, description="The execution's TimeoutSeconds.")
+    max_concurrency: int = Field(ge=0, description="The Map's MaxConcurrency (0: no limit).")
+    job_attempts: int = Field(ge=1, description="Batch attempts per job.")
+    job_queue_seconds: int = Field(
+        ge=0, description="RunJob's allowance for queueing and task starts, per job."
+    )
 
 
 class ValidationResult(BaseModel):

@@ -10,6 +10,7 @@ an invalid request is an outcome the state machine records, not an error.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from runledger.dynamo import from_dynamodb_json
 from runledger.models import (
     IGNORED_ATTRIBUTES,
     MAX_REQUEST_BYTES,
+    RunLimits,
     RunRequest,
     ValidationResult,
     run_id_from_pk,
@@ -47,19 +49,25 @@ def request_size(image: Any) -> int:
 
 
 def validate_request(
-    pk: object, image: object, input_locations: Sequence[str] | None = None
+    pk: object,
+    image: object,
+    input_locations: Sequence[str] | None = None,
+    limits: RunLimits | None = None,
 ) -> ValidationResult:
     """Validate a request item given its key ``pk`` and its stream image (DynamoDB JSON).
 
     ``pk`` may be ``None``; the image's own ``pk`` is used then. ``input_locations`` are
     the URI prefixes the job may read (its role's S3 read grants, ``file://`` offline); an
-    input outside them would fail in the job, so the request is invalid. None: unchecked.
-    Never raises.
+    input outside them would fail in the job, so the request is invalid. A request whose
+    worst case (``worst_case_seconds``) exceeds ``limits.run_timeout_seconds`` would be cut
+    off by the execution's timeout, so it is invalid too. None: unchecked. Never raises.
     """
     try:
         run_id, outcome = _check(pk, image)
         if isinstance(outcome, RunRequest) and input_locations is not None:
             outcome = unreadable_inputs(outcome, input_locations) or outcome
+        if isinstance(outcome, RunRequest) and limits is not None:
+            outcome = _too_long(outcome, limits) or outcome
     except Exception as exc:  # bad input must end as a reason, never as an error
         logger.warning("request could not be checked", extra={"pk": repr(pk)[:200]}, exc_info=True)
         run_id, outcome = None, [f"request: could not be read ({type(exc).__name__}: {exc})"]
@@ -89,6 +97,37 @@ def unreadable_inputs(request: RunRequest, input_locations: Sequence[str]) -> li
                 f"{where} (upload the input there, or deploy with InputBucketName)"
             )
     return problems
+
+
+def worst_case_seconds(request: RunRequest, limits: RunLimits) -> int:
+    """The longest the variants may take: the Map runs them in waves of MaxConcurrency,
+    and each job may use every attempt up to its timeout, plus RunJob's queueing allowance.
+    A bound, not a forecast: every wave is counted at the longest variant."""
+    return _waves(request, limits) * _wave_seconds(request, limits)
+
+
+def _waves(request: RunRequest, limits: RunLimits) -> int:
+    count = len(request.variants)
+    return math.ceil(count / limits.max_concurrency) if limits.max_concurrency else 1
+
+
+def _wave_seconds(request: RunRequest, limits: RunLimits) -> int:
+    longest = max(v.timeout_seconds for v in request.variants)
+    return longest * limits.job_attempts + limits.job_queue_seconds
+
+
+def _too_long(request: RunRequest, limits: RunLimits) -> list[str]:
+    worst = worst_case_seconds(request, limits)
+    if worst <= limits.run_timeout_seconds:
+        return []
+    longest = max(v.timeout_seconds for v in request.variants)
+    return [
+        f"variants: the worst case takes {worst} s ({_waves(request, limits)} wave(s) of up "
+        f"to {limits.max_concurrency or len(request.variants)} variants, each {longest} s x "
+        f"{limits.job_attempts} attempts + {limits.job_queue_seconds} s queueing), over the "
+        f"run's limit of {limits.run_timeout_seconds} s; lower timeout_seconds or run fewer "
+        "variants"
+    ]
 
 
 def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str]]:

@@ -44,7 +44,7 @@ INPUT_LOCATIONS = os.environ.get("INPUT_LOCATIONS")
 @event_parser(model=ValidateRequestEvent)
 def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:
     locations = None if INPUT_LOCATIONS is None else INPUT_LOCATIONS.split()
-    result = validate_request(event.pk, event.image, locations)
+    result = validate_request(event.pk, event.image, locations, event.limits)
     metric = "ValidRequests" if result.valid else "InvalidRequests"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

@@ -347,6 +347,28 @@ def test_asl_uses_jsonata_has_a_timeout_and_a_comment_on_every_state() -> None:
     assert missing == []
 
 
+def test_validation_is_told_the_limits_the_workflow_runs_under() -> None:
+    """ValidateRequest's limits are the execution's own TimeoutSeconds, the Map's
+    MaxConcurrency, the job definition's attempts and RunJob's queueing allowance: the
+    same substitutions RunJob's TimeoutSeconds is built from."""
+    limits = ALL_STATES["ValidateRequest"]["Arguments"]["Payload"]["limits"]
+    assert limits == {
+        "run_timeout_seconds": ASL["TimeoutSeconds"],
+        "max_concurrency": "{% ${MaxConcurrency} %}",
+        "job_attempts": "{% ${JobAttempts} %}",
+        "job_queue_seconds": "{% ${JobQueueSeconds} %}",
+    }
+    assert ALL_STATES["RunVariants"]["MaxConcurrency"] == limits["max_concurrency"]
+    assert ALL_STATES["RunJob"]["TimeoutSeconds"] == (
+        "{% $states.input.timeout_seconds * ${JobAttempts} + ${JobQueueSeconds} %}"
+    )
+    substitutions = STATE_MACHINE["DefinitionSubstitutions"]
+    assert substitutions["JobAttempts"] == {"Ref": "JobAttempts"}
+    assert substitutions["MaxConcurrency"] == {"Ref": "MaxConcurrency"}
+    (job,) = resources_of_type(CFN, "AWS::Batch::JobDefinition").values()
+    assert job["Properties"]["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
+
+
 def test_every_transition_targets_an_existing_state_in_its_scope() -> None:
     def check(states: dict[str, Any]) -> None:
         for name, state in states.items():

@@ -137,6 +137,20 @@ def test_an_input_the_job_role_cannot_read_ends_invalid_naming_where_it_may(
     assert result.variants == {}
 
 
+def test_a_request_that_cannot_finish_before_the_run_times_out_ends_invalid(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """With the template's defaults (MaxConcurrency 4, JobAttempts 3) thirteen one-hour
+    variants are four waves of 3 h 30 min: more than the execution's 12 h."""
+    item = sample_request("kmer-valid-local.json", "e2e-too-long")
+    first = item["variants"][0]
+    item["variants"] = [{**first, "name": f"v{i}", "timeout_seconds": 3600} for i in range(13)]
+    result = run(pipeline, item)
+    assert result.status == "INVALID"
+    assert result.request["reason"].startswith("variants: the worst case takes 50400 s")
+    assert result.variants == {}
+
+
 @pytest.mark.parametrize("attempt", ["ninety", "1"])
 def test_a_wrong_typed_attempt_is_claimed_and_ends_invalid_naming_it(
     pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]], attempt: str

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from runledger.validation import MAX_REASON_CHARS, format_reason, validate_request
+from runledger.models import RunLimits, RunRequest
+from runledger.validation import (
+    MAX_REASON_CHARS,
+    format_reason,
+    validate_request,
+    worst_case_seconds,
+)
 
 VALID_ITEM_FILE = Path(__file__).resolve().parents[2] / "events" / "requests" / "kmer-valid.json"
 
@@ -425,3 +431,48 @@ def test_without_input_locations_inputs_are_not_checked() -> None:
     item = valid_item()
     item["input"]["uri"] = "s3://anywhere/x.fastq"
     assert validate_request(item["pk"], to_image(item)).valid is True
+
+
+LIMITS = RunLimits(
+    run_timeout_seconds=43200, max_concurrency=4, job_attempts=3, job_queue_seconds=1800
+)
+
+
+def with_variants(count: int, timeout_seconds: int) -> dict[str, Any]:
+    item = valid_item()
+    template = item["variants"][0]
+    item["variants"] = [
+        {**template, "name": f"v{i}", "timeout_seconds": timeout_seconds} for i in range(count)
+    ]
+    return item
+
+
+def without_keys(item: dict[str, Any]) -> dict[str, Any]:
+    """The request fields of an item: its run id from pk, the table's keys and status out."""
+    fields = {k: v for k, v in item.items() if k not in {"pk", "sk", "status"}}
+    return {**fields, "run_id": item["pk"].removeprefix("RUN#")}
+
+
+def test_a_request_whose_worst_case_fits_the_run_timeout_is_valid() -> None:
+    # 3 waves of 4 x (3600 s x 3 attempts + 1800 s) = 37800 s <= 43200 s.
+    item = with_variants(12, 3600)
+    assert worst_case_seconds(RunRequest.model_validate(without_keys(item)), LIMITS) == 37800
+    assert validate_request(item["pk"], to_image(item), limits=LIMITS).valid is True
+
+
+def test_a_request_whose_worst_case_exceeds_the_run_timeout_is_invalid_saying_why() -> None:
+    # One more variant is a fourth wave: 50400 s > 43200 s.
+    item = with_variants(13, 3600)
+    result = validate_request(item["pk"], to_image(item), limits=LIMITS)
+    assert result.valid is False
+    assert result.reason == (
+        "variants: the worst case takes 50400 s (4 wave(s) of up to 4 variants, each 3600 s x "
+        "3 attempts + 1800 s queueing), over the run's limit of 43200 s; lower "
+        "timeout_seconds or run fewer variants"
+    )
+
+
+def test_without_a_concurrency_limit_every_variant_runs_in_one_wave() -> None:
+    unlimited = LIMITS.model_copy(update={"max_concurrency": 0})
+    request = RunRequest.model_validate(without_keys(with_variants(40, 3600)))
+    assert worst_case_seconds(request, unlimited) == 3600 * 3 + 1800
