@@ -82,16 +82,16 @@ def validate_request(
 def readable_uri(uri: str) -> str:
     """``uri`` as the prefixes name it: ``s3://bucket/key``, or ``file://`` + absolute path."""
     location = parse_location(uri)
-    return uri if location.scheme == "s3" else "file://" + str(location.path)
+    return uri if location.scheme == "s3" else "file://" + location.path
 
 
 def unreadable_inputs(request: RunRequest, input_locations: Sequence[str]) -> list[str]:
     """One problem per input of ``request`` outside every prefix of ``input_locations``."""
     workflow = get_workflow(request.workflow)
+    where = " or ".join(input_locations) or "nowhere"
     problems = []
     for field, uri in workflow.inputs(request.input).items():
         if not any(readable_uri(uri).startswith(prefix) for prefix in input_locations):
-            where = " or ".join(input_locations) or "nowhere"
             problems.append(
                 f"input.{field}: the job cannot read {_short(uri)}; it may read only under "
                 f"{where} (upload the input there, or deploy with InputBucketName)"
@@ -103,26 +103,23 @@ def worst_case_seconds(request: RunRequest, limits: RunLimits) -> int:
     """The longest the variants may take: the Map runs them in waves of MaxConcurrency,
     and each job may use every attempt up to its timeout, plus RunJob's queueing allowance.
     A bound, not a forecast: every wave is counted at the longest variant."""
-    return _waves(request, limits) * _wave_seconds(request, limits)
+    waves, longest = _waves_and_longest(request, limits)
+    return waves * (longest * limits.job_attempts + limits.job_queue_seconds)
 
 
-def _waves(request: RunRequest, limits: RunLimits) -> int:
+def _waves_and_longest(request: RunRequest, limits: RunLimits) -> tuple[int, int]:
     count = len(request.variants)
-    return math.ceil(count / limits.max_concurrency) if limits.max_concurrency else 1
-
-
-def _wave_seconds(request: RunRequest, limits: RunLimits) -> int:
-    longest = max(v.timeout_seconds for v in request.variants)
-    return longest * limits.job_attempts + limits.job_queue_seconds
+    waves = math.ceil(count / limits.max_concurrency) if limits.max_concurrency else 1
+    return waves, max(v.timeout_seconds for v in request.variants)
 
 
 def _too_long(request: RunRequest, limits: RunLimits) -> list[str]:
     worst = worst_case_seconds(request, limits)
     if worst <= limits.run_timeout_seconds:
         return []
-    longest = max(v.timeout_seconds for v in request.variants)
+    waves, longest = _waves_and_longest(request, limits)
     return [
-        f"variants: the worst case takes {worst} s ({_waves(request, limits)} wave(s) of up "
+        f"variants: the worst case takes {worst} s ({waves} wave(s) of up "
         f"to {limits.max_concurrency or len(request.variants)} variants, each {longest} s x "
         f"{limits.job_attempts} attempts + {limits.job_queue_seconds} s queueing), over the "
         f"run's limit of {limits.run_timeout_seconds} s; lower timeout_seconds or run fewer "

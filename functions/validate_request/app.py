@@ -35,7 +35,8 @@ metrics = Metrics()
 
 #: Where the job may read inputs (space-separated URI prefixes; template.yaml builds it
 #: from the job role's S3 read grants). Unset: not checked.
-INPUT_LOCATIONS = os.environ.get("INPUT_LOCATIONS")
+_locations = os.environ.get("INPUT_LOCATIONS")
+INPUT_LOCATIONS = None if _locations is None else _locations.split()
 
 
 @logger.inject_lambda_context
@@ -43,8 +44,7 @@ INPUT_LOCATIONS = os.environ.get("INPUT_LOCATIONS")
 @metrics.log_metrics
 @event_parser(model=ValidateRequestEvent)
 def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:
-    locations = None if INPUT_LOCATIONS is None else INPUT_LOCATIONS.split()
-    result = validate_request(event.pk, event.image, locations, event.limits)
+    result = validate_request(event.pk, event.image, INPUT_LOCATIONS, event.limits)
     metric = "ValidRequests" if result.valid else "InvalidRequests"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

@@ -514,6 +514,15 @@ def _default_job_slots() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def _job_tags(job: Any) -> dict[str, str]:
+    return dict(job.backend.list_tags_for_resource(job.arn) or {})
+
+
+def _tags_match(tags: Mapping[str, str], match: Mapping[str, str]) -> bool:
+    """Whether ``tags`` include every tag of ``match`` (how injected faults pick jobs)."""
+    return all(tags.get(k) == v for k, v in match.items())
+
+
 @dataclass
 class _LocalJob:
     """A Batch job run as a local process (one per submitted job)."""
@@ -608,10 +617,10 @@ class LocalCloud:
     def _take_hold(self, job: Any) -> threading.Event | None:
         if not self.job_holds:
             return None
-        tags = dict(job.backend.list_tags_for_resource(job.arn) or {})
+        tags = _job_tags(job)
         with self._faults_lock:
             for index, (match, release) in enumerate(self.job_holds):
-                if all(tags.get(k) == v for k, v in match.items()):
+                if _tags_match(tags, match):
                     del self.job_holds[index]
                     return release
         return None
@@ -619,9 +628,9 @@ class LocalCloud:
     def _injected_exit(self, job: Any, attempt: int) -> int | None:
         if not self.job_faults:
             return None
-        tags = dict(job.backend.list_tags_for_resource(job.arn) or {})
+        tags = _job_tags(job)
         for match, codes in self.job_faults:
-            if attempt <= len(codes) and all(tags.get(k) == v for k, v in match.items()):
+            if attempt <= len(codes) and _tags_match(tags, match):
                 return codes[attempt - 1]
         return None
 
