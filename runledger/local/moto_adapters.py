@@ -80,7 +80,9 @@ adaptation             what it does
                        ABORTED, as on AWS (moto's Map state read the stop's error, a
                        string, as a dict, and ended the execution FAILED); a ``.sync``
                        task stopped early no longer kills its token-waiting thread with
-                       a TypeError.
+                       a TypeError; its ``error`` and ``cause`` reach the execution's
+                       ``ExecutionAborted`` event (moto stopped it with empty ones) and
+                       its answer has the ``stopDate`` moto left out.
 =====================  ===============================================================
 
 Public API::
@@ -1056,6 +1058,11 @@ def _adapt_stop_execution(cloud: LocalCloud) -> Iterator[None]:
     _, _, timed_out = _seam(
         name, "moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackOutcomeTimedOut"
     )
+    response_owner, response_attr, original_stop = _seam(
+        name, "moto.stepfunctions.responses", "StepFunctionResponse.stop_execution", ["self"]
+    )
+    _, _, action_result = _seam(name, "moto.core.responses", "ActionResult")
+    _, _, utcnow = _seam(name, "moto.core.utils", "utcnow")
 
     def eval_state(self: Any, env: Any) -> None:
         try:
@@ -1076,9 +1083,27 @@ def _adapt_stop_execution(cloud: LocalCloud) -> Iterator[None]:
             return timed_out(callback_id=callback_endpoint.callback_id)
         return original_wait(self, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
 
+    def stop_with_error_and_cause(self: Any) -> Any:
+        # moto's StopExecution drops the request's error and cause (it stops the execution
+        # with empty ones), so the ExecutionAborted event and the status-change event
+        # rules react to lacked what the caller said. Executions of the ASL engine are
+        # stopped with them; anything else goes the way it always did.
+        arn = self._get_param("executionArn")
+        execution = self.stepfunction_backend.describe_execution(arn)
+        if getattr(execution, "exec_worker", None) is None:
+            return original_stop(self)
+        stopped = utcnow()
+        execution.stop(
+            stop_date=stopped, error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        # The worker sets the execution's stop date later: answer with the one it was given
+        # (moto answered without ``stopDate``, a required member of StopExecution's output).
+        return action_result({"stopDate": execution.stop_date or stopped})
+
     with (
         mock.patch.object(map_owner, map_attr, eval_state),
         mock.patch.object(task_owner, task_attr, eval_wait_for_task_token),
+        mock.patch.object(response_owner, response_attr, stop_with_error_and_cause),
     ):
         yield
 

@@ -2059,6 +2059,32 @@ def test_stop_execution_inside_a_map_ends_the_execution_aborted(local_cloud: Loc
     assert "MapIterationAborted" in {e["type"] for e in history(sfn, execution)}
 
 
+def test_stop_execution_keeps_the_callers_error_and_cause(local_cloud: LocalCloud) -> None:
+    """moto stopped the execution with an empty error and cause; AWS records the ones the
+    caller gave in ExecutionAborted and DescribeExecution (StopExecution API reference)."""
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "stop-cause",
+        {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}}},
+    )
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    deadline = time.monotonic() + 10
+    while "WaitStateEntered" not in {e["type"] for e in history(sfn, execution)}:
+        assert time.monotonic() < deadline, "the wait never started"
+        time.sleep(0.02)
+
+    stopped = sfn.stop_execution(executionArn=execution, error="Operator.Stop", cause="by hand")
+
+    assert stopped["stopDate"] is not None
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the stopped execution still runs"
+        time.sleep(0.02)
+    (aborted,) = [e for e in history(sfn, execution) if e["type"] == "ExecutionAborted"]
+    assert aborted["executionAbortedEventDetails"] == {"error": "Operator.Stop", "cause": "by hand"}
+
+
 def test_stop_execution_fails_loudly_when_the_map_state_moves(
     aws_credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
