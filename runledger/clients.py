@@ -13,11 +13,11 @@ import os
 from typing import Any
 
 #: botocore's service-specific endpoint variable suffix (AWS_ENDPOINT_URL_<ID>).
-_ENDPOINT_IDS = {"s3": "S3", "stepfunctions": "SFN"}
+_ENDPOINT_IDS = {"dynamodb": "DYNAMODB", "s3": "S3", "stepfunctions": "SFN"}
 
 
 def client(service: str) -> Any:
-    """The client for ``service`` (``s3``, ``stepfunctions``) in this process's settings."""
+    """The client for ``service`` (``dynamodb``, ``s3``, ``stepfunctions``) in these settings."""
     specific = os.environ.get(f"AWS_ENDPOINT_URL_{_ENDPOINT_IDS[service]}")
     return _client(
         service,

@@ -7,7 +7,10 @@ definitions, the state machine with its substitutions resolved), registers each 
 function's real handler with the template's environment, timeout and memory, and starts a
 pipe runner with the template's filter, input template, batching, retries and DLQ. Then a
 request written to the table flows as it does on AWS: stream -> pipe -> execution ->
-handlers in-process -> Batch jobs as local processes -> write-backs.
+handlers in-process -> Batch jobs as local processes -> write-backs. The template's
+EventBridge rules get the events Step Functions sends when an execution ends
+(runledger.local.rule_runner), so a run whose execution times out or is stopped is closed
+by the CloseRun function, as on AWS.
 
 Nothing here restates a setting of the template: names, environment, filters and
 substitutions are read from it and resolved with runledger.local.intrinsics.
@@ -33,6 +36,7 @@ from runledger.local.logs import get_logger, quiet_failure_events
 from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
 from runledger.local.pipe_runner import PipeRunner, wire_json_client
 from runledger.local.processes import engine_core, start_fork_server
+from runledger.local.rule_runner import RuleRunner
 from runledger.models import split_run_items
 from runledger.sam_template import (
     REPO_ROOT,
@@ -65,11 +69,21 @@ _ORDER = (
     "AWS::Batch::JobQueue",
     "AWS::Batch::JobDefinition",
     "AWS::StepFunctions::StateMachine",
+    "AWS::Events::Rule",
     "AWS::Pipes::Pipe",
 )
 # Types that change nothing about how a run flows offline.
+# (Permissions and queue policies are not enforced by moto; the asynchronous invoke's
+# retries and on-failure destination are not emulated: see rule_runner.)
 _NOT_EMULATED = frozenset(
-    {"AWS::S3::BucketPolicy", "AWS::Lambda::LayerVersion", "AWS::CloudWatch::Alarm"}
+    {
+        "AWS::S3::BucketPolicy",
+        "AWS::Lambda::LayerVersion",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::EventInvokeConfig",
+        "AWS::SQS::QueuePolicy",
+    }
 )
 # Maps inside Batch properties whose keys are data, not API field names.
 _DATA_MAPS = frozenset({"Options", "Tags", "Parameters"})
@@ -145,6 +159,7 @@ class LocalPipeline:
         self.scope: Scope
         self.cloud: LocalCloud
         self.pipe: PipeRunner
+        self.rules: RuleRunner
         self.pipe_properties: dict[str, Any] = {}
         self.state_machine_arn = ""
         self.table_name = ""
@@ -173,9 +188,21 @@ class LocalPipeline:
             # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
             self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
             self._create_stack()
+            self.rules = RuleRunner(
+                events=self.client("events"),
+                stepfunctions=self.client("stepfunctions"),
+                lambda_client=self.client("lambda"),
+                sqs=self.client("sqs"),
+                account=ACCOUNT_ID,
+                region=REGION,
+            )
             self._stack.enter_context(frozen_heap())
-            # On the way out, after the pipe has stopped starting executions (LIFO):
+            # The way out is the reverse (LIFO): the pipe stops starting executions; the
+            # rule runner stops invoking targets (an invoke in progress ends first); then
+            # the executions still running are stopped, with nothing left to react to
+            # their ABORTED events while the cloud is taken apart.
             self._stack.callback(self._stop_executions_on_exit)
+            self._stack.enter_context(self.rules)  # starts watching executions
             self._stack.enter_context(self.pipe)  # starts polling
         except BaseException:
             self._stack.close()
@@ -370,6 +397,24 @@ class LocalPipeline:
         self.scope.refs[logical_id] = arn
         self.scope.attributes[(logical_id, "Name")] = name
         self.state_machine_arn = arn
+
+    def _create_rule(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        props = self._props(resource)
+        if props.get("EventBusName") not in (None, "default"):
+            raise NotImplementedError(f"{logical_id}: rules on the default event bus only")
+        name = str(props.get("Name") or self._name(logical_id))
+        events = self.client("events")
+        arn = events.put_rule(
+            Name=name,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=props.get("State", "ENABLED"),
+            **{key: props[key] for key in ("Description", "Tags") if key in props},
+        )["RuleArn"]
+        targets = props.get("Targets") or []
+        if targets:
+            events.put_targets(Rule=name, Targets=targets)
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = arn
 
     def _create_pipe(self, logical_id: str, resource: Any, _sam: Any) -> None:
         self.pipe_properties = self._props(resource)

@@ -19,6 +19,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto.events.models import EventPattern
 
+from runledger.closing import CLOSING_STATUSES, OPEN_RUN_STATUSES
 from runledger.sam_template import (
     REPO_ROOT,
     _load_both_in_child,
@@ -604,6 +605,7 @@ def test_there_is_a_function_for_each_step_of_the_workflow() -> None:
         "PrepareVariantFunction",
         "CollectMetricsFunction",
         "SummarizeRunFunction",
+        "CloseRunFunction",  # outside the workflow: closes runs it cannot (below)
     }
 
 
@@ -811,8 +813,15 @@ TAGGABLE = {
     "AWS::Batch::JobQueue",
     "AWS::Batch::JobDefinition",
     "AWS::CloudWatch::Alarm",
+    "AWS::Events::Rule",
 }
-NOT_TAGGABLE = {"AWS::S3::BucketPolicy", "AWS::Lambda::LayerVersion"}
+NOT_TAGGABLE = {
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::EventInvokeConfig",
+}
 
 
 def tag_keys(tags: Any) -> set[str]:
@@ -874,6 +883,86 @@ def test_every_alarm_counts_any_occurrence_and_notifies_the_optional_topic() -> 
         }
 
 
+def test_dead_letter_queues_each_have_an_alarm_on_visible_messages() -> None:
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in resources_of_type(CFN, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert (
+        watched
+        == set(resources_of_type(CFN, "AWS::SQS::Queue"))
+        == {
+            "PipeDeadLetterQueue",
+            "CloseRunDeadLetterQueue",
+        }
+    )
+
+
+# ------------------------------------------------------------------ closing runs
+CLOSE_RULE = RESOURCES["CloseRunRule"]["Properties"]
+
+
+def test_execution_status_changes_that_close_a_run_reach_close_run() -> None:
+    """The rule passes the run workflow's FAILED, TIMED_OUT and ABORTED status changes,
+    the statuses CloseRun acts on, and no other state machine's.
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html"""
+    pattern = CLOSE_RULE["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == CLOSING_STATUSES
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "RunWorkflow"}]
+    (target,) = CLOSE_RULE["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["CloseRunFunction", "Arn"]}
+    permission = RESOURCES["CloseRunInvokePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["CloseRunRule", "Arn"]}
+
+
+def test_status_changes_close_run_cannot_take_are_kept_in_its_dead_letter_queue() -> None:
+    """Undeliverable events (rule DLQ) and failed invokes (on-failure destination) land in
+    the same queue, whose policy lets EventBridge send for this rule only.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html"""
+    queue = {"Fn::GetAtt": ["CloseRunDeadLetterQueue", "Arn"]}
+    (target,) = CLOSE_RULE["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": queue}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    invoke = RESOURCES["CloseRunFunctionEventInvokeConfig"]["Properties"]
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == queue
+    (statement,) = RESOURCES["CloseRunDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    rule_arn = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert rule_arn.endswith(":rule/" + CLOSE_RULE["Name"]["Fn::Sub"])
+
+
+def test_close_run_may_only_update_run_items_and_read_run_workflow_executions() -> None:
+    statements = [
+        statement
+        for policy in RESOURCES["CloseRunFunctionRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    actions = {statement["Action"]: statement["Resource"] for statement in statements}
+    assert actions["dynamodb:UpdateItem"] == {"Fn::GetAtt": ["RunsTable", "Arn"]}
+    assert ":execution:${RunWorkflow.Name}:*" in actions["states:DescribeExecution"]["Fn::Sub"]
+    assert actions["sqs:SendMessage"] == {"Fn::GetAtt": ["CloseRunDeadLetterQueue", "Arn"]}
+    assert set(actions) == {"dynamodb:UpdateItem", "states:DescribeExecution", "sqs:SendMessage"}
+
+
+def test_close_run_treats_as_open_exactly_the_statuses_the_workflow_writes_before_the_end() -> None:
+    """CLAIMED (ClaimRun) and RUNNING (MarkRunning) are the only statuses an execution
+    leaves behind when it stops without recording its end."""
+    states = json.loads((REPO_ROOT / "statemachines" / "run_workflow.asl.json").read_text())[
+        "States"
+    ]
+    written = {
+        states[name]["Arguments"]["ExpressionAttributeValues"][key]["S"]
+        for name, key in (("ClaimRun", ":claimed"), ("MarkRunning", ":running"))
+    }
+    assert written == set(OPEN_RUN_STATUSES)
+
+
 # ------------------------------------------------------------------ results bucket
 BUCKET = RESOURCES["ResultsBucket"]
 
@@ -920,9 +1009,11 @@ def test_every_checkov_skip_names_a_check_and_gives_a_reason() -> None:
 
 
 def test_the_sqs_encryption_skip_is_called_a_known_false_positive() -> None:
-    (queue_skip,) = [s for i, s in checkov_skips() if s["id"] == "CKV_AWS_27"]
-    assert "false positive" in queue_skip["comment"].lower()
-    assert RESOURCES["PipeDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    queue_skips = {i: s for i, s in checkov_skips() if s["id"] == "CKV_AWS_27"}
+    assert set(queue_skips) == set(resources_of_type(CFN, "AWS::SQS::Queue"))
+    for logical_id, skip in queue_skips.items():
+        assert "false positive" in skip["comment"].lower()
+        assert RESOURCES[logical_id]["Properties"]["SqsManagedSseEnabled"] is True
 
 
 def test_skips_reach_the_transformed_template_that_checkov_reads() -> None:
@@ -938,6 +1029,7 @@ def test_outputs_name_the_table_workflow_pipe_and_queue() -> None:
     assert outputs["RunWorkflowArn"] == {"Ref": "RunWorkflow"}
     assert outputs["RunsPipeArn"] == {"Fn::GetAtt": ["RunsPipe", "Arn"]}
     assert outputs["PipeDeadLetterQueueUrl"] == {"Ref": "PipeDeadLetterQueue"}
+    assert outputs["CloseRunDeadLetterQueueUrl"] == {"Ref": "CloseRunDeadLetterQueue"}
 
 
 # ------------------------------------------------------------------ samconfig

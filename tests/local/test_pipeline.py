@@ -276,6 +276,12 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
         "RunFailed",
     ]
     assert events[-1]["type"] == "ExecutionFailed"
+    # The failed execution's status change reaches CloseRun, which leaves the run as the
+    # workflow recorded it.
+    execution = result.request["execution"]
+    wait_until(lambda: bool(pipeline.rules.answers(execution)))
+    assert [a["outcome"] for a in pipeline.rules.answers(execution)] == ["already_final"]
+    assert pipeline.read_run(result.request["pk"]).request["error"] == "AllVariantsFailedError"
 
 
 def job_definition_retry_attempts() -> int:
@@ -451,3 +457,42 @@ def test_a_variant_failure_that_cannot_be_written_leaves_the_others_running(
     assert raw_items(pipeline, item["pk"])[f"VARIANT#{doomed}"]["claimed_at"]["S"].startswith(
         "9999"
     )
+
+
+def test_an_aborted_run_is_closed_failed_with_the_stops_error_and_cause(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """GIVEN a run whose job is still running
+    WHEN its execution is stopped (StopExecution, as the console does), which runs no Catch
+    THEN the status-change rule's CloseRun writes the run FAILED with the stop's error and
+    cause, and a successful run's execution is not sent to CloseRun at all."""
+    item = sample_request("kmer-valid-local.json", "e2e-aborted")
+    release = pipeline.cloud.hold_next_job(
+        {"run-id": "e2e-aborted", "variant": item["variants"][0]["name"]}
+    )
+    pk = pipeline.put_request(item)
+    try:
+        wait_until(lambda: pipeline.read_run(pk).status == "RUNNING")
+        execution = pipeline.read_run(pk).request["execution"]
+        pipeline.client("stepfunctions").stop_execution(
+            executionArn=execution, error="OperatorStopped", cause="wrong input, stopped by hand"
+        )
+        result = pipeline.wait_for([pk], timeout=60)[pk]
+    finally:
+        release.set()
+
+    assert (result.status, result.request["error"]) == ("FAILED", "OperatorStopped")
+    assert result.request["cause"] == "wrong input, stopped by hand"
+    assert result.request["finished_at"] >= result.request["claimed_at"]
+    # (On AWS ExecutionAborted is the last event; moto's Map iterations still add theirs
+    # after it: issue 23.)
+    assert "ExecutionAborted" in {e["type"] for e in history(pipeline, execution)}
+    assert [a["outcome"] for a in pipeline.rules.answers(execution)] == ["closed"]
+
+
+def test_a_succeeded_execution_is_not_sent_to_close_run(
+    pipeline: LocalPipeline, succeeded: RunResult
+) -> None:
+    execution = succeeded.request["execution"]
+    wait_until(lambda: execution in pipeline.rules.seen)
+    assert pipeline.rules.answers(execution) == []

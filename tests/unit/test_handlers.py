@@ -1,4 +1,4 @@
-"""The four Lambda handlers, invoked as Lambda would with the sample events in events/."""
+"""The Lambda handlers, invoked as Lambda would with the sample events in events/."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from runledger.results import MetricsNotFoundError
+from runledger.sam_template import table_schema
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 REQUESTS_DIR = EVENTS_DIR / "requests"
-HANDLERS = ("validate_request", "prepare_variant", "collect_metrics", "summarize_run")
+HANDLERS = (
+    "validate_request",
+    "prepare_variant",
+    "collect_metrics",
+    "summarize_run",
+    "close_run",
+)
 
 LoadHandler = Callable[[str], ModuleType]
 
@@ -123,12 +130,45 @@ def check_summarize(event: dict[str, Any], result: dict[str, Any], stem: str) ->
     }
 
 
+def check_close(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    detail = event["detail"]
+    assert (result["outcome"], result["execution"]) == ("closed", detail["executionArn"])
+    assert result["pk"] == json.loads(detail["input"])[0]["pk"]
+    if stem.endswith("_timed_out"):  # the event carries no error: the timeout's own
+        assert (result["error"], detail["error"]) == ("States.Timeout", None)
+    else:  # aborted with an error and a cause: those are recorded
+        assert (result["error"], result["cause"]) == (detail["error"], detail["cause"])
+
+
 CHECKS = {
     "validate_request": check_validate,
     "prepare_variant": check_prepare,
     "collect_metrics": check_collect,
     "summarize_run": check_summarize,
+    "close_run": check_close,
 }
+
+
+def seed_open_run(event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The runs table (moto, under the s3 fixture's mock) holding the event's run RUNNING,
+    owned by the event's execution, as CloseRun finds it on AWS."""
+    import boto3
+
+    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-test")
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(TableName="runs-test", **table_schema())
+    detail = event["detail"]
+    pk = json.loads(detail["input"])[0]["pk"]
+    dynamodb.put_item(
+        TableName="runs-test",
+        Item={
+            "pk": {"S": pk},
+            "sk": {"S": "REQUEST"},
+            "status": {"S": "RUNNING"},
+            "execution": {"S": detail["executionArn"]},
+        },
+    )
+    return dynamodb
 
 
 @pytest.mark.parametrize("event_file", HANDLER_EVENTS, ids=lambda path: path.name)
@@ -138,16 +178,24 @@ def test_handler_handles_its_sample_event(
     lambda_context: Any,
     results_bucket: str,
     s3: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = handler_for(event_file)
     assert name is not None
     event = json.loads(event_file.read_text())
     if name == "collect_metrics":
         seed_results(s3, event["results_uri"], SAMPLE_METRICS)
+    if name == "close_run":
+        dynamodb = seed_open_run(event, monkeypatch)
     handler = load_handler(name).lambda_handler
     result = handler(event, lambda_context)
     assert json.loads(json.dumps(result)) == result  # JSON-able, as Lambda returns it
     CHECKS[name](event, result, event_file.stem)
+    if name == "close_run":  # and the table says so
+        item = dynamodb.get_item(
+            TableName="runs-test", Key={"pk": {"S": result["pk"]}, "sk": {"S": "REQUEST"}}
+        )["Item"]
+        assert (item["status"]["S"], item["error"]["S"]) == ("FAILED", result["error"])
 
 
 def item_to_image(path: Path) -> dict[str, Any]:

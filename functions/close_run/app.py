@@ -1,0 +1,45 @@
+"""CloseRun: a run workflow execution FAILED, TIMED_OUT or ABORTED; close its run if still open.
+
+Event: the EventBridge "Step Functions Execution Status Change" event of the run
+workflow, passed by the template's rule for those three statuses (shape in
+runledger/closing.py). Writes the REQUEST item FAILED with an error and a cause, only if
+this execution still owns the run and left it CLAIMED or RUNNING.
+
+Returns ``{"execution", "status", "outcome", "pk", "error", "cause", "reason"}``, outcome
+``closed``, ``already_final`` (the condition was refused: the workflow recorded the end
+itself, or a newer execution owns the run), ``not_a_run`` (the input has no pk) or
+``ignored`` (any other status). Raises on service errors, so EventBridge retries the
+invoke and then dead-letters it. Metrics: RunsClosed, RunsAlreadyFinal,
+ExecutionsWithoutRun (Count).
+"""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runledger.closing import ExecutionStatusChangeEvent, close_run
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+METRICS = {
+    "closed": "RunsClosed",
+    "already_final": "RunsAlreadyFinal",
+    "not_a_run": "ExecutionsWithoutRun",
+}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ExecutionStatusChangeEvent)
+def lambda_handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
+    result = close_run(event.detail, table_name=os.environ["RUNS_TABLE_NAME"])
+    if result.outcome in METRICS:
+        metrics.add_metric(name=METRICS[result.outcome], unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json")

@@ -1,0 +1,87 @@
+"""A run whose execution hits the state machine's TimeoutSeconds ends FAILED, through the
+local cloud: an execution-level timeout runs no Catch of the workflow, so only the
+status-change rule's CloseRun can close it (template.yaml, CloseRunFunction)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from runledger.local.cloud import LocalPipeline
+from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH
+
+ASL = "statemachines/run_workflow.asl.json"
+TIMEOUT_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def short_timeout_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
+    """The project's template and workflow, but the execution times out after 3 s."""
+    folder = tmp_path_factory.mktemp("short-timeout")
+    definition = json.loads((REPO_ROOT / ASL).read_text())
+    assert definition["TimeoutSeconds"] > 3600  # the real one
+    definition["TimeoutSeconds"] = TIMEOUT_SECONDS
+    (folder / "run_workflow.asl.json").write_text(json.dumps(definition))
+    text = TEMPLATE_PATH.read_text()
+    assert f"DefinitionUri: {ASL}" in text
+    template = folder / "template.yaml"
+    template.write_text(text.replace(ASL, str(folder / "run_workflow.asl.json")))
+    with LocalPipeline(template=template, stack_name="runledger-timeout") as local:
+        yield local
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_run_whose_execution_times_out_ends_failed_with_states_timeout(
+    short_timeout_pipeline: LocalPipeline,
+    sample_request: Callable[[str, str], dict[str, Any]],
+) -> None:
+    """GIVEN a run with one job held running past the execution's TimeoutSeconds
+    WHEN the execution times out (no Catch runs)
+    THEN CloseRun writes the run FAILED with States.Timeout and a cause, and the job's late
+    end changes nothing: the timed-out execution writes no more."""
+    pipeline = short_timeout_pipeline
+    item = sample_request("kmer-valid-local.json", "e2e-timeout")
+    held = item["variants"][0]["name"]
+    release = pipeline.cloud.hold_next_job({"run-id": "e2e-timeout", "variant": held})
+    pk = pipeline.put_request(item)
+    try:
+        result = pipeline.wait_for([pk], timeout=60)[pk]
+    finally:
+        release.set()
+    execution = result.request["execution"]
+    sfn = pipeline.client("stepfunctions")
+
+    assert sfn.describe_execution(executionArn=execution)["status"] == "TIMED_OUT"
+    assert (result.status, result.request["error"]) == ("FAILED", "States.Timeout")
+    assert "TimeoutSeconds" in result.request["cause"]
+    assert [a["outcome"] for a in pipeline.rules.answers(execution)] == ["closed"]
+    assert held not in result.variants  # its job was still running
+
+    batch = pipeline.client("batch")
+    named = [{"name": "JOB_NAME", "values": [f"e2e-timeout-{held}"]}]
+    (job,) = [
+        summary
+        for queue in batch.describe_job_queues()["jobQueues"]
+        for summary in batch.list_jobs(jobQueue=queue["jobQueueArn"], filters=named)[
+            "jobSummaryList"
+        ]
+    ]
+    wait_until(
+        lambda: (
+            batch.describe_jobs(jobs=[job["jobId"]])["jobs"][0]["status"] in {"SUCCEEDED", "FAILED"}
+        )
+    )
+    time.sleep(1)  # what a still-running Map would write next
+    after = pipeline.read_run(pk)
+    assert (after.status, after.request["error"]) == ("FAILED", "States.Timeout")
+    assert set(after.variants) == set(result.variants)
