@@ -53,7 +53,7 @@ lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the t
 # IAM role (a GetAtt the schema lacks, E1019, passes the source template's lint).
 transformed: install  ## Write the SAM-transformed template to .aws-sam/transformed-template.json
 	@mkdir -p $(dir $(TRANSFORMED))
-	$(BIN)/python -c 'import json, sys; from runledger.sam_template import load_cfn; json.dump(load_cfn(), sys.stdout, indent=1, default=str)' > $(TRANSFORMED).tmp
+	$(BIN)/python -c 'import json, sys; from runledger_cli.sam_template import load_cfn; json.dump(load_cfn(), sys.stdout, indent=1, default=str)' > $(TRANSFORMED).tmp
 	mv $(TRANSFORMED).tmp $(TRANSFORMED)
 
 checkov-install: $(CHECKOV_VENV)/.installed  ## Create .venv-checkov with the pinned checkov

@@ -28,7 +28,7 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from runledger.local.moto_adapters import ADAPTATIONS, local_aws, moto_server  # noqa: E402
+from runledger_local.moto_adapters import ADAPTATIONS, local_aws, moto_server  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent / "tests" / "local" / "fixtures" / "moto_adapters"
 CONFIG = {

@@ -1,4 +1,4 @@
-"""Benchmark: the CPU of one local Batch job, forked warm (runledger.local.processes).
+"""Benchmark: the CPU of one local Batch job, forked warm (runledger_local.processes).
 
     .venv/bin/python bench/bench_jobs.py --jobs 80 --repeat 3
 
@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runledger.local import processes
-from runledger.local.cloud import LocalPipeline
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local import processes
+from runledger_local.cloud import LocalPipeline
 
 SCRIPT = REPO_ROOT / "jobs" / "kmer_count" / "kmer_count.py"
 

@@ -44,8 +44,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from runledger.local import processes
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local import processes
 
 #: Where the handlers' and the pipe's JSON logs go (Powertools writes them to stdout, as
 #: Lambda wants; 100 runs write about 1,600 lines), so that the figures stay readable.
@@ -220,7 +220,7 @@ class ThreadCpu:
 def one_repeat(runs: int, timeout: float, threads: ThreadCpu) -> dict[str, float]:
     # Imported here, not at the top: the memory sampler runs this script too, and moto's
     # import would cost it about 0.7 CPU-s while the cloud starts.
-    from runledger.local.cloud import LocalPipeline, localize_request
+    from runledger_local.cloud import LocalPipeline, localize_request
 
     item = localize_request(
         json.loads((REPO_ROOT / "events/requests/kmer-valid-local.json").read_text()), REPO_ROOT

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from runledger.local.cloud import LocalPipeline, localize_request
-from runledger.report import report_path, screenshot, write_run_reports
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.report import report_path, screenshot, write_run_reports
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local.cloud import LocalPipeline, localize_request
 
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
 PNG = REPO_ROOT / "docs" / "report.png"

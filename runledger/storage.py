@@ -1,6 +1,6 @@
 """Where inputs and results live: ``s3://bucket/key``, ``file:///abs/path`` or a plain path.
 
-Deployed runs use S3. The local cloud (``runledger.local``) runs Batch jobs as local
+Deployed runs use S3. The local cloud (``runledger_local``) runs Batch jobs as local
 processes, so it hands out ``file://`` URIs or plain paths; every reader here accepts all
 three. The rules match the kmer-count job's own parser (jobs/kmer_count/kmer_count.py), so
 a URI this module accepts is one the job can open.

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from runledger.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_sam
 
 # ------------------------------------------------------------------ sources
 SFN_ERRORS = "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html"

@@ -9,8 +9,8 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
-from runledger.local.pipe_runner import render_input_template
-from runledger.sam_template import REPO_ROOT, load_cfn
+from runledger_cli.sam_template import REPO_ROOT, load_cfn
+from runledger_local.pipe_runner import render_input_template
 
 EVENTS = REPO_ROOT / "events"
 PIPE = load_cfn()["Resources"]["RunsPipe"]["Properties"]

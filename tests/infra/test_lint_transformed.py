@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn
+from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn
 
 #: The deploy blocker of issue 22: AWS::Batch::JobDefinition returns only JobDefinitionArn
 #: to Fn::GetAtt (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobdefinition.html).

@@ -1,6 +1,6 @@
 """template.yaml: the properties the product promises, checked on the template itself.
 
-Read through runledger.sam_template: as written (SAM) and after the SAM transform
+Read through runledger_cli.sam_template: as written (SAM) and after the SAM transform
 (CloudFormation), so policies and tags SAM generates are checked too.
 """
 
@@ -20,7 +20,7 @@ from boto3.dynamodb.types import TypeSerializer
 from moto.events.models import EventPattern
 
 from runledger.closing import CLOSING_STATUSES, OPEN_RUN_STATUSES
-from runledger.sam_template import (
+from runledger_cli.sam_template import (
     REPO_ROOT,
     _load_both_in_child,
     load_cfn,
@@ -1084,7 +1084,9 @@ def _in_a_fresh_interpreter(code: str, result: str) -> dict[str, Any]:
 
 
 def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
-    read = _in_a_fresh_interpreter("from runledger.sam_template import load_both", "load_both()")
+    read = _in_a_fresh_interpreter(
+        "from runledger_cli.sam_template import load_both", "load_both()"
+    )
     assert read["here"] == []
     sam, cfn = read["result"]
     assert sam == json.loads(json.dumps(SAM, default=str))
@@ -1095,7 +1097,7 @@ def test_read_ahead_starts_the_child_that_load_both_then_waits_for() -> None:
     # The local cloud starts moto while the child reads the template, not after.
     read = _in_a_fresh_interpreter(
         "import subprocess\n"
-        "from runledger import sam_template\n"
+        "from runledger_cli import sam_template\n"
         "started = []\n"
         "class Counted(subprocess.Popen):\n"
         "    def __init__(self, *args, **kwargs):\n"
@@ -1120,10 +1122,10 @@ def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() 
     # `runledger local run` writes its reports at the end: they would import cfn-lint
     # (and sympy) into the engine's process, to read what the local cloud had read.
     read = _in_a_fresh_interpreter(
-        "from runledger.sam_template import load_both\n"
+        "from runledger_cli.sam_template import load_both\n"
         "load_both()  # as the local cloud does\n"
-        "from runledger.graph import workflow_definition_path\n"
-        "from runledger.report import table_output_key",
+        "from runledger_cli.graph import workflow_definition_path\n"
+        "from runledger_cli.report import table_output_key",
         "[str(workflow_definition_path()), table_output_key()]",
     )
     assert read["here"] == []

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from runledger.local.cloud import localize_request
-from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local.cloud import localize_request
+from runledger_local.moto_adapters import LocalCloud, local_aws, moto_server
 
 REGION = "us-east-1"
 FIXTURES = Path(__file__).parent / "fixtures" / "moto_adapters"

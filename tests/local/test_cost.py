@@ -18,13 +18,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from runledger.cli import main
-from runledger.commands import cost as cost_command
 from runledger.dynamo import plain
-from runledger.local.cloud import LocalPipeline, RunResult
 from runledger.pricing import format_usd
-from runledger.sam_template import REPO_ROOT, load_sam
 from runledger.usage import execution_history
+from runledger_cli.cli import main
+from runledger_cli.commands import cost as cost_command
+from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_local.cloud import LocalPipeline, RunResult
 
 BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
 #: Lambda memory of every function: the template's Globals (no function overrides it).

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runledger.local.cloud import frozen_heap
+from runledger_local.cloud import frozen_heap
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
 
 RUNLEDGER = Path(sys.executable).with_name("runledger")
 REQUESTS = REPO_ROOT / "events" / "requests"

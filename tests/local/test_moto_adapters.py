@@ -25,14 +25,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from runledger.local import moto_adapters
-from runledger.local.moto_adapters import (
+from runledger_cli.sam_template import table_schema
+from runledger_local import moto_adapters
+from runledger_local.moto_adapters import (
     ADAPTATIONS,
     AdaptationBrokenError,
     LocalCloud,
     local_aws,
 )
-from runledger.sam_template import table_schema
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
@@ -1240,7 +1240,7 @@ def test_the_local_server_looks_for_a_stop_request_every_50_ms_not_every_half_se
         "    seen.append(poll_interval)\n"
         "    serve(self, poll_interval)\n"
         "socketserver.BaseServer.serve_forever = spy\n"
-        "from runledger.local.moto_adapters import moto_server\n"
+        "from runledger_local.moto_adapters import moto_server\n"
         "with moto_server() as url:\n"
         "    pass\n"
         "print(json.dumps(seen))\n"

@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any
 
-from runledger.local.cloud import LocalPipeline, localize_request
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local.cloud import LocalPipeline, localize_request
 
 
 def test_a_pipe_target_that_keeps_failing_lands_the_record_in_the_dlq() -> None:

@@ -19,15 +19,15 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from runledger.local.logs import get_logger
-from runledger.local.pipe_runner import (
+from runledger_cli.sam_template import table_schema
+from runledger_local.logs import get_logger
+from runledger_local.pipe_runner import (
     InputTemplateError,
     PipeRunner,
     RunnerOptions,
     render_input_template,
     wire_json_client,
 )
-from runledger.sam_template import table_schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipes"
 REGION = "us-east-1"
@@ -378,7 +378,7 @@ def test_pipe_logs_are_json_lines_of_their_own_without_the_last_handlers_keys(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     [dlq] = [line for line in lines if line["message"] == "pipe sent a batch to its DLQ"]
     assert dlq["level"] == "WARNING"
-    assert dlq["service"] == "runledger.local"
+    assert dlq["service"] == "runledger_local"
     assert (dlq["pipe"], dlq["condition"], dlq["records"]) == (
         "local-pipe",
         "RetryAttemptsExhausted",
@@ -389,8 +389,8 @@ def test_pipe_logs_are_json_lines_of_their_own_without_the_last_handlers_keys(
 
 
 def test_the_local_clouds_loggers_are_its_modules_only() -> None:
-    assert get_logger("runledger.local.pipe_runner").name == "runledger.local.pipe_runner"
-    with pytest.raises(ValueError, match=r"not a module of runledger\.local"):
+    assert get_logger("runledger_local.pipe_runner").name == "runledger_local.pipe_runner"
+    with pytest.raises(ValueError, match=r"not a module of runledger_local"):
         get_logger("runledger.validation")
 
 

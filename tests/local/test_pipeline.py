@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from runledger.dynamo import to_attribute_value, to_dynamodb_json
-from runledger.local.cloud import LocalPipeline, RunResult, localize_request
-from runledger.local.logs import ENGINE_LOGGER
 from runledger.pricing import estimated_transitions
-from runledger.sam_template import REPO_ROOT, load_cfn, resources_of_type
 from runledger.usage import execution_history
+from runledger_cli.sam_template import REPO_ROOT, load_cfn, resources_of_type
+from runledger_local.cloud import LocalPipeline, RunResult, localize_request
+from runledger_local.logs import ENGINE_LOGGER
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 

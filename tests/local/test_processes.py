@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runledger.local import processes
+from runledger_local import processes
 
 SCRIPT = """
 import json, os, sys
@@ -38,7 +38,7 @@ def same_files(tmp_path: Path) -> dict[str, str]:
     has them (it was started with the environment of whichever test started it)."""
     (tmp_path / "files_read.py").write_text(
         "import json, sys\n"
-        "print(json.dumps(sys.modules['runledger.local._job_preload']._read_with))\n"
+        "print(json.dumps(sys.modules['runledger_local._job_preload']._read_with))\n"
     )
     code, out, _ = run([sys.executable, "files_read.py"], tmp_path, {})
     assert code == 0, out
@@ -138,7 +138,7 @@ def test_forked_jobs_read_their_own_aws_config_and_credentials_files(tmp_path: P
 
 
 def test_the_fork_server_loads_boto3_but_not_the_local_clouds_logging(tmp_path: Path) -> None:
-    # runledger.local's logs use Powertools; the fork server imports only the job preload.
+    # runledger_local's logs use Powertools; the fork server imports only the job preload.
     script = (
         "import sys\n"
         "powertools = any(m.startswith('aws_lambda_powertools') for m in sys.modules)\n"
@@ -414,7 +414,7 @@ def test_a_forked_job_finds_the_fork_servers_objects_immortal(tmp_path: Path) ->
     # So that a job taking references to them writes no count, and copies no page for it.
     script = (
         "import ctypes, sys, boto3\n"
-        "preload = sys.modules['runledger.local._job_preload']\n"
+        "preload = sys.modules['runledger_local._job_preload']\n"
         "client = boto3.client\n"
         "references = [client] * 3\n"
         "mine = []\n"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from runledger.local import rule_runner
-from runledger.local.rule_runner import EVENT_DATA_LIMIT, RuleRunner, build_status_change_event
+from runledger_local import rule_runner
+from runledger_local.rule_runner import EVENT_DATA_LIMIT, RuleRunner, build_status_change_event
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:runs"
 OTHER_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:other"

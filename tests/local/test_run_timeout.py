@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from runledger.local.cloud import LocalPipeline
-from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH
+from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH
+from runledger_local.cloud import LocalPipeline
 
 ASL = "statemachines/run_workflow.asl.json"
 TIMEOUT_SECONDS = 3

@@ -18,8 +18,8 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from runledger.local.cloud import localize_request
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local.cloud import localize_request
 
 RUNLEDGER = Path(sys.executable).with_name("runledger")
 

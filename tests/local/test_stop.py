@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from runledger.local.cloud import LocalPipeline
+from runledger_cli.errors import ExitStatus
+from runledger_local.cloud import LocalPipeline
 
 
 def test_leaving_the_cloud_with_a_run_in_flight_aborts_its_execution(
@@ -57,7 +58,7 @@ def test_ctrl_c_in_local_run_shows_where_runs_stand_and_exits_130(
     capsys: pytest.CaptureFixture[str],
     sample_request: Callable[[str, str], dict[str, Any]],
 ) -> None:
-    from runledger.commands import local
+    from runledger_cli.commands import local
 
     def interrupted(self: LocalPipeline, pks: list[str], **kwargs: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C while waiting
@@ -76,7 +77,7 @@ def test_ctrl_c_in_local_run_shows_where_runs_stand_and_exits_130(
     code = local.local_run([path], timeout=60, reports=tmp_path / "reports")
 
     out, err = capsys.readouterr()
-    assert code == local.INTERRUPTED == 130
+    assert code == ExitStatus.INTERRUPTED == 130
     assert err == "runledger: interrupted; not final: ctrl-c\n"
     assert [line.split()[0] for line in out.splitlines() if " ok " in line] == ["ctrl-c"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runledger.local.cloud import LocalPipeline
-from runledger.local.intrinsics import Scope, UnresolvableError, check_references
-from runledger.sam_template import TEMPLATE_PATH, load_cfn, schema_attributes
+from runledger_cli.sam_template import TEMPLATE_PATH, load_cfn, schema_attributes
+from runledger_local.cloud import LocalPipeline
+from runledger_local.intrinsics import Scope, UnresolvableError, check_references
 
 OLD_POLICY_LINE = "job-definition/${KmerCountJobDefinition.JobDefinitionName}"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runledger.report import CHROMIUM
+from runledger_cli.report import CHROMIUM
 
 
 @pytest.fixture(autouse=True)

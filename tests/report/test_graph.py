@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from runledger.cli import main
-from runledger.graph import (
+from runledger_cli.cli import main
+from runledger_cli.graph import (
     END,
     START,
     iter_states,
@@ -23,7 +23,7 @@ from runledger.graph import (
     workflow_definition_path,
     workflow_graph,
 )
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.sam_template import REPO_ROOT
 
 SVG = "{http://www.w3.org/2000/svg}"
 COMMITTED = REPO_ROOT / "docs" / "run_workflow.svg"

@@ -1,4 +1,4 @@
-"""Reading an execution history: which state did what (runledger.report.analyze).
+"""Reading an execution history: which state did what (runledger_cli.report.analyze).
 
 The histories here are written event by event in the shape GetExecutionHistory returns
 (ids, previousEventId links, *EventDetails), for the paths the local run does not take:
@@ -13,8 +13,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from runledger.graph import END, START, NodeStatus
-from runledger.report import analyze, state_statuses, transitions_taken
+from runledger_cli.graph import END, START, NodeStatus
+from runledger_cli.report import analyze, state_statuses, transitions_taken
 
 
 class History:

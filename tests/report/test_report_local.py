@@ -21,11 +21,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from runledger.cli import main
-from runledger.graph import STATUS_STYLES, iter_states
-from runledger.local.cloud import LocalPipeline, RunResult, localize_request
 from runledger.pricing import format_usd
-from runledger.report import (
+from runledger_cli.cli import main
+from runledger_cli.graph import STATUS_STYLES, iter_states
+from runledger_cli.report import (
     ReportError,
     RunData,
     analyze,
@@ -39,7 +38,8 @@ from runledger.report import (
     table_from_stack,
     table_output_key,
 )
-from runledger.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_local.cloud import LocalPipeline, RunResult, localize_request
 
 RUN_ID = "report-three-variants"
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"

@@ -37,9 +37,9 @@ from typing import Any
 import boto3
 import pytest
 
-from runledger.local.cloud import LocalPipeline, state_machine_definition
-from runledger.local.intrinsics import Scope, UnresolvableError
-from runledger.sam_template import REPO_ROOT, load_cfn, load_sam, parameter_defaults
+from runledger_cli.sam_template import REPO_ROOT, load_cfn, load_sam, parameter_defaults
+from runledger_local.cloud import LocalPipeline, state_machine_definition
+from runledger_local.intrinsics import Scope, UnresolvableError
 
 HERE = Path(__file__).parent
 MOCK_CONFIG = HERE / "MockConfigFile.json"

@@ -21,7 +21,7 @@ from sfn_harness import (
 )
 
 from runledger.models import PreparedJob, RunResult, ValidationResult, VariantSucceeded
-from runledger.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_sam
 
 ASL = json.loads(
     (

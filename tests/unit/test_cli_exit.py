@@ -1,4 +1,4 @@
-"""The ``runledger`` console script ends the process itself (runledger.cli.run)."""
+"""The ``runledger`` console script ends the process itself (runledger_cli.cli.run)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_the_console_script_keeps_exit_code_output_and_atexit_handlers() -> None
         "print('a line still in the buffer')\n"
         "sys.argv = ['runledger', 'cost', '--table', 'runs', "
         "'--endpoint-url', 'http://127.0.0.1:9']\n"
-        "from runledger.cli import run\n"
+        "from runledger_cli.cli import run\n"
         "run()\n"
         "print('not reached: run() ends the process')\n"
     )

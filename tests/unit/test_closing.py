@@ -18,7 +18,7 @@ from runledger.closing import (
     finished_at,
     run_pk,
 )
-from runledger.sam_template import table_schema
+from runledger_cli.sam_template import table_schema
 
 TABLE = "runs-test"
 ARN = "arn:aws:states:us-east-1:123456789012:execution:runledger-dev-RunWorkflow:one"

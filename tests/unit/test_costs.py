@@ -1,4 +1,4 @@
-"""runledger.costs: runs from the table, groups, and Cost Explorer through botocore's Stubber.
+"""runledger_cli.costs: runs from the table, groups, and Cost Explorer through botocore's Stubber.
 
 The Cost Explorer answers below have the shape GetCostAndUsage returns (tag group keys as
 ``"<tag>$<value>"``, amounts as strings, ``Estimated`` on recent days); the Stubber checks
@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from runledger import costs
-from runledger.costs import Actual, CostError, Run
-from runledger.sam_template import load_sam
+from runledger_cli import costs
+from runledger_cli.costs import Actual, CostError, Run
+from runledger_cli.sam_template import load_sam
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -368,7 +368,7 @@ def test_runs_are_selected_by_workflow_cost_center_and_days() -> None:
 def test_the_command_reports_aws_trouble_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runledger.cli import main
+    from runledger_cli.cli import main
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     # A closed port on loopback: nothing answers.

@@ -13,7 +13,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from runledger.results import MetricsNotFoundError
-from runledger.sam_template import table_schema
+from runledger_cli.sam_template import table_schema
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 REQUESTS_DIR = EVENTS_DIR / "requests"

@@ -193,7 +193,7 @@ def test_run_estimate_reports_the_usage_it_priced(book: dict[str, Any]) -> None:
 
 
 def test_priced_architectures_are_the_templates() -> None:
-    from runledger.sam_template import load_sam
+    from runledger_cli.sam_template import load_sam
 
     template = load_sam()
     assert template["Globals"]["Function"]["Architectures"] == [pricing.LAMBDA_ARCH]

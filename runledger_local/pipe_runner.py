@@ -79,7 +79,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import JSONParser, ResponseParser, ResponseParserFactory
 from moto.events.models import EventPattern
 
-from runledger.local.logs import get_logger
+from runledger_local.logs import get_logger
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType

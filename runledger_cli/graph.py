@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from runledger.sam_template import REPO_ROOT, TEMPLATE_PATH
+from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH
 
 Format = Literal["svg", "png", "dot"]
 Status = Literal["succeeded", "failed", "caught", "retried", "running", "not-entered"]
@@ -81,7 +81,7 @@ class GraphvizMissingError(RuntimeError):
 
 def workflow_definition_path(template: Path = TEMPLATE_PATH) -> Path:
     """The ASL file of the template's (only) state machine, from its ``DefinitionUri``."""
-    from runledger.sam_template import load_sam_as_read, resources_of_type
+    from runledger_cli.sam_template import load_sam_as_read, resources_of_type
 
     machines = resources_of_type(load_sam_as_read(template), "AWS::Serverless::StateMachine")
     if len(machines) != 1:

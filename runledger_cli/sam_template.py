@@ -200,7 +200,7 @@ def table_schema(logical_id: str = "RunsTable", path: Path = TEMPLATE_PATH) -> d
     return schema
 
 
-if __name__ == "__main__":  # load_both's child: python -m runledger.sam_template PATH
+if __name__ == "__main__":  # load_both's child: python -m runledger_cli.sam_template PATH
     _path = Path(sys.argv[1])
     _cfn = load_cfn(_path)
     json.dump(

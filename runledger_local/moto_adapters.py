@@ -30,7 +30,7 @@ adaptation             what it does
                        Functions returns it; PropagateTags passes through), every job
                        runs its job definition's command as a local process (retry
                        strategy, timeout, logs in ``/aws/batch/job``; Python scripts are
-                       forked warm: runledger.local.processes), the ``.sync`` wait
+                       forked warm: runledger_local.processes), the ``.sync`` wait
                        wakes when the job ends, and DescribeJobs reports the local jobs.
 ``jsonata``            ``QueryLanguage: JSONata`` through jsonata-python, plus the
                        functions Step Functions adds ($partition, $range, $hash, $random,
@@ -177,8 +177,8 @@ from types import ModuleType
 from typing import Any, Final
 from unittest import mock
 
-from runledger.local import processes
-from runledger.local.logs import get_logger
+from runledger_local import processes
+from runledger_local.logs import get_logger
 
 LOG = get_logger(__name__)
 

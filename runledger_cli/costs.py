@@ -10,7 +10,7 @@ allocation tag, which only the Batch jobs (their ECS tasks, through PropagateTag
 * ``run_actual``, ``runs_actual``: GetCostAndUsage, every page, as USD per group key.
 * ``caveats``: why actual cost may be missing, said once, next to the numbers.
 
-Nothing here prints; runledger.commands.cost renders tables, CSV and JSON.
+Nothing here prints; runledger_cli.commands.cost renders tables, CSV and JSON.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import EventPattern
 
-from runledger.local.logs import get_logger
+from runledger_local.logs import get_logger
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType

@@ -95,7 +95,7 @@ def check_references(
     names nothing, before anything is created; return logical id -> returned attributes.
 
     ``attributes_by_type`` is resource type -> attributes, from the schemas cfn-lint ships
-    (runledger.sam_template.schema_attributes).
+    (runledger_cli.sam_template.schema_attributes).
     """
     resources = template.get("Resources", {})
     returns = {

@@ -1,4 +1,4 @@
-"""The ``runledger`` command: one subcommand per module of ``runledger.commands``.
+"""The ``runledger`` command: one subcommand per module of ``runledger_cli.commands``.
 
 runledger local run [REQUEST.json ...]   the whole pipeline offline, on sample requests
 runledger graph [--format svg|png] [-o F] the workflow as a graph (Graphviz)
@@ -22,11 +22,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from runledger_cli.errors import UsageError
+
 COMMANDS = (
-    "runledger.commands.local",
-    "runledger.commands.graph",
-    "runledger.commands.report",
-    "runledger.commands.cost",
+    "runledger_cli.commands.local",
+    "runledger_cli.commands.graph",
+    "runledger_cli.commands.report",
+    "runledger_cli.commands.cost",
 )
 
 
@@ -65,10 +67,6 @@ def run() -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(code)
-
-
-class UsageError(Exception):
-    """A mistake in the command line the user can fix; shown as argparse shows its own."""
 
 
 if __name__ == "__main__":

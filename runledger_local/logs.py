@@ -1,11 +1,11 @@
-"""The local cloud's own logs: JSON lines on stdout, service ``runledger.local``.
+"""The local cloud's own logs: JSON lines on stdout, service ``runledger_local``.
 
 The pipe runner and the moto adaptations log through ``get_logger(__name__)``: loggers
-under ``runledger.local``, written like the handlers' Powertools lines but not through
+under ``runledger_local``, written like the handlers' Powertools lines but not through
 the handlers' logger ``runledger`` (their parent by name), whose lines carry the keys of
 the last handler invoked (``run_id``, ``function_name``, ...): a pipe's DLQ warning is no
-run's. Kept out of ``runledger/local/__init__.py`` so that the job fork server, which
-imports ``runledger.local._job_preload``, does not load Powertools.
+run's. Kept out of ``runledger_local/__init__.py`` so that the job fork server, which
+imports ``runledger_local._job_preload``, does not load Powertools.
 """
 
 import contextlib
@@ -16,7 +16,7 @@ from typing import TextIO
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-SERVICE = "runledger.local"
+SERVICE = "runledger_local"
 
 
 class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
@@ -40,7 +40,7 @@ _root.propagate = False
 
 
 def get_logger(name: str) -> logging.Logger:
-    """The logger of module ``name`` (``runledger.local.*``), writing as above."""
+    """The logger of module ``name`` (``runledger_local.*``), writing as above."""
     if not name.startswith(SERVICE + "."):
         raise ValueError(f"{name!r} is not a module of {SERVICE}")
     return logging.getLogger(name)

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from runledger_cli.errors import ExitStatus
+
 DEFAULT_DIR = Path("reports")
 
 
@@ -40,8 +42,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _report_command(args: argparse.Namespace) -> int:
     import boto3
 
-    from runledger.graph import GraphvizMissingError
-    from runledger.report import (
+    from runledger_cli.graph import GraphvizMissingError
+    from runledger_cli.report import (
         BrowserMissingError,
         ReportError,
         fetch_run,
@@ -71,5 +73,5 @@ def _report_command(args: argparse.Namespace) -> int:
                 print(f"runledger report: the page logged an error: {error}", file=sys.stderr)
     except (ReportError, GraphvizMissingError, BrowserMissingError) as exc:
         print(f"runledger report: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return ExitStatus.USAGE
+    return ExitStatus.OK

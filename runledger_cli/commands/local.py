@@ -20,10 +20,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from runledger.sam_template import REPO_ROOT
+from runledger_cli.errors import ExitStatus, UsageError
+from runledger_cli.sam_template import REPO_ROOT
 
 #: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED = 130
 DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
 
 
@@ -49,8 +49,7 @@ def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Each file's request item, its local input path made absolute; UsageError if a file
     is not one JSON object, or two files hold the same run (the second would overwrite the
     first in the table)."""
-    from runledger.cli import UsageError
-    from runledger.local.cloud import localize_request
+    from runledger_local.cloud import localize_request
 
     requests: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
@@ -100,9 +99,8 @@ def _engine_logs_to(stream: TextIO) -> Iterator[None]:
 
 
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
-    from runledger.cli import UsageError
-    from runledger.local.cloud import TERMINAL, LocalPipeline, RunResult
     from runledger.pricing import format_usd
+    from runledger_local.cloud import TERMINAL, LocalPipeline, RunResult
 
     requests = read_requests(paths)
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
@@ -152,8 +150,8 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
             runs = {pk: pipeline.read_run(pk) for pk in pks}
         unfinished = [run.run_id for run in runs.values() if run.status not in TERMINAL]
         counters = pipeline.pipe.counters
-        if reports:  # one HTML page per run (runledger.report): ~60 ms each
-            from runledger.report import report_lines
+        if reports:  # one HTML page per run (runledger_cli.report): ~60 ms each
+            from runledger_cli.report import report_lines
 
             print(f"writing {len(pks)} report(s) to {reports} ...", file=terminal, flush=True)
             written = report_lines(pipeline, [runs[pk].run_id for pk in pks], reports)
@@ -182,14 +180,14 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     print(f"\nhandler and pipe logs: {log_path}")
     if interrupted:
         print(f"runledger: interrupted; not final: {', '.join(unfinished)}", file=sys.stderr)
-        return INTERRUPTED
+        return ExitStatus.INTERRUPTED
     if unfinished:
         print(
             f"runledger: {len(unfinished)} run(s) not final after {timeout:g} s "
             f"(--timeout waits longer): {', '.join(unfinished)}",
             file=sys.stderr,
         )
-    return 1 if failed or unfinished else 0
+    return ExitStatus.FAILED if failed or unfinished else ExitStatus.OK
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -237,7 +235,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from runledger.cli import UsageError
 
     paths = args.requests or _default_requests()
     missing = [str(p) for p in paths if not p.is_file()]
@@ -247,11 +244,10 @@ def _run_command(args: argparse.Namespace) -> int:
         return local_run(paths, args.timeout, args.reports)
     except KeyboardInterrupt:  # while the cloud started or stopped: nothing to show
         print("runledger: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return ExitStatus.INTERRUPTED
 
 
 def _serve_command(args: argparse.Namespace) -> int:
-    from runledger.cli import UsageError
 
     if args.mock_config is not None and not args.mock_config.is_file():
         raise UsageError(f"no such mock config file: {args.mock_config}")
@@ -260,7 +256,7 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def local_serve(host: str, port: int, mock_config: Path | None) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop."""
-    from runledger.local.cloud import REGION, LocalPipeline
+    from runledger_local.cloud import REGION, LocalPipeline
 
     stop = threading.Event()
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
@@ -287,6 +283,6 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
         print(f"runledger local serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     print("stopped", flush=True)
-    return 0
+    return ExitStatus.OK

@@ -8,7 +8,7 @@ works against the local cloud (an endpoint URL) and a deployed stack:
 * the run's execution (its ARN is on the request item): ``GetExecutionHistory`` (paged),
   ``DescribeExecution`` and ``DescribeStateMachineForExecution`` (the definition that ran).
 
-It shows the workflow graph (runledger.graph) with each state coloured by what happened
+It shows the workflow graph (runledger_cli.graph) with each state coloured by what happened
 (succeeded, failed, caught, retried N times, in progress, not entered), a Gantt-style
 timeline of the states and the Batch jobs (from the ``.sync`` results in the history:
 queueing, each attempt and its exit code), the run's final status, its variants and their
@@ -33,7 +33,10 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from runledger.graph import (
+from runledger.models import split_run_items
+from runledger.pricing import format_usd
+from runledger.usage import execution_history
+from runledger_cli.graph import (
     END,
     START,
     STATUS_STYLES,
@@ -44,9 +47,6 @@ from runledger.graph import (
     render,
     workflow_graph,
 )
-from runledger.models import split_run_items
-from runledger.pricing import format_usd
-from runledger.usage import execution_history
 
 _deserialize = TypeDeserializer().deserialize
 UTC = dt.UTC
@@ -1022,7 +1022,7 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
     A missing Graphviz does not fail the run: the runs happened, the text says how to get
     the pages.
     """
-    from runledger.graph import GraphvizMissingError
+    from runledger_cli.graph import GraphvizMissingError
 
     try:
         written = write_run_reports(cloud, run_ids, out_dir)
@@ -1036,7 +1036,7 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
 
 def table_output_key(template_path: Path | None = None) -> str:
     """The stack output that names the runs table (the output whose value is its Ref)."""
-    from runledger.sam_template import TEMPLATE_PATH, load_sam_as_read, resources_of_type
+    from runledger_cli.sam_template import TEMPLATE_PATH, load_sam_as_read, resources_of_type
 
     sam = load_sam_as_read(template_path or TEMPLATE_PATH)
     tables = set(resources_of_type(sam, "AWS::DynamoDB::Table"))

@@ -1,4 +1,4 @@
-"""Imported once by the local job fork server (runledger.local.processes).
+"""Imported once by the local job fork server (runledger_local.processes).
 
 Loads what a Python Batch job of this project imports before it does any work: boto3,
 the S3 service data its default session reads when the job makes its client, and the

@@ -1,7 +1,7 @@
 """Local Batch job processes, started cheaply.
 
 A Batch job runs its job definition's command as a process of its own (see
-runledger.local.moto_adapters, adaptation ``batch_local``). A Python job pays the
+runledger_local.moto_adapters, adaptation ``batch_local``). A Python job pays the
 interpreter's start and its imports every time: ``python kmer_count.py`` spends ~0.4 s of
 CPU importing boto3 before it reads a byte, which for 300 jobs is a minute of CPU on two
 cores. So ``python SCRIPT.py ARGS...`` commands are forked from a warm interpreter
@@ -49,14 +49,14 @@ from multiprocessing import connection, forkserver, reduction
 from pathlib import Path
 from typing import IO, Protocol
 
-#: The fork server's job preload (runledger.local._job_preload).
-_JOB_PRELOAD = "runledger.local._job_preload"
+#: The fork server's job preload (runledger_local._job_preload).
+_JOB_PRELOAD = "runledger_local._job_preload"
 #: Modules the fork server imports once; every forked job finds them loaded. This module
 #: too: each job is handed a pickled ``_ScriptRun``, and unpickling it in a child that
 #: lacks this module imported it there: 6 ms of every job's CPU (49.1 -> 43.4 ms a
 #: kmer-count job, medians of 8 alternated rounds of 60 jobs, bench_jobs.one_repeat).
 #: The job preload comes last: it ends by making immortal what both imported.
-PRELOAD = ("runledger.local.processes", _JOB_PRELOAD)
+PRELOAD = ("runledger_local.processes", _JOB_PRELOAD)
 _MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
 #: ``RUNLEDGER_LOCAL_PIN=0`` leaves the engine on every CPU (engine_core()).
 _PIN_VARIABLE = "RUNLEDGER_LOCAL_PIN"

@@ -6,7 +6,7 @@ runledger cost --stack S --group-by day     all runs, summed per day (or run, wo
 runledger cost ... --actual                 Cost Explorer beside the estimate
 runledger cost ... --format csv|json        for spreadsheets and scripts
 
-The estimate is read from the runs table (runledger.costs); nothing is recomputed here.
+The estimate is read from the runs table (runledger_cli.costs); nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from runledger.costs import GROUPINGS, SERVICES
+from runledger_cli.costs import GROUPINGS, SERVICES
+from runledger_cli.errors import ExitStatus, UsageError
 
 FORMATS = ("table", "csv", "json")
 _SMALL_PLACES = 8  # per-service amounts go down to USD 4e-7 (one Pipes request)
@@ -60,8 +61,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _cost_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError
 
-    from runledger.cli import UsageError
-    from runledger.costs import CostError
+    from runledger_cli.costs import CostError
 
     filters = (args.workflow, args.cost_center, args.since, args.until)
     if args.run_id and (any(f is not None for f in filters) or args.group_by != "run"):
@@ -72,7 +72,7 @@ def _cost_command(args: argparse.Namespace) -> int:
         return _all_runs(args, sys.stdout)
     except (CostError, BotoCoreError) as exc:  # BotoCoreError: no credentials, no endpoint
         print(f"runledger cost: {exc}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
 
 
 def _client(args: argparse.Namespace, service: str, region: str | None = None) -> Any:
@@ -84,7 +84,7 @@ def _client(args: argparse.Namespace, service: str, region: str | None = None) -
 
 
 def _table(args: argparse.Namespace) -> str:
-    from runledger.costs import table_from_stack
+    from runledger_cli.costs import table_from_stack
 
     if args.table:
         return str(args.table)
@@ -104,7 +104,7 @@ def _today() -> dt.date:
 
 
 def _one_run(args: argparse.Namespace, out: TextIO) -> int:
-    from runledger.costs import caveats, read_run, run_actual, split_run_actual
+    from runledger_cli.costs import caveats, read_run, run_actual, split_run_actual
 
     table = _table(args)
     run = read_run(_client(args, "dynamodb"), table, args.run_id)
@@ -186,7 +186,7 @@ def _one_run(args: argparse.Namespace, out: TextIO) -> int:
         _run_csv(report, out)
     else:
         _run_table(report, out, show_actual=bool(args.actual))
-    return 0
+    return ExitStatus.OK
 
 
 def variant_line(name: str, requested: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +305,7 @@ def _run_csv(report: dict[str, Any], out: TextIO) -> None:
 
 
 def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
-    from runledger.costs import (
+    from runledger_cli.costs import (
         actual_by_run,
         caveats,
         group_runs,
@@ -384,7 +384,7 @@ def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
             indent=2,
         )
         out.write("\n")
-        return 0
+        return ExitStatus.OK
     if args.format == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(list(rows[0]) if rows else [args.group_by, "runs"])
@@ -392,7 +392,7 @@ def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
             writer.writerow(
                 [_num(v) if isinstance(v, float) or v is None else v for v in row.values()]
             )
-        return 0
+        return ExitStatus.OK
     show_actual = bool(args.actual)
     headers = [args.group_by, "runs", "statuses", "no estimate", "estimate", "batch part"]
     headers += ["actual"] if show_actual else []
@@ -414,7 +414,7 @@ def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
         lines.append(total)
     render_table(headers, lines, out, numeric={1, 3, 4, 5, 6})
     _notes(notes, out)
-    return 0
+    return ExitStatus.OK
 
 
 # --------------------------------------------------------------------------- output

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from runledger_cli.errors import ExitStatus, UsageError
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
@@ -33,8 +35,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _graph_command(args: argparse.Namespace) -> int:
-    from runledger.cli import UsageError
-    from runledger.graph import (
+    from runledger_cli.graph import (
         GraphvizMissingError,
         default_output,
         load_definition,
@@ -49,12 +50,12 @@ def _graph_command(args: argparse.Namespace) -> int:
         data = render(graph, args.format)
     except GraphvizMissingError as exc:
         print(f"runledger graph: {exc}", file=sys.stderr)
-        return 2
+        return ExitStatus.USAGE
     if str(args.output) == "-":
         sys.stdout.buffer.write(data)
-        return 0
+        return ExitStatus.OK
     output: Path = args.output or default_output(args.format)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(data)
     print(f"wrote {output}")
-    return 0
+    return ExitStatus.OK

@@ -1,7 +1,7 @@
 """The whole pipeline offline, built from template.yaml.
 
 ``LocalPipeline`` starts a moto server on loopback, applies the moto adaptations
-(runledger.local.moto_adapters), creates every resource of the translated template in it
+(runledger_local.moto_adapters), creates every resource of the translated template in it
 (table with stream, queue, bucket, roles, log groups, Batch environments, queues and job
 definitions, the state machine with its substitutions resolved), registers each Lambda
 function's real handler with the template's environment, timeout and memory, and starts a
@@ -9,11 +9,11 @@ pipe runner with the template's filter, input template, batching, retries and DL
 request written to the table flows as it does on AWS: stream -> pipe -> execution ->
 handlers in-process -> Batch jobs as local processes -> write-backs. The template's
 EventBridge rules get the events Step Functions sends when an execution ends
-(runledger.local.rule_runner), so a run whose execution times out or is stopped is closed
+(runledger_local.rule_runner), so a run whose execution times out or is stopped is closed
 by the CloseRun function, as on AWS.
 
 Nothing here restates a setting of the template: names, environment, filters and
-substitutions are read from it and resolved with runledger.local.intrinsics.
+substitutions are read from it and resolved with runledger_local.intrinsics.
 """
 
 from __future__ import annotations
@@ -31,14 +31,8 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from runledger.local.intrinsics import Scope, check_references, resolve
-from runledger.local.logs import get_logger, quiet_failure_events
-from runledger.local.moto_adapters import LocalCloud, local_aws, moto_server
-from runledger.local.pipe_runner import PipeRunner, wire_json_client
-from runledger.local.processes import engine_core, start_fork_server
-from runledger.local.rule_runner import RuleRunner
 from runledger.models import split_run_items
-from runledger.sam_template import (
+from runledger_cli.sam_template import (
     REPO_ROOT,
     TEMPLATE_PATH,
     load_attributes,
@@ -46,6 +40,12 @@ from runledger.sam_template import (
     parameter_defaults,
     read_ahead,
 )
+from runledger_local.intrinsics import Scope, check_references, resolve
+from runledger_local.logs import get_logger, quiet_failure_events
+from runledger_local.moto_adapters import LocalCloud, local_aws, moto_server
+from runledger_local.pipe_runner import PipeRunner, wire_json_client
+from runledger_local.processes import engine_core, start_fork_server
+from runledger_local.rule_runner import RuleRunner
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
 #: How executions still running when the local cloud stops are stopped.
