@@ -28,9 +28,10 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from runledger_local.moto_adapters import ADAPTATIONS, local_aws, moto_server  # noqa: E402
+from runledger_local.patches import ADAPTATIONS, local_aws  # noqa: E402
+from runledger_local.server import moto_server  # noqa: E402
 
-HERE = Path(__file__).resolve().parent.parent / "tests" / "local" / "fixtures" / "moto_adapters"
+HERE = Path(__file__).resolve().parent.parent / "tests" / "local" / "fixtures" / "patches"
 CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},

@@ -1,7 +1,7 @@
 """The whole pipeline offline, built from template.yaml.
 
 ``LocalPipeline`` starts a moto server on loopback, applies the moto adaptations
-(runledger_local.moto_adapters), creates every resource of the translated template in it
+(runledger_local.patches), creates every resource of the translated template in it
 (table with stream, queue, bucket, roles, log groups, Batch environments, queues and job
 definitions, the state machine with its substitutions resolved), registers each Lambda
 function's real handler with the template's environment, timeout and memory, and starts a
@@ -42,10 +42,11 @@ from runledger_cli.sam_template import (
 )
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
-from runledger_local.moto_adapters import LocalCloud, local_aws, moto_server
+from runledger_local.patches import LocalCloud, local_aws
 from runledger_local.pipe_runner import PipeRunner, wire_json_client
 from runledger_local.processes import engine_core, start_fork_server
 from runledger_local.rule_runner import RuleRunner
+from runledger_local.server import moto_server
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "INVALID"})
 #: How executions still running when the local cloud stops are stopped.

@@ -1,7 +1,7 @@
 """Local Batch job processes, started cheaply.
 
 A Batch job runs its job definition's command as a process of its own (see
-runledger_local.moto_adapters, adaptation ``batch_local``). A Python job pays the
+runledger_local.patches.features.batch_sync). A Python job pays the
 interpreter's start and its imports every time: ``python kmer_count.py`` spends ~0.4 s of
 CPU importing boto3 before it reads a byte, which for 300 jobs is a minute of CPU on two
 cores. So ``python SCRIPT.py ARGS...`` commands are forked from a warm interpreter
@@ -214,15 +214,21 @@ def python_script(command: Sequence[str]) -> tuple[str, list[str]] | None:
 
 
 def start(
-    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], output: IO[bytes]
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    output: IO[bytes],
+    forked: bool = True,
 ) -> JobProcess:
     """Start ``command`` in ``cwd`` with exactly ``env``, stdout and stderr to ``output``.
 
     Raises OSError (as Popen does) when the program or the working directory is missing.
     A forked Python job needs ``output`` to have a path (a NamedTemporaryFile).
+    ``forked=False`` (the local cloud with speed off) starts every command through Popen.
     """
     script = python_script(command)
-    if script is None or os.environ.get(_MODE_VARIABLE) == "subprocess":
+    if script is None or not forked or os.environ.get(_MODE_VARIABLE) == "subprocess":
         process = subprocess.Popen(  # noqa: S603 - the job definition's command
             list(command),
             cwd=cwd,

@@ -16,10 +16,11 @@ from moto import mock_aws
 
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import localize_request
-from runledger_local.moto_adapters import LocalCloud, local_aws, moto_server
+from runledger_local.patches import LocalCloud, local_aws
+from runledger_local.server import moto_server
 
 REGION = "us-east-1"
-FIXTURES = Path(__file__).parent / "fixtures" / "moto_adapters"
+FIXTURES = Path(__file__).parent / "fixtures" / "patches"
 
 
 @pytest.fixture

@@ -1,0 +1,204 @@
+"""The patches that let moto run the whole runledger pipeline offline, grouped by why.
+
+moto (pinned in constraints.txt) emulates DynamoDB, Step Functions (with execution), Batch
+and Lambda, but leaves holes that stop the pipeline. Each patch is one module with
+``NAME``, ``SEAMS`` (the moto internals it needs, as data: ``_seams.Seam``) and
+``apply(cloud)``, a context manager that patches on entry and undoes on exit:
+
+``fixes/``     moto bugs; each module says what AWS does, and is deleted when moto does it.
+``features/``  what moto lacks: Lambda handlers in-process, Batch jobs as local processes
+               and ``.sync``, JSONata, Step Functions Local's mock config, scaled retries.
+``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
+               of them is applied and the answers are the same (tests/local/
+               test_speed_switch.py runs the pipeline both ways and compares).
+
+``python -m runledger_local.patches --check`` resolves every seam without patching
+anything: the first thing to run after a moto upgrade. A patch whose seam moved raises
+``AdaptationBrokenError`` naming it, before anything is patched.
+
+In-process::
+
+    with mock_aws(), local_aws() as cloud:
+        cloud.register_function("validate-request", code_dir=Path("functions/validate"))
+
+Server mode (``runledger_local.server.moto_server``): pass its URL, so the engine reaches its
+own services (``MOTO_PORT``) and handlers and jobs reach moto (``AWS_ENDPOINT_URL``)::
+
+    with moto_server() as url, local_aws(endpoint_url=url) as cloud:
+        ...
+
+Only one ``local_aws`` may be active per process (the patches are process-wide).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Final
+
+from runledger_local.patches import start_execution
+from runledger_local.patches._seams import AdaptationBrokenError, Seam, check_all
+from runledger_local.patches.features import (
+    batch_sync,
+    jsonata,
+    lambda_invoke,
+    mock_config,
+    moto_config,
+    retry_sleep,
+)
+from runledger_local.patches.features.mock_config import MockConfigError
+from runledger_local.patches.fixes import (
+    dynamodb_atomic,
+    endpoint_mode,
+    execution_names,
+    stop_execution,
+)
+from runledger_local.patches.speed import (
+    asl_parse_cache,
+    batch_sync_wake,
+    client_cache,
+    dynamodb_items,
+    json_copies,
+    lambda_direct,
+    leaks,
+    loopback,
+    query_partition,
+    server_dispatch,
+    shared_models,
+    wire_json,
+)
+from runledger_local.runtime.lambdas import LambdaSpec, LocalLambdaContext, environ
+from runledger_local.runtime.local_cloud import LocalCloud
+
+__all__ = [
+    "ADAPTATIONS",
+    "SPEED",
+    "AdaptationBrokenError",
+    "LambdaSpec",
+    "LocalCloud",
+    "LocalLambdaContext",
+    "MockConfigError",
+    "all_seams",
+    "local_aws",
+    "speed_from_env",
+]
+
+#: Every patch, in the order applied (the environment first, clients before their users).
+_ORDER: Final[tuple[ModuleType, ...]] = (
+    endpoint_mode,
+    shared_models,
+    client_cache,
+    execution_names,
+    lambda_invoke,
+    lambda_direct,
+    batch_sync,
+    batch_sync_wake,
+    jsonata,
+    retry_sleep,
+    mock_config,
+    asl_parse_cache,
+    server_dispatch,
+    wire_json,
+    dynamodb_items,
+    query_partition,
+    leaks,
+    loopback,
+    json_copies,
+    dynamodb_atomic,
+    stop_execution,
+)
+PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
+ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
+#: The patches that exist for speed (and memory) alone: ``speed=False`` leaves them out.
+SPEED: Final[frozenset[str]] = frozenset(
+    module.NAME for module in _ORDER if module.__name__.startswith(f"{__name__}.speed.")
+)
+#: Set to 0 (or off/false/no) to run the local cloud with every speed mechanism off.
+SPEED_VARIABLE: Final = "RUNLEDGER_LOCAL_SPEED"
+_ACTIVE = threading.Lock()
+
+
+def speed_from_env() -> bool:
+    """Whether speed mechanisms are on (``RUNLEDGER_LOCAL_SPEED``; on unless 0/off/false/no)."""
+    return os.environ.get(SPEED_VARIABLE, "1").strip().lower() not in {"0", "off", "false", "no"}
+
+
+def all_seams() -> tuple[Seam, ...]:
+    """Every seam every patch (and the local server) declares."""
+    from runledger_local import server
+
+    return (
+        *moto_config.SEAMS,
+        *start_execution.SEAMS,
+        *(seam for module in _ORDER for seam in module.SEAMS),
+        *server.SEAMS,
+    )
+
+
+def check() -> list[AdaptationBrokenError]:
+    """Resolve every seam without patching anything; the ones that failed."""
+    return check_all(dict.fromkeys(all_seams()))
+
+
+@contextlib.contextmanager
+def local_aws(
+    *,
+    adapters: Iterable[str] = ADAPTATIONS,
+    speed: bool | None = None,
+    endpoint_url: str | None = None,
+    batch_workdir: Path | None = None,
+    batch_env: Mapping[str, str] | None = None,
+    lambda_env: Mapping[str, str] | None = None,
+    retry_sleep_scale: float = 0.0,
+    mock_config_file: Path | None = None,
+    configure_moto: bool = True,
+) -> Iterator[LocalCloud]:
+    """Apply the patches for the duration of the block; yield the ``LocalCloud``.
+
+    In-process, enter it inside ``mock_aws()``. In server mode pass the server's
+    ``endpoint_url``: ``MOTO_PORT`` is set from it for the ASL engine, and handlers and
+    jobs get it as ``AWS_ENDPOINT_URL``. ``speed`` (default: ``RUNLEDGER_LOCAL_SPEED``)
+    False leaves out every speed patch and the speed paths inside the others.
+    ``configure_moto`` turns on moto's state machine execution and its Docker-less
+    Lambda and Batch backends, which the patches build on. ``mock_config_file`` sets
+    SFN_MOCK_CONFIG.
+    """
+    chosen = set(adapters)
+    unknown = sorted(chosen - set(PATCHES))
+    if unknown:
+        raise ValueError(f"unknown adaptations {unknown}; known: {list(ADAPTATIONS)}")
+    speed = speed_from_env() if speed is None else speed
+    if not speed:
+        chosen -= SPEED
+    if not _ACTIVE.acquire(blocking=False):
+        raise RuntimeError("local_aws() is already active in this process")
+    try:
+        cloud = LocalCloud(
+            endpoint_url=endpoint_url,
+            batch_workdir=batch_workdir,
+            batch_env=batch_env,
+            lambda_env=lambda_env,
+            retry_sleep_scale=retry_sleep_scale,
+            speed=speed,
+        )
+        with contextlib.ExitStack() as stack:
+            env: dict[str, str] = {}
+            if endpoint_url:
+                port = endpoint_url.rstrip("/").rsplit(":", 1)[-1]
+                if port.isdigit():
+                    env["MOTO_PORT"] = port
+            if mock_config_file is not None:
+                env["SFN_MOCK_CONFIG"] = str(mock_config_file)
+            stack.enter_context(environ(env))
+            if configure_moto:
+                stack.enter_context(moto_config.apply())
+            for module in _ORDER:
+                if module.NAME in chosen:
+                    stack.enter_context(module.apply(cloud))
+            yield cloud
+    finally:
+        _ACTIVE.release()

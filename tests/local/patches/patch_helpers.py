@@ -1,0 +1,125 @@
+"""Helpers the patch tests share: clients, state machines, executions, Batch set-up."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from runledger_cli.sam_template import table_schema
+
+REGION = "us-east-1"
+
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/local-states"
+
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+STATEMACHINES = Path(__file__).parent.parent / "fixtures" / "patches" / "statemachines"
+
+
+# ----------------------------------------------------------------------------- helpers
+def aws(service: str, endpoint_url: str | None = None) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url)
+
+
+def create_state_machine(sfn: Any, name: str, definition: dict[str, Any] | str) -> str:
+    if isinstance(definition, str):
+        definition = json.loads((STATEMACHINES / definition).read_text())
+    response = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
+    )
+    return str(response["stateMachineArn"])
+
+
+def run_execution(
+    sfn: Any, state_machine_arn: str, payload: Any, timeout: float = 20.0
+) -> dict[str, Any]:
+    """Start an execution and wait until it ends (any terminal status) or time runs out."""
+    arn = sfn.start_execution(stateMachineArn=state_machine_arn, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] in TERMINAL:
+            return described
+        if time.monotonic() > deadline:
+            pytest.fail(f"execution {arn} still {described['status']} after {timeout} s")
+        time.sleep(0.02)
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+
+def entered_states(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
+
+
+def output(described: dict[str, Any]) -> Any:
+    assert described["status"] == "SUCCEEDED", (described.get("error"), described.get("cause"))
+    return json.loads(described["output"])
+
+
+def create_runs_table(ddb: Any) -> None:
+    ddb.create_table(TableName="runs", **table_schema())
+
+
+def create_batch_environment(
+    batch: Any,
+    job_program: Path,
+    *,
+    retry_strategy: dict[str, Any] | None = None,
+    timeout_seconds: int | None = None,
+    endpoint_url: str | None = None,
+) -> None:
+    iam = aws("iam", endpoint_url)
+    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    environment = batch.create_compute_environment(
+        computeEnvironmentName="fargate-spot", type="UNMANAGED", state="ENABLED", serviceRole=role
+    )["computeEnvironmentArn"]
+    batch.create_job_queue(
+        jobQueueName="spot",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )
+    extra: dict[str, Any] = {}
+    if retry_strategy is not None:
+        extra["retryStrategy"] = retry_strategy
+    if timeout_seconds is not None:
+        extra["timeout"] = {"attemptDurationSeconds": timeout_seconds}
+    batch.register_job_definition(
+        jobDefinitionName="variant-job",
+        type="container",
+        containerProperties={
+            "image": "runledger/kmer:local",
+            "command": ["python", str(job_program)],
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "1"},
+                {"type": "MEMORY", "value": "2048"},
+            ],
+            "environment": [{"name": "WORKLOAD", "value": "kmer"}],
+        },
+        **extra,
+    )
+
+
+def wait_for_job(batch: Any, job_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if job["status"] in {"SUCCEEDED", "FAILED"}:
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job {job_id} still {job['status']} after {timeout} s")
+        time.sleep(0.02)
