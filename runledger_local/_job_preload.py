@@ -23,25 +23,11 @@ three versions; medians of the rounds' means): 61.4 ms before, 56.6 ms with the 
 request, 53.8 ms with the shared rule sets too. A forked job that writes to a page it
 shares with this process (reference counts included) pays for a copy of the page, so
 work done here once saves a job more than the work itself.
-
-Reference counts are most of those writes: a job that calls a botocore function or reads
-a model dict adds to and takes from their counts, and the page each count lies on is
-copied. So once the fork server has imported everything (this module is its last
-preload), ``immortalize_heap()`` makes the objects alive here immortal (PEP 683):
-CPython 3.13 never writes the count of an immortal object, and never frees it, which
-in a job that lives for one script is no loss. A kmer-count job then faults 2,080
-pages, not 3,420, and takes 5 ms less CPU (``bench/bench_jobs.py --jobs 80 --repeat 1``,
-three rounds alternating: 50.4, 51.1, 45.2 ms before, 44.9, 46.1, 40.6 ms after). It
-costs the fork server 0.3 s of CPU once, when it starts (158,000 objects).
 """
 
 import contextlib
-import ctypes
 import encodings.idna  # noqa: F401 - urllib3 encodes the endpoint's host name with it
-import gc
 import os
-import sys
-import sysconfig
 from typing import Any
 
 import boto3
@@ -96,48 +82,3 @@ def fit_environment() -> None:
     the fork server's; boto3 then makes a session that reads the job's own."""
     if any(os.environ.get(name) != value for name, value in _read_with.items()):
         boto3.DEFAULT_SESSION = None
-
-
-#: The reference count CPython 3.13 gives its own immortal objects (``_Py_IMMORTAL_REFCNT``,
-#: Include/object.h): read as a 32-bit number it is negative, so ``Py_DECREF`` returns at
-#: once and ``Py_INCREF``'s 32-bit add overflows to zero and stores nothing.
-IMMORTAL_REFCNT = 0xFFFFFFFF
-_refcount = ctypes.c_ssize_t  # ob_refcnt: a PyObject's first word in a GIL build
-
-
-def immortal_counts_unsupported() -> str | None:
-    """Why this interpreter's objects cannot be made immortal as ``immortalize_heap`` does
-    it, or None when they can: CPython 3.13, GIL build, 64-bit, its own immortal objects
-    counted as above, and a count set so left alone by a reference taken and dropped."""
-    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 13):
-        return f"{sys.implementation.name} {sys.version_info[:2]}, not CPython 3.13"
-    if sysconfig.get_config_var("Py_GIL_DISABLED") or sys.maxsize != 2**63 - 1:
-        return "not a 64-bit GIL build"
-    if _refcount.from_address(id(None)).value != IMMORTAL_REFCNT:
-        return "None's reference count is not IMMORTAL_REFCNT"
-    probe = [object()]
-    _refcount.from_address(id(probe)).value = IMMORTAL_REFCNT
-    taken = probe
-    del taken
-    if _refcount.from_address(id(probe)).value != IMMORTAL_REFCNT:
-        return "a reference taken and dropped changed an immortal count"
-    return None
-
-
-def immortalize_heap() -> int:
-    """Make every object the collector tracks, and what each refers to, immortal and
-    frozen (``gc.freeze``); return how many, or 0 where this Python cannot."""
-    if immortal_counts_unsupported() is not None:
-        return 0  # jobs copy more pages, and do the same
-    gc.collect()
-    tracked = gc.get_objects()
-    objects = {id(value): value for value in tracked}
-    objects.update((id(value), value) for value in gc.get_referents(*tracked))
-    for address in objects:
-        _refcount.from_address(address).value = IMMORTAL_REFCNT
-    gc.freeze()  # nor do the job's full collections walk them (and write their links)
-    return len(objects)
-
-
-#: How many objects the fork server made immortal (this module is its last preload).
-immortal_objects = immortalize_heap()

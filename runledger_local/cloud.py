@@ -42,9 +42,9 @@ from runledger_cli.sam_template import (
 )
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
-from runledger_local.patches import LocalCloud, local_aws
+from runledger_local.patches import LocalCloud, local_aws, speed_from_env
 from runledger_local.pipe_runner import PipeRunner, wire_json_client
-from runledger_local.processes import engine_core, start_fork_server
+from runledger_local.processes import start_fork_server
 from runledger_local.rule_runner import RuleRunner
 from runledger_local.server import moto_server
 
@@ -149,6 +149,7 @@ class LocalPipeline:
         mock_config_file: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        speed: bool | None = None,
     ) -> None:
         self.template = template
         self.host, self.port = host, port  # where the moto server listens (0: a free port)
@@ -156,6 +157,8 @@ class LocalPipeline:
         self.stack_name = stack_name
         self.parameter_overrides = dict(parameters or {})
         self.retry_sleep_scale = retry_sleep_scale
+        #: Speed mechanisms on (default: RUNLEDGER_LOCAL_SPEED); off, the answers are the same.
+        self.speed = speed_from_env() if speed is None else speed
         self.endpoint_url = ""
         self.scope: Scope
         self.cloud: LocalCloud
@@ -170,13 +173,12 @@ class LocalPipeline:
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalPipeline:
         fake_aws_environment()
-        # Before the engine is kept to one CPU, so that the child may use the other.
-        read_ahead(self.template)
+        if self.speed:
+            read_ahead(self.template)  # the template is read (and transformed) meanwhile
         try:
-            # Before any thread starts: every thread of the engine inherits its CPU.
-            self._stack.enter_context(engine_core())
-            # Its imports (~0.5 s) then overlap the stack's creation, not the first job.
-            start_fork_server()
+            if self.speed:
+                # Its imports (~0.5 s) then overlap the stack's creation, not the first job.
+                start_fork_server()
             self.endpoint_url = self._stack.enter_context(moto_server(self.host, self.port))
             self._stack.enter_context(quiet_failure_events())
             self.cloud = self._stack.enter_context(
@@ -184,6 +186,7 @@ class LocalPipeline:
                     endpoint_url=self.endpoint_url,
                     retry_sleep_scale=self.retry_sleep_scale,
                     mock_config_file=self.mock_config_file,
+                    speed=self.speed,
                 )
             )
             # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
@@ -197,7 +200,8 @@ class LocalPipeline:
                 account=ACCOUNT_ID,
                 region=REGION,
             )
-            self._stack.enter_context(frozen_heap())
+            if self.speed:
+                self._stack.enter_context(frozen_heap())
             # The way out is the reverse (LIFO): the pipe stops starting executions; the
             # rule runner stops invoking targets (an invoke in progress ends first); then
             # the executions still running are stopped, with nothing left to react to

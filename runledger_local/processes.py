@@ -24,11 +24,8 @@ every job re-import the parent's ``__main__``; tests/local/test_processes.py fai
 Python upgrade changes it. A job's atexit hooks run, as under ``python SCRIPT``.
 ``start_fork_server()`` starts it ahead of the first job.
 
-``engine_core()`` keeps the local cloud's threads on one CPU while it runs: they share
-one GIL, and a GIL handed between threads on different CPUs costs CPU time in every
-switch. Jobs, which are processes, are given every CPU back (they would inherit the
-engine's one); when the engine waits, its CPU runs jobs too. Jobs run nicer than the
-engine (``JOB_NICENESS``), so that they use its CPU only when it waits.
+Jobs run nicer than the engine (``JOB_NICENESS``), so that they use its CPU only when it
+waits.
 """
 
 from __future__ import annotations
@@ -44,7 +41,7 @@ import sys
 import threading
 import traceback
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from multiprocessing import connection, forkserver, reduction
 from pathlib import Path
 from typing import IO, Protocol
@@ -55,15 +52,10 @@ _JOB_PRELOAD = "runledger_local._job_preload"
 #: too: each job is handed a pickled ``_ScriptRun``, and unpickling it in a child that
 #: lacks this module imported it there: 6 ms of every job's CPU (49.1 -> 43.4 ms a
 #: kmer-count job, medians of 8 alternated rounds of 60 jobs, bench_jobs.one_repeat).
-#: The job preload comes last: it ends by making immortal what both imported.
 PRELOAD = ("runledger_local.processes", _JOB_PRELOAD)
 _MODE_VARIABLE = "RUNLEDGER_LOCAL_JOBS"
-#: ``RUNLEDGER_LOCAL_PIN=0`` leaves the engine on every CPU (engine_core()).
-_PIN_VARIABLE = "RUNLEDGER_LOCAL_PIN"
-#: The CPUs jobs started now run on; None: wherever the thread starting them may run.
-_job_cpus: frozenset[int] | None = None
-#: (fork server pid, CPUs) last given to the fork server.
-_server_cpus: tuple[int | None, frozenset[int] | None] = (None, None)
+#: The fork server last made nicer.
+_server_pid: int | None = None
 #: How much nicer than the engine jobs run (see _lower_priority).
 JOB_NICENESS = 10
 
@@ -239,8 +231,6 @@ def start(
         )
         with contextlib.suppress(OSError):  # it may have ended already
             _lower_priority(process.pid)
-            if _job_cpus:  # it inherited the engine's one CPU from this thread
-                os.sched_setaffinity(process.pid, _job_cpus)
         return process
     path = Path(script[0]) if os.path.isabs(script[0]) else cwd / script[0]
     if not cwd.is_dir():
@@ -272,22 +262,15 @@ def _fork_server_pid() -> int | None:
     return pid
 
 
-def _place_fork_server(cpus: frozenset[int] | None) -> None:
-    # The server inherited the engine's one CPU from the thread that started it: its
-    # forks (copying the page tables of a ~70 MB interpreter) and jobs would stay there.
-    # Placed before each fork, so every job inherits the jobs' CPUs from it; a new
-    # server is also made nicer, and its jobs with it.
-    global _server_cpus
+def _place_fork_server() -> None:
+    # A new fork server is made nicer, and its jobs with it (they inherit its priority).
+    global _server_pid
     pid = _fork_server_pid()
-    wanted = (pid, cpus)
-    if pid is None or wanted == _server_cpus:
+    if pid is None or pid == _server_pid:
         return
     with contextlib.suppress(OSError):  # restarted meanwhile: the next job places it
-        if pid != _server_cpus[0]:
-            _lower_priority(pid)
-        if hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(pid, cpus or os.sched_getaffinity(0))
-        _server_cpus = wanted
+        _lower_priority(pid)
+        _server_pid = pid
 
 
 def jobs_cpu_seconds() -> float:
@@ -307,43 +290,6 @@ def jobs_cpu_seconds() -> float:
     return total
 
 
-def _threads() -> list[int]:
-    return [int(tid) for tid in os.listdir("/proc/self/task")]
-
-
-@contextlib.contextmanager
-def engine_core() -> Iterator[int | None]:
-    """While inside, this process's threads run on one CPU, and jobs started on them all.
-
-    Yields the engine's CPU, or None when nothing was pinned: fewer than two CPUs, no
-    ``sched_setaffinity`` (not Linux), or ``RUNLEDGER_LOCAL_PIN=0``. Threads started
-    inside inherit the engine's CPU from the thread that starts them; jobs (and the fork
-    server) are given every CPU the calling thread had. On the way out every thread of the
-    process gets back the CPUs it had on the way in (threads started inside get what the
-    calling thread had). Jobs on the engine's CPU as well measured faster than jobs kept
-    off it: 33.4 s against 35.4 s, medians of 3 alternated ``make bench`` repeats.
-    """
-    global _job_cpus
-    allowed = frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else None
-    if not allowed or len(allowed) < 2 or os.environ.get(_PIN_VARIABLE) == "0":
-        yield None
-        return
-    engine = min(allowed)
-    before = {}
-    for tid in _threads():
-        with contextlib.suppress(OSError):  # a thread that ended meanwhile
-            before[tid] = os.sched_getaffinity(tid)
-            os.sched_setaffinity(tid, {engine})
-    _job_cpus = allowed
-    try:
-        yield engine
-    finally:
-        _job_cpus = None
-        for tid in _threads():
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(tid, before.get(tid, allowed))
-
-
 def start_fork_server() -> None:
     """Start the fork server (and its imports) now, not when the first job needs it.
 
@@ -357,7 +303,7 @@ def start_fork_server() -> None:
             forkserver.set_forkserver_preload(list(PRELOAD))
             _server_preloaded = True
     forkserver.ensure_running()
-    _place_fork_server(_job_cpus)
+    _place_fork_server()
 
 
 def _fork(run: _ScriptRun) -> _ForkedProcess:

@@ -2,8 +2,6 @@
 
 * Every test runs with fake AWS credentials, region us-east-1 and no AWS config files, so
   nothing can reach a real account.
-* Under pytest-xdist (``make test``), local clouds leave their engine unpinned
-  (``RUNLEDGER_LOCAL_PIN=0``).
 * Tests under tests/unit/ cannot connect anywhere but loopback.
 * ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
   under a unique module name (every handler file is called app.py: never ``import app``).
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -59,10 +56,6 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # make test runs a worker per CPU (pytest-xdist): a local cloud in each pinning
-        # its engine to the same first CPU would leave the others idle.
-        monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
 
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})

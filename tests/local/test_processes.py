@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from multiprocessing import forkserver, reduction
 from pathlib import Path
@@ -306,48 +305,6 @@ def test_a_script_is_compiled_once_per_version(
 AFFINITY = "import os\nprint(sorted(os.sched_getaffinity(0)))\n"
 
 
-def test_engine_core_keeps_the_engine_on_one_cpu_and_gives_its_jobs_them_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("RUNLEDGER_LOCAL_PIN", raising=False)  # tests/conftest.py, under xdist
-    (tmp_path / "cpus.py").write_text(AFFINITY)
-    allowed = os.sched_getaffinity(0)
-    seen: dict[str, set[int]] = {}
-    release = threading.Event()
-
-    def in_thread() -> None:
-        seen["thread"] = os.sched_getaffinity(0)
-        release.wait(10)
-        seen["thread after"] = os.sched_getaffinity(0)
-
-    # The fork server starts again inside, from the pinned thread, and would keep its CPU.
-    forkserver._forkserver._stop()
-    with processes.engine_core() as engine:
-        thread = threading.Thread(target=in_thread)
-        thread.start()
-        seen["engine"] = os.sched_getaffinity(0)
-        _, forked, _ = run([sys.executable, "cpus.py"], tmp_path, {})
-        server = forkserver._forkserver._forkserver_pid
-        seen["fork server"] = os.sched_getaffinity(server)
-        monkeypatch.setenv("RUNLEDGER_LOCAL_JOBS", "subprocess")
-        _, popened, _ = run([sys.executable, "cpus.py"], tmp_path, {})
-        monkeypatch.delenv("RUNLEDGER_LOCAL_JOBS")
-    release.set()
-    thread.join(10)
-
-    if len(allowed) >= 2:  # the machines this project runs on (CI: 2 cores)
-        assert engine in allowed
-        assert seen["engine"] == seen["thread"] == {engine}
-    else:
-        assert engine is None
-        assert seen["engine"] == seen["thread"] == allowed
-    # Jobs, forked or not, and the fork server get every CPU, not the engine's one.
-    assert json.loads(forked) == json.loads(popened) == sorted(seen["fork server"])
-    assert json.loads(forked) == sorted(allowed)
-    # Every thread gets its CPUs back, including the one started inside.
-    assert os.sched_getaffinity(0) == seen["thread after"] == allowed
-
-
 def test_jobs_run_nicer_than_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The engine sets the pace of every run; jobs take its CPU only while it waits.
     (tmp_path / "nice.py").write_text("import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n")
@@ -364,15 +321,6 @@ def test_jobs_run_nicer_than_the_engine(tmp_path: Path, monkeypatch: pytest.Monk
     assert isinstance(process, subprocess.Popen)
     assert (code, int(popened)) == (0, expected)
     assert os.getpriority(os.PRIO_PROCESS, 0) == engine  # the engine keeps its own
-
-
-def test_engine_core_pins_nothing_when_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RUNLEDGER_LOCAL_PIN", "0")
-    allowed = os.sched_getaffinity(0)
-    with processes.engine_core() as engine:
-        assert engine is None
-        assert os.sched_getaffinity(0) == allowed
-        assert processes._job_cpus is None
 
 
 def test_the_fork_server_starts_before_the_first_job_unless_jobs_use_popen(
@@ -408,23 +356,3 @@ def test_jobs_cpu_seconds_counts_ended_forked_and_popened_jobs(
     assert isinstance(process, subprocess.Popen)
     popened = processes.jobs_cpu_seconds() - before - forked
     assert 0.28 <= popened < 3.0  # this process reaped it (interpreter start-up included)
-
-
-def test_a_forked_job_finds_the_fork_servers_objects_immortal(tmp_path: Path) -> None:
-    # So that a job taking references to them writes no count, and copies no page for it.
-    script = (
-        "import ctypes, sys, boto3\n"
-        "preload = sys.modules['runledger_local._job_preload']\n"
-        "client = boto3.client\n"
-        "references = [client] * 3\n"
-        "mine = []\n"
-        "count = ctypes.c_ssize_t.from_address(id(boto3.client)).value\n"
-        "print(preload.immortal_counts_unsupported(), preload.immortal_objects,\n"
-        "      count == preload.IMMORTAL_REFCNT, ctypes.c_ssize_t.from_address(id(mine)).value)\n"
-    )
-    out = forked_output(tmp_path, "counts.py", script, {})
-    unsupported, immortal, function_immortal, new_list_count = out
-    assert unsupported == "None"
-    assert int(immortal) > 100_000  # boto3, botocore and the S3 model, not a handful
-    assert function_immortal == "True"
-    assert new_list_count == "1"  # what the job makes itself is counted as usual

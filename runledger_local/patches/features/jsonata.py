@@ -17,7 +17,7 @@ import hashlib
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from unittest import mock
 
@@ -108,14 +108,18 @@ def _compile_jsonata(jsonata_python: Any, text: str) -> Any:
 _compiled_jsonata = OncePerKey(_compile_jsonata, maxsize=2048)
 
 
-def _evaluate_jsonata(jsonata_python: Any, text: str, bindings: Mapping[str, Any]) -> Any:
+def _evaluate_jsonata(
+    jsonata_python: Any, text: str, bindings: Mapping[str, Any], *, cached: bool = True
+) -> Any:
     """``text`` evaluated with ``bindings``; None means undefined, JSON null is NULL_VALUE.
 
-    The parsed expression is cached; each evaluation runs on a shallow copy of it, made
-    the thread's current instance, because jsonata-python keeps evaluation state on the
-    instance (``Jsonata.CURRENT``), so one instance cannot serve two threads at once.
+    ``cached`` (speed on): the parsed expression is kept; each evaluation runs on a shallow
+    copy of it, made the thread's current instance, because jsonata-python keeps
+    evaluation state on the instance (``Jsonata.CURRENT``), so one instance cannot serve
+    two threads at once. Not cached, every evaluation parses the expression anew.
     """
-    instance = copy.copy(_compiled_jsonata(jsonata_python, text))
+    compiled = (_compiled_jsonata if cached else _compile_jsonata)(jsonata_python, text)
+    instance = copy.copy(compiled)
     jsonata_python.Jsonata.CURRENT.jsonata = instance
     return instance.evaluate(None, dict(bindings))
 
@@ -147,68 +151,6 @@ def _as_json(value: Any, encode: Callable[[Any], str] = json.dumps) -> Any:
     if isinstance(value, list | tuple):
         return [_as_json(item, encode) for item in value]
     return json.loads(encode(value))
-
-
-def _binding_paths(references: Iterable[str]) -> dict[str, frozenset[tuple[str, ...]]]:
-    """Per binding an expression reads (moto's references, ``$name.key.key``): its key paths.
-
-    ``()`` stands for the whole value. A path ends before a step that is not a plain key
-    (moto's references stop at ``[``, ``(``, ``*``, a ``$`` function, a backquote, ...).
-    """
-    paths: dict[str, set[tuple[str, ...]]] = {}
-    for reference in references:
-        name, *keys = reference[1:].split(".")
-        plain: list[str] = []
-        for key in keys:
-            if not key or key[0].isdigit() or "$" in key:
-                break
-            plain.append(key)
-        paths.setdefault(name, set()).add(tuple(plain))
-    return {name: frozenset(found) for name, found in paths.items()}
-
-
-def _pruned_json(
-    value: Any, paths: frozenset[tuple[str, ...]], encode: Callable[[Any], str]
-) -> Any:
-    """``_as_json`` of only the parts of ``value`` that ``paths`` reach; the rest is left out.
-
-    A path that meets anything but a plain dict (a list, an atom) takes it whole, so an
-    expression mapping a path over an array sees every element.
-    """
-    if () in paths or type(value) is not dict:
-        return _as_json(value, encode)
-    below: dict[str, set[tuple[str, ...]]] = {}
-    for head, *rest in paths:
-        below.setdefault(head, set()).add(tuple(rest))
-    return {
-        key: _pruned_json(item, frozenset(below[key]), encode)
-        for key, item in value.items()
-        if key in below
-    }
-
-
-def _jsonata_bindings(
-    values: Mapping[str, Any],
-    expression: str,
-    references: Iterable[str],
-    encode: Callable[[Any], str],
-) -> dict[str, Any]:
-    """The bindings ``expression`` is evaluated with: the parts of ``values`` it reads.
-
-    As JSON values (the context holds datetimes), the way moto encodes them (``encode``),
-    and copies: an expression cannot change the execution's data. Only what the
-    expression reads (its ``references``, moto's) is converted: converting all of $states
-    (the input twice, with the context) for each of a state's expressions was a tenth of
-    the engine's CPU. JSONata's parent operator (%) can climb out of a path: with a % in
-    the expression, everything is converted.
-    """
-    if "%" in expression:
-        return {binding: _as_json(value, encode) for binding, value in values.items()}
-    return {
-        binding: _pruned_json(values[binding], paths, encode)
-        for binding, paths in _binding_paths(references).items()
-        if binding in values
-    }
 
 
 def _jsonata_literal(value: Any) -> str:
@@ -257,7 +199,6 @@ _FAILURE_EVENT_EXCEPTION: Final = Seam(
 
 @contextlib.contextmanager
 def apply(cloud: LocalCloud) -> Iterator[None]:
-    del cloud
     try:
         import jsonata as jsonata_python
     except ImportError as exc:
@@ -279,7 +220,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         # moto's own entry point (expressions with declarations spliced in as text); our
         # StringJSONata/StringVariableSample bodies below bypass it with real bindings.
         try:
-            return _plain(_evaluate_jsonata(jsonata_python, expression, {}))
+            return _plain(_evaluate_jsonata(jsonata_python, expression, {}, cached=cloud.speed))
         except Exception as exc:
             raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
 
@@ -290,7 +231,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             values["states"] = env.states._states_data
         except AttributeError as exc:  # a moto upgrade renamed them
             raise AdaptationBrokenError(NAME, f"moto's variable stores changed: {exc}") from exc
-        return _jsonata_bindings(values, expression, references, to_json_str)
+        # Every variable and $states, as JSON values (the context holds datetimes), the way
+        # moto encodes them, and copies: an expression cannot change the execution's data.
+        return {binding: _as_json(value, to_json_str) for binding, value in values.items()}
 
     def function_declarations(references: set[str]) -> str:
         # moto's text declarations still in use (those not registered natively).
@@ -304,7 +247,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         text = function_declarations(references) + self.expression
         try:
             bindings = bindings_of(env, self.expression, references)
-            result = _evaluate_jsonata(jsonata_python, text, bindings)
+            result = _evaluate_jsonata(jsonata_python, text, bindings, cached=cloud.speed)
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
         if result is None:  # undefined (JSON null is NULL_VALUE until converted)
@@ -322,7 +265,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         references = extract_references(self.expression)  # rejects $ and $$ as moto does
         try:
             bindings = bindings_of(env, self.expression, references)
-            result = _evaluate_jsonata(jsonata_python, self.expression, bindings)
+            result = _evaluate_jsonata(
+                jsonata_python, self.expression, bindings, cached=cloud.speed
+            )
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
         env.stack.append(None if result is None else _plain(result))
