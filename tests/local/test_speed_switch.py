@@ -1,0 +1,126 @@
+"""Speed costs no answer: the same requests, run with every speed mechanism on and off
+(``RUNLEDGER_LOCAL_SPEED``), leave identical table items and execution histories.
+
+Each mode runs in an interpreter of its own (speed_switch_scenarios.py), both at once.
+Times, ids and what is measured (durations, and what is priced from them) are
+normalised there; everything else must match, event by event and attribute by attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCENARIOS = Path(__file__).with_name("speed_switch_scenarios.py")
+
+
+def first_difference(on: Any, off: Any, path: str = "") -> str | None:
+    """Where ``on`` and ``off`` first differ, and how; None when they are equal."""
+    if type(on) is not type(off):
+        return f"{path or '.'}: {on!r} (speed on) != {off!r} (speed off)"
+    if isinstance(on, dict):
+        for key in sorted(set(on) | set(off)):
+            if key not in on or key not in off:
+                side = "off" if key not in on else "on"
+                return f"{path}/{key}: only with speed {side}"
+            found = first_difference(on[key], off[key], f"{path}/{key}")
+            if found:
+                return found
+        return None
+    if isinstance(on, list):
+        for index, (a, b) in enumerate(zip(on, off, strict=False)):
+            found = first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        if len(on) != len(off):
+            return f"{path}: {len(on)} entries (speed on) != {len(off)} (speed off)"
+        return None
+    return None if on == off else f"{path}: {on!r} (speed on) != {off!r} (speed off)"
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("speed-switch")
+    runs = {
+        mode: subprocess.Popen(
+            [sys.executable, str(SCENARIOS), mode, str(folder / f"{mode}.json")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for mode in ("on", "off")
+    }
+    for mode, process in runs.items():
+        _, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, f"speed {mode}: {stderr.decode()[-3000:]}"
+    return {mode: json.loads((folder / f"{mode}.json").read_text()) for mode in runs}
+
+
+def _by_key(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(item["pk"], item["sk"]): item for item in items}
+
+
+def test_the_scenarios_end_as_each_promises(answers: dict[str, dict[str, Any]]) -> None:
+    # The comparison below means something only if the scenarios did what they are for.
+    items = _by_key(answers["on"]["items"])
+    assert items["RUN#speed-ok", "REQUEST"]["status"] == "SUCCEEDED"
+    assert items["RUN#speed-invalid", "REQUEST"]["status"] == "INVALID"
+    assert items["RUN#speed-invalid", "REQUEST"]["reason"]
+    failed = [
+        item
+        for (pk, sk), item in items.items()
+        if pk == "RUN#speed-failed-variant" and sk.startswith("VARIANT#")
+    ]
+    assert sorted(item["status"] for item in failed) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+    retried = [
+        item
+        for (pk, sk), item in items.items()
+        if pk == "RUN#speed-retried-job" and sk.startswith("VARIANT#")
+    ]
+    assert {item["status"] for item in retried} == {"SUCCEEDED"}
+    assert sorted(item["attempts"] for item in retried) == [1, 1, 2]
+    assert set(answers["on"]["histories"]) == {f"RUN#{run}" for run in ("speed-ok",
+        "speed-failed-variant", "speed-retried-job", "speed-invalid")}  # fmt: skip
+    (succeeded,) = answers["on"]["histories"]["RUN#speed-ok"]
+    assert set(succeeded) == {"main", "iteration 0", "iteration 1", "iteration 2"}
+    (retried,) = answers["on"]["histories"]["RUN#speed-retried-job"]
+    job = [
+        e["taskSucceededEventDetails"]["output"]["json"]
+        for e in retried["iteration 0"]
+        if e["type"] == "TaskSucceeded"
+        and e["taskSucceededEventDetails"]["resource"] == "submitJob.sync"
+    ]
+    assert [len(answer["Attempts"]) for answer in job] == [2]  # the job's own retry (exit 75)
+
+
+def test_table_items_are_identical_with_speed_off(answers: dict[str, dict[str, Any]]) -> None:
+    on, off = answers["on"]["items"], answers["off"]["items"]
+    assert len(on) == len(off) > 8
+    assert first_difference(on, off) is None
+
+
+def test_execution_histories_are_identical_with_speed_off(
+    answers: dict[str, dict[str, Any]],
+) -> None:
+    on, off = answers["on"]["histories"], answers["off"]["histories"]
+    for run in sorted(on):
+        assert len(on[run]) == 1, run  # one execution per request
+        assert len(on[run][0]["main"]) > 10, run
+        assert first_difference(on[run], off.get(run), run) is None
+
+
+def test_a_difference_is_named_by_its_path() -> None:
+    on = {"items": [{"pk": "RUN#a", "status": "SUCCEEDED", "attempts": [1]}]}
+    off = {"items": [{"pk": "RUN#a", "status": "FAILED", "attempts": [1, 2]}]}
+    assert first_difference(on, off) == (
+        "/items[0]/attempts: 1 entries (speed on) != 2 (speed off)"
+    )
+    off["items"][0]["attempts"] = [1]
+    assert first_difference(on, off) == (
+        "/items[0]/status: 'SUCCEEDED' (speed on) != 'FAILED' (speed off)"
+    )
+    assert first_difference(on, on) is None
