@@ -6,6 +6,8 @@
 * ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
   under a unique module name (every handler file is called app.py: never ``import app``).
 * ``lambda_context`` is a stand-in for the Lambda context object.
+* ``pipeline`` is the whole local cloud (a LocalPipeline of template.yaml), one per test
+  worker: see ``SharedCloud``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -189,3 +192,34 @@ def s3() -> Iterator[Any]:
 
         yield boto3.client("s3", region_name="us-east-1")
     clients._client.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for shared in SHARED_CLOUDS.values():
+        shared.check(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: -p no:xdist has none
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` (make test), with the files of a shared cloud on one worker."""
+    if config.getvalue("dist") == "loadfile":
+        return GroupedFileScheduling(config, log)
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for shared in SHARED_CLOUDS.values():
+        if item.path not in shared.files:
+            shared.stop()
+
+
+def pytest_sessionfinish() -> None:
+    for shared in SHARED_CLOUDS.values():
+        shared.stop()
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Any:
+    """The whole local cloud of template.yaml (stack runledger-test), shared by every test
+    of this worker that asks for it (``SharedCloud``); give each test its own run ids."""
+    return SHARED_CLOUDS["pipeline"].get()

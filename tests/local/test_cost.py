@@ -11,7 +11,7 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -47,12 +47,6 @@ def task_usd(vcpus: float, memory_mib: int, seconds: float, capacity: str) -> fl
     if capacity == "SPOT":
         usd *= 1 - BOOK["assumptions"]["fargate_spot_discount"]["value"]
     return usd
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[LocalPipeline]:
-    with LocalPipeline(stack_name="runledger-cost") as local:
-        yield local
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,9 @@ def test_frozen_heap_freezes_what_exists_and_hands_it_back_at_exit(nothing_froze
         made_inside = [[] for _ in range(1000)]
         still_frozen = gc.get_freeze_count()
     assert frozen > 1000  # every object tracked at entry
-    assert still_frozen == frozen  # objects made later are not
+    # Objects made later are not frozen (the count may fall: a thread an earlier test left
+    # may free frozen objects meanwhile, but 1000 new ones would make it rise).
+    assert frozen - 100 < still_frozen <= frozen
     assert all(gc.is_tracked(item) for item in made_inside)
     assert gc.get_freeze_count() == 0
 

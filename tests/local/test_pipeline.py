@@ -7,7 +7,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,6 @@ from runledger_local.cloud import LocalPipeline, RunResult, localize_request
 from runledger_local.logs import ENGINE_LOGGER
 
 REQUESTS = REPO_ROOT / "events" / "requests"
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[LocalPipeline]:
-    with LocalPipeline(stack_name="runledger-test") as local:
-        yield local
 
 
 def run(pipeline: LocalPipeline, item: dict[str, Any]) -> RunResult:

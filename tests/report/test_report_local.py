@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,6 @@ from runledger_local.cloud import LocalPipeline, RunResult, localize_request
 
 RUN_ID = "report-three-variants"
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[LocalPipeline]:
-    with LocalPipeline(stack_name="runledger-report-test") as local:
-        yield local
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,95 @@
+"""Local clouds shared by the tests of one worker (tests/conftest.py uses them).
+
+Starting a local cloud takes seconds, and only one may be active in a process (it takes
+moto's backends over; an in-process ``mock_aws`` would reset them). So the test files
+that ask for a shared cloud's fixture run on one worker, one after another, with one cloud:
+``make test`` distributes files (``--dist loadfile``) through ``GroupedFileScheduling``,
+which sends a shared cloud's files as one unit. pytest-xdist's own ``--dist loadgroup``
+would do it with marks, but 3.8 renames ``item._nodeid``, which pytest 9 no longer reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadFileScheduling
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SharedCloud:
+    """A local cloud started once for every test of ``files``, the files that ask for
+    ``fixture``; stopped before a test of any other file (before its fixtures start)."""
+
+    def __init__(
+        self, fixture: str, start: Callable[[], AbstractContextManager[Any]], files: Iterable[str]
+    ) -> None:
+        self.fixture, self._start = fixture, start
+        self.files = frozenset(REPO_ROOT / name for name in files)
+        self._stack: contextlib.ExitStack | None = None
+        self._cloud: Any = None
+
+    def get(self) -> Any:
+        if self._stack is None:
+            stack = contextlib.ExitStack()
+            self._cloud = stack.enter_context(self._start())
+            self._stack = stack
+        return self._cloud
+
+    def stop(self) -> None:
+        stack, self._stack, self._cloud = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    def asked_by(self, item: pytest.Item) -> bool:
+        """Whether ``item`` uses ``fixture`` (not a parameter of the same name)."""
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and self.fixture in callspec.params:
+            return False
+        return self.fixture in getattr(item, "fixturenames", ())
+
+    def check(self, items: Iterable[pytest.Item]) -> None:
+        """Refuse a test file that asks for ``fixture`` without being one of ``files``."""
+        asking = {item.path for item in items if self.asked_by(item)}
+        strays = sorted(str(path.relative_to(REPO_ROOT)) for path in asking - self.files)
+        if strays:
+            raise pytest.UsageError(
+                f"{', '.join(strays)} ask for the shared {self.fixture!r} fixture: add them to "
+                f"its files in tests/conftest.py (SHARED_CLOUDS), so that they share its worker"
+            )
+
+
+def _start_pipeline() -> AbstractContextManager[Any]:
+    from runledger_local.cloud import LocalPipeline
+
+    return LocalPipeline(stack_name="runledger-test")
+
+
+#: Every shared cloud by the fixture that gives it (tests/statemachine/conftest.py adds one).
+SHARED_CLOUDS: dict[str, SharedCloud] = {
+    "pipeline": SharedCloud(
+        "pipeline",
+        _start_pipeline,
+        [
+            "tests/local/test_pipeline.py",
+            "tests/local/test_cost.py",
+            "tests/report/test_report_local.py",
+        ],
+    ),
+}
+
+
+class GroupedFileScheduling(LoadFileScheduling):
+    """pytest-xdist's ``loadfile``, with each shared cloud's files as one unit of work."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        file = super()._split_scope(nodeid)
+        for shared in SHARED_CLOUDS.values():
+            if REPO_ROOT / file in shared.files:
+                return f"shared cloud {shared.fixture}"
+        return file
