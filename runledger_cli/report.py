@@ -27,13 +27,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer
-
-from runledger.models import split_run_items
 from runledger.pricing import format_usd
 from runledger.usage import execution_history
 from runledger_cli.graph import (
@@ -47,8 +43,8 @@ from runledger_cli.graph import (
     render,
     workflow_graph,
 )
+from runledger_cli.ledger import RunRecord, read_run
 
-_deserialize = TypeDeserializer().deserialize
 UTC = dt.UTC
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -78,61 +74,38 @@ _EXECUTION_END = {
 }
 
 
-class ReportError(Exception):
-    """The run cannot be reported (unknown run id, no table...), with the reason."""
-
-
 # =========================================================================== data
 @dataclass
 class RunData:
-    """Everything the page shows, as read from the table and Step Functions."""
+    """Everything the page shows: the run as the table holds it, and its execution."""
 
-    run_id: str
-    request: dict[str, Any]
-    variants: dict[str, dict[str, Any]]
+    record: RunRecord
     definition: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     execution: dict[str, Any] = field(default_factory=dict)
     table: str = ""
 
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) as int/float, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    @property
+    def request(self) -> dict[str, Any]:
+        return self.record.request
 
-
-def read_run_items(
-    dynamodb: Any, table: str, run_id: str
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The run's REQUEST item and its owner's VARIANT# items (name -> item), as plain JSON."""
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}},
-    )
-    request, variants = split_run_items(
-        _plain({k: _deserialize(v) for k, v in raw.items()})
-        for page in pages
-        for raw in page["Items"]
-    )
-    return request or {}, variants
+    @property
+    def variants(self) -> dict[str, dict[str, Any]]:
+        return self.record.variants
 
 
 def fetch_run(run_id: str, *, dynamodb: Any, stepfunctions: Any, table: str) -> RunData:
-    """Read one run from the table and its execution from Step Functions."""
-    request, variants = read_run_items(dynamodb, table, run_id)
-    if not request:
-        raise ReportError(
-            f"no run {run_id!r} in table {table} (no item pk=RUN#{run_id}, sk=REQUEST)"
-        )
-    data = RunData(run_id, request, variants, definition={}, table=table)
-    execution_arn = request.get("execution")
+    """Read one run from the table and its execution from Step Functions.
+
+    Raises:
+        LedgerError: no such table or run.
+    """
+    data = RunData(read_run(dynamodb, table, run_id), definition={}, table=table)
+    execution_arn = data.request.get("execution")
     if execution_arn:
         data.execution = stepfunctions.describe_execution(executionArn=execution_arn)
         data.events = execution_history(stepfunctions, execution_arn)
@@ -1032,28 +1005,3 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
     return "reports (open in a browser):\n" + "\n".join(
         f"  {run_id:<{width}}  {path}" for run_id, path in written.items()
     )
-
-
-def table_output_key(template_path: Path | None = None) -> str:
-    """The stack output that names the runs table (the output whose value is its Ref)."""
-    from runledger_cli.sam_template import TEMPLATE_PATH, load_sam_as_read, resources_of_type
-
-    sam = load_sam_as_read(template_path or TEMPLATE_PATH)
-    tables = set(resources_of_type(sam, "AWS::DynamoDB::Table"))
-    for key, output in sam.get("Outputs", {}).items():
-        if output.get("Value") in [{"Ref": t} for t in tables]:
-            return str(key)
-    raise ReportError("template.yaml has no output naming the runs table")
-
-
-def table_from_stack(cloudformation: Any, stack: str) -> str:
-    """The runs table of a deployed stack, from its outputs."""
-    key = table_output_key()
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except Exception as exc:  # botocore ClientError: no such stack, no access...
-        raise ReportError(f"cannot read stack {stack!r}: {exc}") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if key not in outputs:
-        raise ReportError(f"stack {stack!r} has no output {key} (is it a runledger stack?)")
-    return str(outputs[key])
