@@ -128,8 +128,12 @@ class JobAttempt:
 
 
 @dataclass
-class BatchJob:
-    """A Batch job a ``batch:submitJob.sync`` state ran, as its result describes it."""
+class JobTimeline:
+    """When a Batch job of a ``batch:submitJob.sync`` state was queued and ran (each
+    attempt), as the state's result describes it.
+
+    Not ``runledger.models.BatchJob``, which is what RunJob hands to CollectMetrics.
+    """
 
     name: str
     job_id: str
@@ -159,7 +163,7 @@ class Visit:
     next_state: str = ""
     iterations: int = 0
     item_label: str = ""  # a Map item's name, for the iteration's first state
-    job: BatchJob | None = None
+    job: JobTimeline | None = None
 
     @property
     def retries(self) -> int:
@@ -183,8 +187,9 @@ def _ms(value: Any) -> dt.datetime | None:
     return None
 
 
-def _batch_job(document: str) -> BatchJob | None:
-    """A Batch job from a ``.sync`` result or failure cause (DescribeJobs shape)."""
+def job_timeline(document: str) -> JobTimeline | None:
+    """A Batch job's timeline from a ``.sync`` result or failure cause (DescribeJobs shape),
+    or None when the document is not a job."""
     try:
         job = json.loads(document)
     except (TypeError, ValueError):  # truncated output, or a cause that is not a job
@@ -200,7 +205,7 @@ def _batch_job(document: str) -> BatchJob | None:
         )
         for a in job.get("Attempts") or []
     ]
-    return BatchJob(
+    return JobTimeline(
         name=str(job.get("JobName", "")),
         job_id=str(job["JobId"]),
         status=str(job.get("Status", "")),
@@ -279,10 +284,10 @@ def analyze(definition: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) 
                 current.last_result = "error"
                 current.error = str(details.get("error", kind))
                 current.cause = str(details.get("cause", ""))
-                current.job = _batch_job(current.cause) or current.job
+                current.job = job_timeline(current.cause) or current.job
             elif kind in _SUCCESS_EVENTS:
                 current.last_result = "ok"
-                current.job = _batch_job(str(details.get("output", ""))) or current.job
+                current.job = job_timeline(str(details.get("output", ""))) or current.job
             elif kind.endswith("StateExited"):
                 current.exited = True
                 current.left = event["timestamp"]
@@ -425,7 +430,7 @@ def _badge(status: str, css: str | None = None) -> str:
 
 def _cause_summary(cause: str) -> str:
     """A failure cause for people: a Batch job's status reason and exit code, or the text."""
-    job = _batch_job(cause)
+    job = job_timeline(cause)
     if job:
         codes = [a.exit_code for a in job.attempts if a.exit_code is not None]
         exit_text = f"exit code {codes[-1]}" if codes else "no exit code"
@@ -694,7 +699,7 @@ def _timeline_rows(visits: list[Visit], status: str, now: dt.datetime) -> list[_
     return rows
 
 
-def _job_row(job: BatchJob, depth: int, suffix: str, now: dt.datetime) -> _Row:
+def _job_row(job: JobTimeline, depth: int, suffix: str, now: dt.datetime) -> _Row:
     bars = []
     first_start = next((a.started for a in job.attempts if a.started), job.started)
     if job.created and first_start and first_start > job.created:
