@@ -24,7 +24,6 @@ from runledger_cli.graph import STATUS_STYLES, iter_states
 from runledger_cli.ledger import RunRecord
 from runledger_cli.report import (
     RunData,
-    analyze,
     execution_status,
     fetch_run,
     iteration_labels,
@@ -32,6 +31,7 @@ from runledger_cli.report import (
     render_report,
     report_lines,
     state_statuses,
+    visits_from_history,
 )
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline, localize_request
@@ -90,7 +90,7 @@ def test_the_run_has_three_variants_and_one_failed(run: RunRecord, names: list[s
 
 
 def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
-    visits = analyze(data.definition, data.events)
+    visits = visits_from_history(data.definition, data.events)
     statuses = state_statuses(visits, execution_status(data))
     entered = {
         e["stateEnteredEventDetails"]["name"]
@@ -111,7 +111,7 @@ def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
 def test_batch_jobs_come_from_the_sync_results_and_agree_with_the_table(
     data: RunData, names: list[str]
 ) -> None:
-    visits = analyze(data.definition, data.events)
+    visits = visits_from_history(data.definition, data.events)
     labels = iteration_labels(visits)
     jobs = {labels[v.frames]: v.job for v in visits if v.job}
     assert set(jobs) == set(names)
