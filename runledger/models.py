@@ -594,7 +594,7 @@ class RunCost(BaseModel):
     prices_as_of: str
 
 
-class RunResult(BaseModel):
+class SummarizeRunResult(BaseModel):
     """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
 
     status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"

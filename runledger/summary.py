@@ -28,10 +28,10 @@ from runledger.models import (
     LambdaUsage,
     PipesUsage,
     RunCost,
-    RunResult,
     RunSummary,
     RunUsage,
     SummarizeRunEvent,
+    SummarizeRunResult,
     TransitionUsage,
     Variant,
     VariantFailed,
@@ -105,7 +105,7 @@ def summarize_run(
     event: SummarizeRunEvent,
     lambda_memory_mb: int = pricing.DEFAULT_LAMBDA_MEMORY_MB,
     history: HistoryUsage | None = None,
-) -> RunResult:
+) -> SummarizeRunResult:
     """Summarize and price a run from its variants' outcomes.
 
     Failed variants count in the summary. Their Batch cost is priced when their failure
@@ -228,7 +228,7 @@ def summarize_run(
             "error": ALL_VARIANTS_FAILED,
             "cause": f"all {len(failed)} variants failed: {details}",
         }
-    return RunResult(
+    return SummarizeRunResult(
         **failure,
         summary=summary,
         cost=cost,

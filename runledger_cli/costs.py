@@ -5,7 +5,8 @@ succeeds (runledger.summary): unit prices from prices.json times the run's usage
 actual cost is what Cost Explorer's GetCostAndUsage reports for the run's ``run-id`` cost
 allocation tag, which only the Batch jobs (their ECS tasks, through PropagateTags) carry.
 
-* ``table_from_stack``, ``read_run``, ``read_runs``: runs from the table (plain values).
+Runs come from the table through runledger_cli.ledger (``read_run``, ``read_runs``).
+
 * ``group_runs``: estimates (and actuals) summed by run, workflow, cost center or day.
 * ``run_actual``, ``runs_actual``: GetCostAndUsage, every page, as USD per group key.
 * ``caveats``: why actual cost may be missing, said once, next to the numbers.
@@ -19,12 +20,11 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
-from runledger.dynamo import from_dynamodb_json
-from runledger.models import PK_PREFIX, REQUEST_SK, split_run_items
+from runledger_cli.ledger import RunRecord, aws_message
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
@@ -33,11 +33,7 @@ if TYPE_CHECKING:
         GetCostAndUsageRequestTypeDef,
         GroupDefinitionTypeDef,
     )
-    from mypy_boto3_cloudformation import CloudFormationClient
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-#: The stack output naming the runs table (tests/unit/test_costs.py checks template.yaml).
-RUNS_TABLE_OUTPUT = "RunsTableName"
 #: The per-run tags every Batch job carries (the RunJob state's Tags).
 RUN_TAG, VARIANT_TAG, WORKFLOW_TAG, COST_CENTER_TAG = "run-id", "variant", "workflow", "cost-center"
 GroupBy = Literal["run", "workflow", "cost-center", "day"]
@@ -75,155 +71,20 @@ CAVEATS = (
 
 
 class CostError(Exception):
-    """A problem the user should read: no such table, stack or run, or an AWS error."""
+    """A Cost Explorer error the user should read (access denied, bad period...)."""
 
 
-# --------------------------------------------------------------------------- the table
-
-
-@dataclass
-class Run:
-    """A run as its REQUEST item (and, for one run, its VARIANT# items) records it."""
-
-    run_id: str
-    status: str
-    workflow: str | None = None
-    cost_center: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    cost: dict[str, Any] | None = None
-    #: The variants as requested (name -> size and capacity), from the REQUEST item.
-    requested: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: The VARIANT# items (``read_run`` only).
-    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Run:
-        """From a REQUEST item in plain values (``runledger.dynamo.from_dynamodb_json``)."""
-        cost = item.get("cost")
-        variants = item.get("variants")
-        requested = {
-            str(v["name"]): v
-            for v in (variants if isinstance(variants, list) else [])
-            if isinstance(v, dict) and "name" in v
-        }
-        return cls(
-            run_id=str(item["pk"]).removeprefix(PK_PREFIX),
-            status=str(item.get("status", "?")),
-            workflow=_str_or_none(item.get("workflow")),
-            cost_center=_str_or_none(item.get("cost_center")),
-            started_at=_str_or_none(item.get("started_at") or item.get("claimed_at")),
-            finished_at=_str_or_none(item.get("finished_at")),
-            cost=cost if isinstance(cost, dict) else None,
-            requested=requested,
-        )
-
-    @property
-    def day(self) -> dt.date | None:
-        """The UTC day the run started (or finished, if it never started)."""
-        return _day(self.started_at) or _day(self.finished_at)
-
-    @property
-    def last_day(self) -> dt.date | None:
-        """The UTC day the run finished (or started, if it has not finished)."""
-        return _day(self.finished_at) or _day(self.started_at)
-
-    @property
-    def estimate_usd(self) -> float | None:
-        """The estimated total, or None when the item has no cost map (see the README)."""
-        return None if self.cost is None else float(self.cost.get("total_usd", 0))
-
-    @property
-    def batch_estimate_usd(self) -> float | None:
-        """The Batch part of the estimate: what the ``run-id`` tag can be compared with."""
-        if self.cost is None:
-            return None
-        return float(self.cost.get("breakdown", {}).get("batch", 0))
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _day(timestamp: str | None) -> dt.date | None:
-    if not timestamp:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    return moment.date()
-
-
-def table_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> str:
-    """The runs table of a deployed stack, from its ``RunsTableName`` output.
-
-    Raises:
-        CostError: no such stack, or it has no such output.
-    """
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise CostError(f"stack {stack_name}: {_aws_message(exc)}") from exc
-    outputs = {o.get("OutputKey"): o.get("OutputValue") for o in stacks[0].get("Outputs", [])}
-    table = outputs.get(RUNS_TABLE_OUTPUT)
-    if not table:
-        raise CostError(
-            f"stack {stack_name} has no output {RUNS_TABLE_OUTPUT}: is it a runledger stack?"
-        )
-    return table
-
-
-def read_run(dynamodb: DynamoDBClient, table: str, run_id: str) -> Run:
-    """One run: its REQUEST item and its VARIANT# items.
-
-    Raises:
-        CostError: no such table, or no REQUEST item for ``run_id``.
-    """
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": PK_PREFIX + run_id}},
-    )
-    request, variants = split_run_items(_items(pages, table))
-    if request is None:
-        raise CostError(f"no run {run_id} in table {table}")
-    run = Run.from_item(request)
-    run.variants = variants
-    return run
-
-
-def read_runs(dynamodb: DynamoDBClient, table: str) -> list[Run]:
-    """Every run's REQUEST item (a Scan: it reads, and bills, the whole table).
-
-    Raises:
-        CostError: no such table.
-    """
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="sk = :request",
-        ExpressionAttributeValues={":request": {"S": REQUEST_SK}},
-    )
-    return [Run.from_item(item) for item in _items(pages, table)]
-
-
-def _items(pages: Iterable[Any], table: str) -> list[dict[str, Any]]:
-    try:
-        return [from_dynamodb_json(raw) for page in pages for raw in page.get("Items", [])]
-    except ClientError as exc:
-        raise CostError(f"table {table}: {_aws_message(exc)}") from exc
+# --------------------------------------------------------------------------- runs
 
 
 def select_runs(
-    runs: Iterable[Run],
+    runs: Iterable[RunRecord],
     *,
     workflow: str | None = None,
     cost_center: str | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
-) -> list[Run]:
+) -> list[RunRecord]:
     """The runs of ``workflow`` and ``cost_center`` that started from ``since`` to ``until``."""
     chosen = []
     for run in runs:
@@ -256,7 +117,7 @@ class Group:
     actual_usd: float | None = None
 
 
-def group_key(run: Run, by: GroupBy) -> str:
+def group_key(run: RunRecord, by: GroupBy) -> str:
     """The value of ``run`` for the grouping ``by`` ("-" when the item lacks it)."""
     if by == "run":
         return run.run_id
@@ -269,7 +130,7 @@ def group_key(run: Run, by: GroupBy) -> str:
 
 
 def group_runs(
-    runs: Sequence[Run], by: GroupBy, actual_by_run: dict[str, float] | None = None
+    runs: Sequence[RunRecord], by: GroupBy, actual_by_run: dict[str, float] | None = None
 ) -> list[Group]:
     """Sum the runs' estimates (and, given ``actual_by_run``, actual costs) per group.
 
@@ -365,7 +226,7 @@ def get_cost_and_usage(
             if exc.response.get("Error", {}).get("Code") == "DataUnavailableException":
                 actual.unavailable = True
                 break
-            raise CostError(f"Cost Explorer: {_aws_message(exc)}") from exc
+            raise CostError(f"Cost Explorer: {aws_message(exc)}") from exc
         actual.requests += 1
         for result in page.get("ResultsByTime", []):
             actual.estimated |= bool(result.get("Estimated"))
@@ -394,7 +255,7 @@ def _tag(key: str, values: Sequence[str]) -> ExpressionTypeDef:
     return {"Tags": {"Key": key, "Values": list(values), "MatchOptions": ["EQUALS"]}}
 
 
-def run_actual(ce: CostExplorerClient, run: Run, today: dt.date) -> Actual | None:
+def run_actual(ce: CostExplorerClient, run: RunRecord, today: dt.date) -> Actual | None:
     """Cost tagged ``run-id = run.run_id``, by (service, variant); None if out of range."""
     days = [d for d in (run.day, run.last_day) if d is not None]
     period = ce_period(days, today)
@@ -407,7 +268,7 @@ def run_actual(ce: CostExplorerClient, run: Run, today: dt.date) -> Actual | Non
 
 def runs_actual(
     ce: CostExplorerClient,
-    runs: Sequence[Run],
+    runs: Sequence[RunRecord],
     today: dt.date,
     *,
     workflow: str | None = None,
@@ -434,7 +295,7 @@ def runs_actual(
     return get_cost_and_usage(ce, period, [("TAG", RUN_TAG)], expression)
 
 
-def actual_by_run(actual: Actual, runs: Sequence[Run]) -> tuple[dict[str, float], list[str]]:
+def actual_by_run(actual: Actual, runs: Sequence[RunRecord]) -> tuple[dict[str, float], list[str]]:
     """USD per run id of ``runs``, and the other tagged run ids Cost Explorer reported.
 
     Cost with an empty ``run-id`` (everything untagged) is left out.
@@ -484,8 +345,3 @@ def caveats(actual: Actual | None, *, found: bool, what: str) -> list[str]:
         f"{actual.requests} Cost Explorer request(s) at USD 0.01 each; metric {CE_METRIC}."
     )
     return notes
-
-
-def _aws_message(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"

@@ -20,7 +20,7 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -221,7 +221,6 @@ def workflow_graph(
     """
     import graphviz  # dev dependency, like the local cloud
 
-    root = _scope(definition)
     graph = graphviz.Digraph(name="workflow", format="svg")
     graph.attr(
         rankdir="TB",
@@ -238,12 +237,31 @@ def workflow_graph(
     )
     graph.attr("node", fontname=FONT, fontsize="11", shape="box", style="rounded,filled")
     graph.attr("edge", fontname=FONT, fontsize="8", color="#555555", arrowsize="0.7")
+    drawing = _Drawing(graph, _scope(definition), statuses, taken)
+    marker = {"shape": "box", "style": "rounded,filled", "fillcolor": "#37474f"}
+    graph.node(START, "Start", fontcolor="white", id="start", **marker)
+    drawing.draw_scope(graph, drawing.root)
+    graph.node(END, "End", fontcolor="white", id="end", **marker)
+    drawing.edge(drawing.root, START, drawing.root.start)
+    drawing.transitions(drawing.root)
+    return graph
 
-    def style(name: str, state: Mapping[str, Any]) -> dict[str, str]:
-        if statuses is None:
+
+@dataclass
+class _Drawing:
+    """One graph being drawn: the definition's scopes, and what happened in an execution."""
+
+    graph: Any  # graphviz.Digraph
+    root: _Scope
+    statuses: Mapping[str, NodeStatus] | None
+    taken: Collection[tuple[str, str, str]] | None
+
+    # ------------------------------------------------------------------- nodes
+    def style(self, name: str, state: Mapping[str, Any]) -> dict[str, str]:
+        if self.statuses is None:
             fill = TYPE_FILLS.get(str(state.get("Type")), "#ffffff")
             return {"fillcolor": fill, "color": "#6b7a90", "class": "state"}
-        found = statuses.get(name, NodeStatus("not-entered"))
+        found = self.statuses.get(name, NodeStatus("not-entered"))
         look = STATUS_STYLES[found.status]
         return {
             "fillcolor": look.fill,
@@ -254,67 +272,32 @@ def workflow_graph(
             **({"style": "rounded,filled,dashed"} if found.status == "not-entered" else {}),
         }
 
-    def note(name: str) -> str:
-        return statuses[name].note if statuses and name in statuses else ""
+    def note(self, name: str) -> str:
+        return self.statuses[name].note if self.statuses and name in self.statuses else ""
 
-    def entry(scope: _Scope, name: str) -> tuple[str, str | None]:
-        """Node an edge into state ``name`` points at, and the cluster it enters."""
-        if name in scope.children:
-            inner = scope.children[name][0]
-            return entry(inner, inner.start)[0], cluster_of(scope, name)
-        return name, None
-
-    def exit_(scope: _Scope, name: str) -> tuple[str, str | None]:
-        """Node an edge out of state ``name`` starts from, and the cluster it leaves."""
-        if name in scope.children:
-            inner = scope.children[name][0]
-            last = next((n for n, s in inner.states.items() if _is_end(s)), inner.start)
-            return exit_(inner, last)[0], cluster_of(scope, name)
-        return name, None
-
-    def cluster_of(_scope: _Scope, name: str) -> str:
-        # A Map's or Parallel's own cluster (a Parallel's holds one sub-cluster per branch).
-        return f"cluster_{name}"
-
-    def edge(scope: _Scope, src: str, dst: str, **attrs: str) -> None:
-        if taken is not None:
-            kind = "catch" if attrs.get("class") == "catch" else "next"
-            if (src, dst, kind) in taken:
-                attrs.update(penwidth="2.2", color=CATCH_COLOUR if kind == "catch" else "#222222")
-                attrs["class"] = attrs.get("class", "next") + " taken"
-            else:
-                attrs.update(color="#e3b5b4" if kind == "catch" else "#b9c0ca")
-                attrs["fontcolor"] = attrs["color"]
-        tail, ltail = exit_(scope, src) if src != START else (START, None)
-        head, lhead = entry(scope, dst) if dst != END else (END, None)
-        if ltail:
-            attrs["ltail"] = ltail
-        if lhead:
-            attrs["lhead"] = lhead
-        graph.edge(tail, head, **attrs)
-
-    def draw_scope(sub: Any, scope: _Scope) -> None:
+    def draw_scope(self, sub: Any, scope: _Scope) -> None:
         for name, state in scope.states.items():
             if name in scope.children:
-                draw_container(sub, scope, name, state)
+                self.draw_container(sub, scope, name, state)
             else:
                 shape = {"Choice": "diamond", "Fail": "octagon"}.get(str(state.get("Type")), "box")
-                look = style(name, state)
+                look = self.style(name, state)
                 look.pop("tint", None)
                 sub.node(
                     name,
-                    label=_label(name, state, note(name)),
+                    label=_label(name, state, self.note(name)),
                     shape=shape,
                     id=node_id(name),
                     tooltip=str(state.get("Comment", name)),
                     **look,
                 )
 
-    def draw_container(sub: Any, scope: _Scope, name: str, state: Mapping[str, Any]) -> None:
-        look = style(name, state)
-        with sub.subgraph(name=f"cluster_{name}") as cluster:
+    def draw_container(self, sub: Any, scope: _Scope, name: str, state: Mapping[str, Any]) -> None:
+        """A Map or Parallel state: a cluster of its inner states (a sub-cluster per branch)."""
+        look = self.style(name, state)
+        with sub.subgraph(name=_cluster_of(name)) as cluster:
             cluster.attr(
-                label=_label(name, state, note(name)),
+                label=_label(name, state, self.note(name)),
                 id=node_id(name),
                 style="rounded,filled" + (",dashed" if "dashed" in look.get("style", "") else ""),
                 fillcolor=look.get("tint", "#fafbfd"),
@@ -327,46 +310,108 @@ def workflow_graph(
             )
             inner_scopes = scope.children[name]
             if len(inner_scopes) == 1:
-                draw_scope(cluster, inner_scopes[0])
+                self.draw_scope(cluster, inner_scopes[0])
             else:
                 for i, branch in enumerate(inner_scopes):
                     with cluster.subgraph(name=branch.cluster) as box:
                         box.attr(label=f"Branch {i + 1}", style="rounded,dashed", color="#9aa5b5")
-                        draw_scope(box, branch)
+                        self.draw_scope(box, branch)
 
-    def transitions(scope: _Scope) -> None:
+    # ------------------------------------------------------------------- edges
+    def transitions(self, scope: _Scope) -> None:
+        """Every edge out of the scope's states (and their inner states), in order."""
         for name, state in scope.states.items():
-            for child in scope.children.get(name, []):
-                transitions(child)
-            if state.get("Type") == "Choice":
-                for rule in state.get("Choices", []):
-                    edge(scope, name, rule["Next"], label=html.escape(_condition(rule)))
-                if "Default" in state:
-                    edge(scope, name, state["Default"], label="Default")
-            if "Next" in state:
-                edge(scope, name, state["Next"])
-            for catcher in state.get("Catch", []):
-                errors = ", ".join(catcher.get("ErrorEquals", []))
-                edge(
-                    scope,
-                    name,
-                    catcher["Next"],
-                    style="dashed",
-                    color=CATCH_COLOUR,
-                    fontcolor=CATCH_COLOUR,
-                    label=html.escape(errors),
-                    **{"class": "catch"},
-                )
-            if scope is root and _is_end(state):
-                edge(scope, name, END, **{"class": "end"})
+            _EDGE_BUILDERS.get(str(state.get("Type")), _state_edges)(self, scope, name, state)
 
-    marker = {"shape": "box", "style": "rounded,filled", "fillcolor": "#37474f"}
-    graph.node(START, "Start", fontcolor="white", id="start", **marker)
-    draw_scope(graph, root)
-    graph.node(END, "End", fontcolor="white", id="end", **marker)
-    edge(root, START, root.start)
-    transitions(root)
-    return graph
+    def edge(self, scope: _Scope, src: str, dst: str, **attrs: str) -> None:
+        """An edge from state ``src`` to ``dst`` (or the markers): from a container's last
+        inner state and into its first one, styled by whether the execution took it."""
+        if self.taken is not None:
+            kind = "catch" if attrs.get("class") == "catch" else "next"
+            if (src, dst, kind) in self.taken:
+                attrs.update(penwidth="2.2", color=CATCH_COLOUR if kind == "catch" else "#222222")
+                attrs["class"] = attrs.get("class", "next") + " taken"
+            else:
+                attrs.update(color="#e3b5b4" if kind == "catch" else "#b9c0ca")
+                attrs["fontcolor"] = attrs["color"]
+        tail, ltail = _exit(scope, src) if src != START else (START, None)
+        head, lhead = _entry(scope, dst) if dst != END else (END, None)
+        if ltail:
+            attrs["ltail"] = ltail
+        if lhead:
+            attrs["lhead"] = lhead
+        self.graph.edge(tail, head, **attrs)
+
+
+def _cluster_of(name: str) -> str:
+    """A Map's or Parallel's own cluster (a Parallel's holds one sub-cluster per branch)."""
+    return f"cluster_{name}"
+
+
+def _entry(scope: _Scope, name: str) -> tuple[str, str | None]:
+    """Node an edge into state ``name`` points at, and the cluster it enters."""
+    if name in scope.children:
+        inner = scope.children[name][0]
+        return _entry(inner, inner.start)[0], _cluster_of(name)
+    return name, None
+
+
+def _exit(scope: _Scope, name: str) -> tuple[str, str | None]:
+    """Node an edge out of state ``name`` starts from, and the cluster it leaves."""
+    if name in scope.children:
+        inner = scope.children[name][0]
+        last = next((n for n, s in inner.states.items() if _is_end(s)), inner.start)
+        return _exit(inner, last)[0], _cluster_of(name)
+    return name, None
+
+
+# ------------------------------------------------------------------- edge builders
+# One per state type, as ASL defines what each may lead to; every type ends with what
+# any state may have (Next, Catch, and the End marker for a final state of the machine).
+EdgeBuilder = Callable[[_Drawing, _Scope, str, Mapping[str, Any]], None]
+
+
+def _state_edges(drawing: _Drawing, scope: _Scope, name: str, state: Mapping[str, Any]) -> None:
+    """Task, Pass, Wait, Succeed, Fail: ``Next``, each ``Catch`` (dashed), the End marker."""
+    if "Next" in state:
+        drawing.edge(scope, name, state["Next"])
+    for catcher in state.get("Catch", []):
+        errors = ", ".join(catcher.get("ErrorEquals", []))
+        drawing.edge(
+            scope,
+            name,
+            catcher["Next"],
+            style="dashed",
+            color=CATCH_COLOUR,
+            fontcolor=CATCH_COLOUR,
+            label=html.escape(errors),
+            **{"class": "catch"},
+        )
+    if scope is drawing.root and _is_end(state):
+        drawing.edge(scope, name, END, **{"class": "end"})
+
+
+def _choice_edges(drawing: _Drawing, scope: _Scope, name: str, state: Mapping[str, Any]) -> None:
+    """Choice: an edge per rule, labelled with its condition, and ``Default``."""
+    for rule in state.get("Choices", []):
+        drawing.edge(scope, name, rule["Next"], label=html.escape(_condition(rule)))
+    if "Default" in state:
+        drawing.edge(scope, name, state["Default"], label="Default")
+    _state_edges(drawing, scope, name, state)
+
+
+def _container_edges(drawing: _Drawing, scope: _Scope, name: str, state: Mapping[str, Any]) -> None:
+    """Map and Parallel: the edges inside each processor or branch, then their own."""
+    for child in scope.children.get(name, []):
+        drawing.transitions(child)
+    _state_edges(drawing, scope, name, state)
+
+
+_EDGE_BUILDERS: dict[str, EdgeBuilder] = {
+    "Choice": _choice_edges,
+    "Map": _container_edges,
+    "Parallel": _container_edges,
+}
 
 
 # --------------------------------------------------------------------------- output

@@ -24,14 +24,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 
-from runledger.models import split_run_items
+from runledger_cli.ledger import RunRecord, read_items, read_statuses, run_id_of
 from runledger_cli.sam_template import (
     REPO_ROOT,
     TEMPLATE_PATH,
@@ -89,7 +88,6 @@ _NOT_EMULATED = frozenset(
 # Maps inside Batch properties whose keys are data, not API field names.
 _DATA_MAPS = frozenset({"Options", "Tags", "Parameters"})
 
-_deserialize = TypeDeserializer().deserialize
 _serialize = TypeSerializer().serialize
 
 
@@ -116,19 +114,6 @@ def fake_aws_environment() -> None:
         AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
     )
     os.environ.pop("AWS_PROFILE", None)
-
-
-@dataclass
-class RunResult:
-    """A run as the table holds it: the request item and its variant items."""
-
-    run_id: str
-    request: dict[str, Any]
-    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return str(self.request.get("status"))
 
 
 class LocalPipeline:
@@ -481,29 +466,20 @@ class LocalPipeline:
         patterns = " or ".join(json.dumps(json.loads(p)) for p in self.pipe.filter_patterns)
         return f"the pipe {self.pipe.name} would not start a run for it: its filter is {patterns}"
 
-    def read_run(self, pk: str) -> RunResult:
-        pages = (
-            self.client("dynamodb")
-            .get_paginator("query")
-            .paginate(
-                TableName=self.table_name,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": pk}},
-            )
-        )
-        request, variants = split_run_items(
-            {k: _deserialize(v) for k, v in raw.items()} for page in pages for raw in page["Items"]
-        )
-        return RunResult(run_id=pk.removeprefix("RUN#"), request=request or {}, variants=variants)
+    def read_run(self, pk: str) -> RunRecord:
+        """The run with partition key ``pk`` as the table holds it now (its request is
+        empty while the table has no REQUEST item for it)."""
+        items = read_items(self.client("dynamodb"), self.table_name, pk)
+        return RunRecord.from_items(run_id_of(pk), items)
 
     def wait_for(
         self,
         pks: Iterable[str],
         *,
         timeout: float = 120.0,
-        on_progress: Callable[[dict[str, RunResult]], None] | None = None,
+        on_progress: Callable[[dict[str, RunRecord]], None] | None = None,
         interval: float = 0.1,
-    ) -> dict[str, RunResult]:
+    ) -> dict[str, RunRecord]:
         """Poll until every run reaches SUCCEEDED, FAILED or INVALID, or ``timeout`` passes.
 
         Each poll reads only the status of unfinished runs (BatchGetItem). Runs are read
@@ -511,11 +487,12 @@ class LocalPipeline:
         in moto), and at each poll for ``on_progress`` (which sees every run).
         """
         wanted = list(dict.fromkeys(pks))
-        finished: dict[str, RunResult | None] = {}
+        finished: dict[str, RunRecord | None] = {}
         deadline = time.monotonic() + timeout
+        dynamodb = self.client("dynamodb")
         while True:
             pending = [pk for pk in wanted if pk not in finished]
-            for pk, status in self._statuses(pending).items():
+            for pk, status in read_statuses(dynamodb, self.table_name, pending).items():
                 if status in TERMINAL:
                     finished[pk] = None  # read below, with the others
             if on_progress:
@@ -528,25 +505,6 @@ class LocalPipeline:
                 waiting = sorted(pk for pk in wanted if pk not in finished)
                 raise TimeoutError(f"runs not finished after {timeout:.0f} s: {waiting}")
             time.sleep(interval)
-
-    def _statuses(self, pks: list[str]) -> dict[str, str]:
-        statuses: dict[str, str] = {}
-        dynamodb = self.client("dynamodb")
-        for start in range(0, len(pks), 100):  # BatchGetItem's limit
-            keys = [{"pk": {"S": pk}, "sk": {"S": "REQUEST"}} for pk in pks[start : start + 100]]
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": keys,
-                    "ProjectionExpression": "pk, #s",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                }
-            }
-            while request:
-                answer = dynamodb.batch_get_item(RequestItems=request)
-                for item in answer["Responses"].get(self.table_name, []):
-                    statuses[item["pk"]["S"]] = item.get("status", {}).get("S", "")
-                request = answer.get("UnprocessedKeys") or {}
-        return statuses
 
     def stop_executions(self, timeout: float = STOP_TIMEOUT_SECONDS) -> list[str]:
         """Stop the running executions (ABORTED, as StopExecution leaves them) and wait up

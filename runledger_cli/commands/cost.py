@@ -6,7 +6,8 @@ runledger cost --stack S --group-by day     all runs, summed per day (or run, wo
 runledger cost ... --actual                 Cost Explorer beside the estimate
 runledger cost ... --format csv|json        for spreadsheets and scripts
 
-The estimate is read from the runs table (runledger_cli.costs); nothing is recomputed here.
+The estimate is read from the runs table (runledger_cli.ledger, runledger_cli.costs);
+nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def _cost_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError
 
     from runledger_cli.costs import CostError
+    from runledger_cli.ledger import LedgerError
 
     filters = (args.workflow, args.cost_center, args.since, args.until)
     if args.run_id and (any(f is not None for f in filters) or args.group_by != "run"):
@@ -70,7 +72,8 @@ def _cost_command(args: argparse.Namespace) -> int:
         if args.run_id:
             return _one_run(args, sys.stdout)
         return _all_runs(args, sys.stdout)
-    except (CostError, BotoCoreError) as exc:  # BotoCoreError: no credentials, no endpoint
+    # BotoCoreError: no credentials, no endpoint.
+    except (CostError, LedgerError, BotoCoreError) as exc:
         print(f"runledger cost: {exc}", file=sys.stderr)
         return ExitStatus.FAILED
 
@@ -84,7 +87,7 @@ def _client(args: argparse.Namespace, service: str, region: str | None = None) -
 
 
 def _table(args: argparse.Namespace) -> str:
-    from runledger_cli.costs import table_from_stack
+    from runledger_cli.ledger import table_from_stack
 
     if args.table:
         return str(args.table)
@@ -104,7 +107,8 @@ def _today() -> dt.date:
 
 
 def _one_run(args: argparse.Namespace, out: TextIO) -> int:
-    from runledger_cli.costs import caveats, read_run, run_actual, split_run_actual
+    from runledger_cli.costs import caveats, run_actual, split_run_actual
+    from runledger_cli.ledger import read_run
 
     table = _table(args)
     run = read_run(_client(args, "dynamodb"), table, args.run_id)
@@ -269,10 +273,10 @@ def _run_table(report: dict[str, Any], out: TextIO, *, show_actual: bool) -> Non
                 v["variant"],
                 str(v["status"] or "-"),
                 str(v["capacity"] or "-"),
-                _plain(v["vcpus"]),
-                _plain(v["memory_mib"]),
-                _plain(v["attempts"]),
-                _plain(v["billed_seconds"]),
+                _cell(v["vcpus"]),
+                _cell(v["memory_mib"]),
+                _cell(v["attempts"]),
+                _cell(v["billed_seconds"]),
                 usd(v["estimate_usd"], _SMALL_PLACES),
             ]
             + ([usd(v["actual_usd"], _SMALL_PLACES)] if show_actual else [])
@@ -309,10 +313,10 @@ def _all_runs(args: argparse.Namespace, out: TextIO) -> int:
         actual_by_run,
         caveats,
         group_runs,
-        read_runs,
         runs_actual,
         select_runs,
     )
+    from runledger_cli.ledger import read_runs
 
     table = _table(args)
     runs = select_runs(
@@ -436,7 +440,8 @@ def _statuses(statuses: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
 
 
-def _plain(value: Any) -> str:
+def _cell(value: Any) -> str:
+    """A number (or text) for a table cell: floats as %g, "-" when unknown."""
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -100,13 +100,14 @@ def _engine_logs_to(stream: TextIO) -> Iterator[None]:
 
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
     from runledger.pricing import format_usd
-    from runledger_local.cloud import TERMINAL, LocalPipeline, RunResult
+    from runledger_cli.ledger import RunRecord
+    from runledger_local.cloud import TERMINAL, LocalPipeline
 
     requests = read_requests(paths)
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
     last = ""
 
-    def progress(runs: dict[str, RunResult]) -> None:
+    def progress(runs: dict[str, RunRecord]) -> None:
         nonlocal last
         statuses = Counter(run.status for run in runs.values())
         variants = Counter(v.get("status") for run in runs.values() for v in run.variants.values())

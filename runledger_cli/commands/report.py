@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from runledger_cli.errors import ExitStatus
 
@@ -43,20 +44,19 @@ def _report_command(args: argparse.Namespace) -> int:
     import boto3
 
     from runledger_cli.graph import GraphvizMissingError
+    from runledger_cli.ledger import LedgerError, run_id_of, table_from_stack
     from runledger_cli.report import (
         BrowserMissingError,
-        ReportError,
         fetch_run,
         report_path,
         screenshot,
-        table_from_stack,
         write_report,
     )
 
-    run_id = str(args.run_id).removeprefix("RUN#")
+    run_id = run_id_of(str(args.run_id))
     session = boto3.session.Session(region_name=args.region)
 
-    def client(service: str) -> object:
+    def client(service: str) -> Any:
         return session.client(service, endpoint_url=args.endpoint_url)  # type: ignore[call-overload]
 
     try:
@@ -71,7 +71,7 @@ def _report_command(args: argparse.Namespace) -> int:
             print(f"wrote {args.screenshot}")
             for error in log.errors:
                 print(f"runledger report: the page logged an error: {error}", file=sys.stderr)
-    except (ReportError, GraphvizMissingError, BrowserMissingError) as exc:
+    except (LedgerError, GraphvizMissingError, BrowserMissingError) as exc:
         print(f"runledger report: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
     return ExitStatus.OK

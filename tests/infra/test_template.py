@@ -1125,7 +1125,8 @@ def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() 
         "from runledger_cli.sam_template import load_both\n"
         "load_both()  # as the local cloud does\n"
         "from runledger_cli.graph import workflow_definition_path\n"
-        "from runledger_cli.report import table_output_key",
+        "from runledger_cli.ledger import table_output_key\n"
+        "import runledger_cli.report",
         "[str(workflow_definition_path()), table_output_key()]",
     )
     assert read["here"] == []

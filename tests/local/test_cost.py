@@ -18,13 +18,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from runledger.dynamo import plain
 from runledger.pricing import format_usd
 from runledger.usage import execution_history
 from runledger_cli.cli import main
 from runledger_cli.commands import cost as cost_command
+from runledger_cli.ledger import RunRecord
 from runledger_cli.sam_template import REPO_ROOT, load_sam
-from runledger_local.cloud import LocalPipeline, RunResult
+from runledger_local.cloud import LocalPipeline
 
 BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
 #: Lambda memory of every function: the template's Globals (no function overrides it).
@@ -52,7 +52,7 @@ def task_usd(vcpus: float, memory_mib: int, seconds: float, capacity: str) -> fl
 @pytest.fixture(scope="module")
 def runs(
     pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
-) -> dict[str, RunResult]:
+) -> dict[str, RunRecord]:
     """Three runs at once: one whose od-1vcpu job is retried once (exit 75, transient) and
     whose spot-1vcpu job fails for good (exit 2), one where all goes well, one INVALID.
     The first SummarizeRun call is throttled (a retry that is a transition, not a call)."""
@@ -65,13 +65,11 @@ def runs(
         pipeline.put_request(sample_request("kmer-invalid-duplicate-names.json", INVALID)),
     ]
     done = pipeline.wait_for(pks, timeout=120)
-    # Numbers as int/float (the table gives Decimals), to compute with prices.json's floats.
-    return {
-        r.run_id: RunResult(r.run_id, plain(r.request), plain(r.variants)) for r in done.values()
-    }
+    # Numbers come as int/float (runledger_cli.ledger), to compute with prices.json's floats.
+    return {r.run_id: r for r in done.values()}
 
 
-def hand_priced_variants(result: RunResult) -> dict[str, float]:
+def hand_priced_variants(result: RunRecord) -> dict[str, float]:
     """Batch USD per variant from its item: every attempt's start/stop and the size asked.
 
     A FAILED item holds no cost: its attempts are read from the Batch job description that
@@ -99,7 +97,7 @@ def hand_priced_variants(result: RunResult) -> dict[str, float]:
 
 
 def test_the_breakdown_is_recomputed_by_hand_from_the_recorded_usage_and_prices(
-    runs: dict[str, RunResult],
+    runs: dict[str, RunRecord],
 ) -> None:
     for run_id in (RETRIED, PLAIN):
         result = runs[run_id]
@@ -136,7 +134,7 @@ def test_the_breakdown_is_recomputed_by_hand_from_the_recorded_usage_and_prices(
 
 
 def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
-    runs: dict[str, RunResult],
+    runs: dict[str, RunRecord],
 ) -> None:
     variants = runs[RETRIED].variants
     retried = variants["od-1vcpu"]
@@ -153,12 +151,12 @@ def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
     assert runs[RETRIED].request["summary"]["cheapest"]["name"] != "spot-1vcpu"
 
 
-def execution_events(pipeline: LocalPipeline, result: RunResult) -> list[dict[str, Any]]:
+def execution_events(pipeline: LocalPipeline, result: RunRecord) -> list[dict[str, Any]]:
     return execution_history(pipeline.client("stepfunctions"), result.request["execution"])
 
 
 def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
-    pipeline: LocalPipeline, runs: dict[str, RunResult]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord]
 ) -> None:
     throttled = 0
     for run_id, failed_variants in ((RETRIED, 1), (PLAIN, 0)):
@@ -206,7 +204,7 @@ def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
 
 
 def test_the_modelled_usage_matches_what_the_local_cloud_did(
-    pipeline: LocalPipeline, runs: dict[str, RunResult]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord]
 ) -> None:
     result = runs[PLAIN]
     events = execution_events(pipeline, result)
@@ -236,7 +234,7 @@ def cost_cli(
 
 
 def test_cost_of_one_run_as_json_is_what_the_items_say(
-    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = cost_cli(pipeline, capsys, RETRIED, "--format", "json")
     assert code == 0
@@ -257,7 +255,7 @@ def test_cost_of_one_run_as_json_is_what_the_items_say(
 
 
 def test_cost_of_one_run_as_a_table(
-    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = cost_cli(pipeline, capsys, PLAIN)
     assert code == 0
@@ -274,7 +272,7 @@ def test_cost_of_one_run_as_a_table(
 
 
 def test_all_runs_grouped_as_csv_add_up(
-    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = cost_cli(pipeline, capsys, "--group-by", "workflow", "--format", "csv")
     assert code == 0
@@ -296,7 +294,7 @@ def test_all_runs_grouped_as_csv_add_up(
 
 
 def test_actual_cost_from_an_empty_cost_explorer_comes_with_the_caveats(
-    pipeline: LocalPipeline, runs: dict[str, RunResult], capsys: pytest.CaptureFixture[str]
+    pipeline: LocalPipeline, runs: dict[str, RunRecord], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The local cloud's Cost Explorer (moto) has no cost data: the empty answer.
     code, out = cost_cli(pipeline, capsys, PLAIN, "--actual")
@@ -308,7 +306,7 @@ def test_actual_cost_from_an_empty_cost_explorer_comes_with_the_caveats(
 
 def test_actual_cost_is_shown_beside_the_estimate(
     pipeline: LocalPipeline,
-    runs: dict[str, RunResult],
+    runs: dict[str, RunRecord],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -342,4 +340,4 @@ def test_an_unknown_run_is_an_error_with_its_name(
 ) -> None:
     code, _ = cost_cli(pipeline, capsys, "no-such-run")
     assert code == 1
-    assert f"no run no-such-run in table {pipeline.table_name}" in capsys.readouterr().err
+    assert f"no run 'no-such-run' in table {pipeline.table_name}" in capsys.readouterr().err

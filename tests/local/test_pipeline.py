@@ -16,14 +16,15 @@ import pytest
 from runledger.dynamo import to_attribute_value, to_dynamodb_json
 from runledger.pricing import estimated_transitions
 from runledger.usage import execution_history
+from runledger_cli.ledger import RunRecord
 from runledger_cli.sam_template import REPO_ROOT, load_cfn, resources_of_type
-from runledger_local.cloud import LocalPipeline, RunResult, localize_request
+from runledger_local.cloud import LocalPipeline, localize_request
 from runledger_local.logs import ENGINE_LOGGER
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 
 
-def run(pipeline: LocalPipeline, item: dict[str, Any]) -> RunResult:
+def run(pipeline: LocalPipeline, item: dict[str, Any]) -> RunRecord:
     pk = pipeline.put_request(item)
     return pipeline.wait_for([pk], timeout=90)[pk]
 
@@ -47,11 +48,11 @@ def entered(events: list[dict[str, Any]]) -> list[str]:
 @pytest.fixture(scope="module")
 def succeeded(
     pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
-) -> RunResult:
+) -> RunRecord:
     return run(pipeline, sample_request("kmer-valid-local.json", "e2e-valid"))
 
 
-def test_valid_request_succeeds_with_one_variant_item_per_variant(succeeded: RunResult) -> None:
+def test_valid_request_succeeds_with_one_variant_item_per_variant(succeeded: RunRecord) -> None:
     asked = {
         v["name"] for v in json.loads((REQUESTS / "kmer-valid-local.json").read_text())["variants"]
     }
@@ -63,7 +64,7 @@ def test_valid_request_succeeds_with_one_variant_item_per_variant(succeeded: Run
         assert variant["cost"]["batch_usd"] > 0
 
 
-def test_run_item_carries_summary_and_a_cost_that_adds_up(succeeded: RunResult) -> None:
+def test_run_item_carries_summary_and_a_cost_that_adds_up(succeeded: RunRecord) -> None:
     summary, cost = succeeded.request["summary"], succeeded.request["cost"]
     assert summary["variants_succeeded"] == len(succeeded.variants)
     assert summary["fastest"]["name"] in succeeded.variants
@@ -74,7 +75,7 @@ def test_run_item_carries_summary_and_a_cost_that_adds_up(succeeded: RunResult) 
 
 
 def test_every_batch_job_carries_the_run_tags(
-    pipeline: LocalPipeline, succeeded: RunResult
+    pipeline: LocalPipeline, succeeded: RunRecord
 ) -> None:
     job_ids = [v["job_id"] for v in succeeded.variants.values()]
     jobs = pipeline.client("batch").describe_jobs(jobs=job_ids)["jobs"]
@@ -87,7 +88,7 @@ def test_every_batch_job_carries_the_run_tags(
 
 
 def test_state_transitions_match_the_estimate_used_for_pricing(
-    pipeline: LocalPipeline, succeeded: RunResult
+    pipeline: LocalPipeline, succeeded: RunRecord
 ) -> None:
     execution_arn = succeeded.request["execution"]
     events = history(pipeline, execution_arn)
@@ -160,7 +161,7 @@ def test_a_wrong_typed_attempt_is_claimed_and_ends_invalid_naming_it(
     assert result.variants == {}
 
 
-def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: RunResult) -> None:
+def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: RunRecord) -> None:
     # The same record delivered again (Pipes is at-least-once): the claim is taken.
     record = json.loads((REPO_ROOT / "events" / "pipe_input.json").read_text())
     record[0]["pk"] = "RUN#e2e-valid"
@@ -175,7 +176,7 @@ def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: Run
 
 
 def test_write_backs_never_start_a_run_and_a_rerun_does(
-    pipeline: LocalPipeline, succeeded: RunResult
+    pipeline: LocalPipeline, succeeded: RunRecord
 ) -> None:
     assert pipeline.pipe.wait_idle(10)
     before = pipeline.pipe.counters.executions_started
@@ -485,7 +486,7 @@ def test_an_aborted_run_is_closed_failed_with_the_stops_error_and_cause(
 
 
 def test_a_succeeded_execution_is_not_sent_to_close_run(
-    pipeline: LocalPipeline, succeeded: RunResult
+    pipeline: LocalPipeline, succeeded: RunRecord
 ) -> None:
     execution = succeeded.request["execution"]
     wait_until(lambda: execution in pipeline.rules.seen)

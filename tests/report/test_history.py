@@ -1,4 +1,4 @@
-"""Reading an execution history: which state did what (runledger_cli.report.analyze).
+"""Reading an execution history: which state did what (report.history.visits_from_history).
 
 The histories here are written event by event in the shape GetExecutionHistory returns
 (ids, previousEventId links, *EventDetails), for the paths the local run does not take:
@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from runledger_cli.graph import END, START, NodeStatus
-from runledger_cli.report import analyze, state_statuses, transitions_taken
+from runledger_cli.report import state_statuses, transitions_taken, visits_from_history
 
 
 class History:
@@ -71,7 +71,7 @@ def test_a_task_retried_then_successful_is_retried_n_times() -> None:
     h = History()
     last = h.task("Flaky", 1, "Lambda.ServiceException", "Lambda.ServiceException", "ok")
     h.add("ExecutionSucceeded", h.task("After", last, "ok"), output="{}")
-    visits = analyze(machine("Flaky", "After"), h.events)
+    visits = visits_from_history(machine("Flaky", "After"), h.events)
     statuses = state_statuses(visits, "SUCCEEDED")
     assert [v.name for v in visits] == ["Flaky", "After"]
     assert visits[0].task_attempts == 3
@@ -91,7 +91,7 @@ def test_an_error_handled_by_a_catch_is_caught_with_or_without_an_exit_event() -
         last = h.task("Risky", 1, "States.TaskFailed", exited=exited)
         last = h.task("Handler", last, "ok")
         h.add("ExecutionSucceeded", last)
-        visits = analyze(machine("Risky", "Handler"), h.events)
+        visits = visits_from_history(machine("Risky", "Handler"), h.events)
         statuses = state_statuses(visits, "SUCCEEDED")
         assert statuses["Risky"].status == "caught"
         assert statuses["Risky"].note == "caught: States.TaskFailed"
@@ -102,7 +102,7 @@ def test_an_uncaught_error_fails_the_state_and_later_states_are_not_entered() ->
     h = History()
     last = h.task("Breaks", 1, "States.Timeout", exited=False)
     h.add("ExecutionFailed", last, error="States.Timeout", cause="too slow")
-    visits = analyze(machine("Breaks", "Never"), h.events)
+    visits = visits_from_history(machine("Breaks", "Never"), h.events)
     statuses = state_statuses(visits, "FAILED")
     assert statuses["Breaks"].status == "failed"
     assert "Never" not in statuses  # drawn "not entered"
@@ -114,7 +114,7 @@ def test_a_fail_state_is_failed_with_the_execution_error() -> None:
     last = h.task("Work", 1, "ok")
     last = h.add("FailStateEntered", last, name="Stop")
     h.add("ExecutionFailed", last, error="RunFailed", cause="see the history")
-    visits = analyze(machine("Work", Stop={"Type": "Fail"}), h.events)
+    visits = visits_from_history(machine("Work", Stop={"Type": "Fail"}), h.events)
     assert state_statuses(visits, "FAILED")["Stop"].status == "failed"
     assert visits[-1].error == "RunFailed"
     assert ("Stop", END, "next") in transitions_taken(visits, "FAILED")
@@ -125,7 +125,7 @@ def test_a_state_of_a_running_execution_is_in_progress() -> None:
     last = h.task("Done", 1, "ok")
     last = h.add("TaskStateEntered", last, name="Busy")
     h.add("TaskScheduled", last, resourceType="batch", resource="submitJob.sync")
-    statuses = state_statuses(analyze(machine("Done", "Busy"), h.events), "RUNNING")
+    statuses = state_statuses(visits_from_history(machine("Done", "Busy"), h.events), "RUNNING")
     assert statuses["Done"].status == "succeeded"
     assert statuses["Busy"] == NodeStatus("running", "in progress")
 
@@ -166,7 +166,7 @@ def test_map_iterations_are_told_apart_and_a_failed_iteration_fails_the_map() ->
     h.add("ExecutionSucceeded", h.add("PassStateExited", handler, name="Handler"))
     assert done0
 
-    visits = analyze(definition, h.events)
+    visits = visits_from_history(definition, h.events)
     statuses = state_statuses(visits, "SUCCEEDED")
     work = [v for v in visits if v.name == "Work"]
     assert [v.frames[-1][1] for v in work] == [0, 1]
@@ -212,7 +212,7 @@ def test_parallel_branches_close_back_into_the_parallel_state() -> None:
     after = h.add("SucceedStateEntered", exited, name="After")
     h.add("ExecutionSucceeded", h.add("SucceedStateExited", after, name="After"))
 
-    visits = analyze(definition, h.events)
+    visits = visits_from_history(definition, h.events)
     statuses = state_statuses(visits, "SUCCEEDED")
     assert {name: s.status for name, s in statuses.items()} == dict.fromkeys(
         ("Both", "Left", "Right", "After"), "succeeded"

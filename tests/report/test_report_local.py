@@ -14,19 +14,15 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from runledger.pricing import format_usd
 from runledger_cli.cli import main
 from runledger_cli.graph import STATUS_STYLES, iter_states
+from runledger_cli.ledger import RunRecord
 from runledger_cli.report import (
-    ReportError,
     RunData,
-    analyze,
     execution_status,
     fetch_run,
     iteration_labels,
@@ -34,11 +30,10 @@ from runledger_cli.report import (
     render_report,
     report_lines,
     state_statuses,
-    table_from_stack,
-    table_output_key,
+    visits_from_history,
 )
-from runledger_cli.sam_template import REPO_ROOT, load_sam
-from runledger_local.cloud import LocalPipeline, RunResult, localize_request
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_local.cloud import LocalPipeline, localize_request
 
 RUN_ID = "report-three-variants"
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
@@ -50,7 +45,7 @@ def names() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def run(pipeline: LocalPipeline, names: list[str]) -> RunResult:
+def run(pipeline: LocalPipeline, names: list[str]) -> RunRecord:
     item = localize_request(json.loads(REQUEST.read_text()), REPO_ROOT)
     item["pk"] = f"RUN#{RUN_ID}"
     pipeline.cloud.inject_job_exit({"run-id": RUN_ID, "variant": names[2]}, [2])
@@ -60,7 +55,7 @@ def run(pipeline: LocalPipeline, names: list[str]) -> RunResult:
 
 
 @pytest.fixture(scope="module")
-def data(pipeline: LocalPipeline, run: RunResult) -> RunData:
+def data(pipeline: LocalPipeline, run: RunRecord) -> RunData:
     return fetch_run(
         RUN_ID,
         dynamodb=pipeline.client("dynamodb"),
@@ -70,14 +65,14 @@ def data(pipeline: LocalPipeline, run: RunResult) -> RunData:
 
 
 @pytest.fixture(scope="module")
-def page(pipeline: LocalPipeline, run: RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def page(pipeline: LocalPipeline, run: RunRecord, tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("report") / f"{RUN_ID}.html"
     argv = ["report", RUN_ID, "--table", pipeline.table_name]
     assert main([*argv, "--endpoint-url", pipeline.endpoint_url, "-o", str(output)]) == 0
     return output
 
 
-def test_the_run_has_three_variants_and_one_failed(run: RunResult, names: list[str]) -> None:
+def test_the_run_has_three_variants_and_one_failed(run: RunRecord, names: list[str]) -> None:
     assert run.status == "SUCCEEDED"
     assert {n: v["status"] for n, v in run.variants.items()} == {
         names[0]: "SUCCEEDED",
@@ -88,7 +83,7 @@ def test_the_run_has_three_variants_and_one_failed(run: RunResult, names: list[s
 
 
 def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
-    visits = analyze(data.definition, data.events)
+    visits = visits_from_history(data.definition, data.events)
     statuses = state_statuses(visits, execution_status(data))
     entered = {
         e["stateEnteredEventDetails"]["name"]
@@ -109,7 +104,7 @@ def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
 def test_batch_jobs_come_from_the_sync_results_and_agree_with_the_table(
     data: RunData, names: list[str]
 ) -> None:
-    visits = analyze(data.definition, data.events)
+    visits = visits_from_history(data.definition, data.events)
     labels = iteration_labels(visits)
     jobs = {labels[v.frames]: v.job for v in visits if v.job}
     assert set(jobs) == set(names)
@@ -185,36 +180,12 @@ def test_unknown_run_is_a_clear_error(
 
 
 def test_local_run_writes_one_page_per_run_and_says_where(
-    pipeline: LocalPipeline, run: RunResult, tmp_path: Path
+    pipeline: LocalPipeline, run: RunRecord, tmp_path: Path
 ) -> None:
     text = report_lines(pipeline, [RUN_ID], tmp_path / "reports")
     path = tmp_path / "reports" / f"{RUN_ID}.html"
     assert path.is_file()
     assert f"{RUN_ID}  {path}" in text
-
-
-def test_a_stack_name_resolves_the_table_through_its_outputs() -> None:
-    key = table_output_key()
-    assert load_sam()["Outputs"][key]["Value"] == {"Ref": "RunsTable"}
-    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    with Stubber(cloudformation) as stub:
-        outputs = [
-            {"OutputKey": "Other", "OutputValue": "x"},
-            {"OutputKey": key, "OutputValue": "t1"},
-        ]
-        stack: dict[str, Any] = {
-            "StackName": "runledger-dev",
-            "CreationTime": "2026-11-23T00:00:00Z",
-            "StackStatus": "CREATE_COMPLETE",
-            "Outputs": outputs,
-        }
-        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "runledger-dev"})
-        stub.add_client_error(
-            "describe_stacks", "ValidationError", "Stack with id nope does not exist"
-        )
-        assert table_from_stack(cloudformation, "runledger-dev") == "t1"
-        with pytest.raises(ReportError, match=r"cannot read stack 'nope'.*does not exist"):
-            table_from_stack(cloudformation, "nope")
 
 
 def test_chromium_renders_the_graph_with_status_colours(

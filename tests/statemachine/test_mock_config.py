@@ -20,7 +20,7 @@ from sfn_harness import (
     mocked_responses,
 )
 
-from runledger.models import PreparedJob, RunResult, ValidationResult, VariantSucceeded
+from runledger.models import PreparedJob, SummarizeRunResult, ValidationResult, VariantSucceeded
 from runledger_cli.sam_template import REPO_ROOT, load_sam
 
 ASL = json.loads(
@@ -34,7 +34,7 @@ LAMBDA_RESULTS: dict[str, type[BaseModel]] = {
     "ValidateRequest": ValidationResult,
     "PrepareVariant": PreparedJob,
     "CollectMetrics": VariantSucceeded,
-    "SummarizeRun": RunResult,
+    "SummarizeRun": SummarizeRunResult,
 }
 #: The job detail fields RunJob's Output reads from a batch:submitJob.sync result.
 RUN_JOB_RESULT_FIELDS = {"JobId", "Status", "StartedAt", "StoppedAt", "Attempts"}

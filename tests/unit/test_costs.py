@@ -1,4 +1,4 @@
-"""runledger_cli.costs: runs from the table, groups, and Cost Explorer through botocore's Stubber.
+"""runledger_cli.costs: groups of runs, and Cost Explorer through botocore's Stubber.
 
 The Cost Explorer answers below have the shape GetCostAndUsage returns (tag group keys as
 ``"<tag>$<value>"``, amounts as strings, ``Estimated`` on recent days); the Stubber checks
@@ -15,9 +15,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from runledger.models import PK_PREFIX, REQUEST_SK
 from runledger_cli import costs
-from runledger_cli.costs import Actual, CostError, Run
-from runledger_cli.sam_template import load_sam
+from runledger_cli.costs import Actual, CostError
+from runledger_cli.ledger import RunRecord
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -46,7 +47,7 @@ def day_result(
     }
 
 
-def run(run_id: str, **fields: Any) -> Run:
+def run(run_id: str, **fields: Any) -> RunRecord:
     values: dict[str, Any] = {
         "status": "SUCCEEDED",
         "workflow": "kmer-count",
@@ -55,7 +56,7 @@ def run(run_id: str, **fields: Any) -> Run:
         "finished_at": "2026-11-23T10:05:00.000Z",
         "cost": {"total_usd": 0.002, "breakdown": {"batch": 0.0015}},
     }
-    return Run(run_id=run_id, **(values | fields))
+    return RunRecord.from_item({"pk": PK_PREFIX + run_id, "sk": REQUEST_SK} | values | fields)
 
 
 # --------------------------------------------------------------------------- Cost Explorer
@@ -259,72 +260,7 @@ def test_caveats_when_cost_was_found_keep_only_what_applies() -> None:
     assert notes[-1].startswith("3 Cost Explorer request(s) at USD 0.01 each")
 
 
-# --------------------------------------------------------------------------- table and groups
-
-
-def test_the_stack_output_named_is_the_templates() -> None:
-    assert costs.RUNS_TABLE_OUTPUT in load_sam()["Outputs"]
-
-
-def test_table_comes_from_the_stack_output() -> None:
-    client = boto3.client("cloudformation", region_name="us-east-1")
-    stack = {"StackName": "runledger-dev", "CreationTime": dt.datetime(2026, 11, 1),
-             "StackStatus": "CREATE_COMPLETE"}  # fmt: skip
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    stack
-                    | {
-                        "Outputs": [
-                            {"OutputKey": "RunWorkflowArn", "OutputValue": "arn:aws:states:..."},
-                            {
-                                "OutputKey": "RunsTableName",
-                                "OutputValue": "runledger-dev-RunsTable-1X2Y",
-                            },
-                        ]
-                    }
-                ]
-            },
-            {"StackName": "runledger-dev"},
-        )
-        stubber.add_response("describe_stacks", {"Stacks": [stack]})
-        stubber.add_client_error(
-            "describe_stacks",
-            service_error_code="ValidationError",
-            service_message="Stack with id nope does not exist",
-        )
-        assert costs.table_from_stack(client, "runledger-dev") == "runledger-dev-RunsTable-1X2Y"
-        with pytest.raises(CostError, match="has no output RunsTableName"):
-            costs.table_from_stack(client, "other")
-        with pytest.raises(CostError, match="stack nope: ValidationError: Stack with id nope"):
-            costs.table_from_stack(client, "nope")
-
-
-def test_a_run_is_read_from_its_request_item() -> None:
-    item = {
-        "pk": "RUN#r1",
-        "sk": "REQUEST",
-        "status": "SUCCEEDED",
-        "workflow": "kmer-count",
-        "cost_center": "lab",
-        "claimed_at": "2026-11-23T23:59:59.000Z",
-        "started_at": "2026-11-24T00:00:01.000+00:00",
-        "finished_at": "2026-11-24T00:04:00Z",
-        "variants": [{"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT"}],
-        "cost": {"total_usd": 0.5, "breakdown": {"batch": 0.4}},
-    }
-    found = Run.from_item(item)
-    assert (found.run_id, found.day, found.last_day) == (
-        "r1",
-        dt.date(2026, 11, 24),
-        dt.date(2026, 11, 24),
-    )
-    assert (found.estimate_usd, found.batch_estimate_usd) == (0.5, 0.4)
-    assert found.requested["a"]["capacity"] == "SPOT"
-    invalid = Run.from_item({"pk": "RUN#r2", "status": "INVALID", "claimed_at": "bad date"})
-    assert (invalid.day, invalid.estimate_usd, invalid.requested) == (None, None, {})
+# --------------------------------------------------------------------------- groups
 
 
 def test_runs_are_grouped_with_their_estimates_and_actuals() -> None:

@@ -124,7 +124,7 @@ def _evaluate_jsonata(
     return instance.evaluate(None, dict(bindings))
 
 
-def _plain(value: Any) -> Any:
+def _python_value(value: Any) -> Any:
     """jsonata-python's results (JList sequences, NULL_VALUE, ...) as plain JSON values."""
     from jsonata.utils import Utils
 
@@ -220,7 +220,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         # moto's own entry point (expressions with declarations spliced in as text); our
         # StringJSONata/StringVariableSample bodies below bypass it with real bindings.
         try:
-            return _plain(_evaluate_jsonata(jsonata_python, expression, {}, cached=cloud.speed))
+            return _python_value(
+                _evaluate_jsonata(jsonata_python, expression, {}, cached=cloud.speed)
+            )
         except Exception as exc:
             raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
 
@@ -256,7 +258,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 self.expression,
                 cause=f"The JSONata expression '{self.expression}' returned nothing (undefined).",
             )
-        env.stack.append(_plain(result))
+        env.stack.append(_python_value(result))
 
     def sample_body(self: Any, env: Any) -> None:
         if str(self.query_language_mode.name) != "JSONata":
@@ -270,7 +272,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             )
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
-        env.stack.append(None if result is None else _plain(result))
+        env.stack.append(None if result is None else _python_value(result))
 
     def keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
         # Some service tasks turn every non-client exception into their own error

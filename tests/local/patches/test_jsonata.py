@@ -248,7 +248,7 @@ def test_jsonata_cached_expressions_answer_as_freshly_parsed_ones() -> None:
             )
         except Exception as exc:  # both ways must fail alike
             return ("error", str(exc))
-        return None if result is None else jsonata._plain(result)
+        return None if result is None else jsonata._python_value(result)
 
     everything = jsonata._as_json(values, to_json_str)
     fresh = [evaluate(expression, cached=False) for expression in expressions]
