@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install  ## The whole pipeline offline on the sample requests (runledger local run)
 	$(BIN)/runledger local run
 
-test: install  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
+test: install system-deps  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
 	$(BIN)/pytest -n auto --dist loadfile
 
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeSerializer
 
 from runledger_cli.ledger import RunRecord, read_items, read_statuses, run_id_of
 from runledger_cli.sam_template import (
@@ -39,6 +38,7 @@ from runledger_cli.sam_template import (
     parameter_defaults,
     read_ahead,
 )
+from runledger_local.admission import DEFAULT_STACK, dynamodb_item, request_problem
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
 from runledger_local.patches import LocalCloud, local_aws, speed_from_env
@@ -88,8 +88,6 @@ _NOT_EMULATED = frozenset(
 # Maps inside Batch properties whose keys are data, not API field names.
 _DATA_MAPS = frozenset({"Options", "Tags", "Parameters"})
 
-_serialize = TypeSerializer().serialize
-
 
 def _camel(value: Any) -> Any:
     """CloudFormation's PascalCase Batch properties in the Batch API's camelCase."""
@@ -128,7 +126,7 @@ class LocalPipeline:
         self,
         *,
         template: Path = TEMPLATE_PATH,
-        stack_name: str = "runledger-local",
+        stack_name: str = DEFAULT_STACK,
         parameters: Mapping[str, Any] | None = None,
         retry_sleep_scale: float = 0.0,
         mock_config_file: Path | None = None,
@@ -428,43 +426,13 @@ class LocalPipeline:
     # ------------------------------------------------------------------ runs
     def put_request(self, item: Mapping[str, Any]) -> str:
         """Write a request item (plain JSON) to the runs table; returns its pk."""
-        self.client("dynamodb").put_item(TableName=self.table_name, Item=_dynamodb_item(item))
+        self.client("dynamodb").put_item(TableName=self.table_name, Item=dynamodb_item(item))
         return str(item["pk"])
 
     def request_problem(self, item: Mapping[str, Any]) -> str | None:
-        """Why writing ``item`` to the runs table would start no run, or None if it would.
-
-        The item needs the table's key attributes, of their declared types; and the INSERT
-        record the table's stream makes of it must pass the pipe's filter. Otherwise
-        nothing happens on AWS either: PutItem fails, or the pipe drops the record.
-        """
-        try:
-            image = _dynamodb_item(item)
-        except (TypeError, ValueError, ArithmeticError) as exc:  # NaN, Infinity, ...
-            return f"it is not a DynamoDB item: {exc}"
-        table = self.client("dynamodb").describe_table(TableName=self.table_name)["Table"]
-        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-        keys: dict[str, Any] = {}
-        for key in table["KeySchema"]:
-            name = key["AttributeName"]
-            if types[name] not in image.get(name, {}):
-                expected = {"S": "a string", "N": "a number", "B": "binary"}[types[name]]
-                return f"the table's key attribute {name!r} must be {expected}"
-            keys[name] = image[name]
-        view = table.get("StreamSpecification", {}).get("StreamViewType", "")
-        stream: dict[str, Any] = {"Keys": keys, "StreamViewType": view}
-        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
-            stream["NewImage"] = image
-        record = {
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "dynamodb": stream,
-        }
-        if self.pipe.passes_filter(self.pipe.as_delivered(record)):
-            return None
-        patterns = " or ".join(json.dumps(json.loads(p)) for p in self.pipe.filter_patterns)
-        return f"the pipe {self.pipe.name} would not start a run for it: its filter is {patterns}"
+        """Why writing ``item`` to the runs table would start no run, or None if it would
+        (``admission.request_problem``, from this pipeline's template)."""
+        return request_problem(load_both(self.template)[0], item, self.stack_name)
 
     def read_run(self, pk: str) -> RunRecord:
         """The run with partition key ``pk`` as the table holds it now (its request is
@@ -584,23 +552,6 @@ def state_machine_definition(
     for key, value in substitutions.items():
         definition = definition.replace("${" + key + "}", str(value))
     return definition, substitutions
-
-
-def _decimal(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _decimal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decimal(v) for v in value]
-    return value
-
-
-def _dynamodb_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain JSON item in DynamoDB's typed form (floats as numbers, not rejected)."""
-    return {k: _serialize(_decimal(v)) for k, v in item.items()}
 
 
 def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:

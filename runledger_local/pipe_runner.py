@@ -61,28 +61,28 @@ Differs from AWS:
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import JSONParser, ResponseParser, ResponseParserFactory
-from moto.events.models import EventPattern
 
 from runledger_local.logs import get_logger
+from runledger_local.pipe_input import InputTemplateError, render_input_template
+from runledger_local.pipe_records import (
+    PipeFilter,
+    dlq_message,
+    iso_time,
+    pipes_record,
+    wire_json_client,
+)
 
 if TYPE_CHECKING:
-    from moto.events.utils import EventMessageType
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -90,6 +90,7 @@ __all__ = [
     "InputTemplateError",
     "PassResult",
     "PipeCounters",
+    "PipeFilter",
     "PipeRunner",
     "RunnerOptions",
     "dlq_message",
@@ -100,13 +101,6 @@ __all__ = [
 logger = get_logger(__name__)
 
 _GET_RECORDS_LIMIT = 1000
-_PLACEHOLDER = re.compile(r"<(\$[^<>\"\s]*|aws\.pipes\.[A-Za-z0-9.\-]+)>")
-_PATH_TOKEN = re.compile(r"\.([A-Za-z0-9_\-/]+|\*)|\[(\d+|\*)\]")
-_MISSING = object()
-
-
-class InputTemplateError(ValueError):
-    """An InputTemplate rendered to something that is not valid JSON."""
 
 
 @dataclass(frozen=True)
@@ -187,234 +181,6 @@ class _Shard:
     pending: list[_Record] = field(default_factory=list)
 
 
-# --- input transformation ---------------------------------------------------------------
-
-
-def _resolve_path(path: str, document: Any) -> Any:
-    """Evaluate the JSONPath subset Pipes supports; ``_MISSING`` when nothing matches."""
-    if not path.startswith("$"):
-        return _MISSING
-    rest = path[1:]
-    tokens: list[str] = []
-    position = 0
-    for match in _PATH_TOKEN.finditer(rest):
-        if match.start() != position:
-            return _MISSING
-        tokens.append(match.group(1) if match.group(1) is not None else f"[{match.group(2)}]")
-        position = match.end()
-    if position != len(rest):
-        return _MISSING
-    values = [document]
-    wildcard = False
-    for token in tokens:
-        next_values: list[Any] = []
-        for value in values:
-            if token in ("*", "[*]"):
-                wildcard = True
-                if isinstance(value, dict):
-                    next_values.extend(value.values())
-                elif isinstance(value, list):
-                    next_values.extend(value)
-            elif token.startswith("["):
-                index = int(token[1:-1])
-                if isinstance(value, list) and index < len(value):
-                    next_values.append(value[index])
-            elif isinstance(value, dict) and token in value:
-                next_values.append(value[token])
-        values = next_values
-    if wildcard:
-        return values
-    return values[0] if values else _MISSING
-
-
-def _string_state_after(text: str, in_string: bool) -> bool:
-    """Whether ``text``, read from a position inside/outside a JSON string, ends inside one."""
-    escaped = False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\" and in_string:
-            escaped = True
-        elif char == '"':
-            in_string = not in_string
-    return in_string
-
-
-def render_input_template(
-    template: str, event: Mapping[str, Any], variables: Mapping[str, Any] | None = None
-) -> Any:
-    """Apply a Pipes ``InputTemplate`` to one record and return the value to send.
-
-    Placeholders are ``<$.json.path>`` (dot names, ``[n]``, ``*`` / ``[*]`` wildcards,
-    which yield a list) and the reserved ``<aws.pipes.*>`` names found in ``variables``.
-
-    - A template that is exactly one placeholder yields that value (``None`` if missing).
-    - A template starting with ``{``, ``[`` or ``"`` is JSON: a placeholder inside a quoted
-      string is inserted as text (strings as they are, other values as their JSON), escaped
-      for the string, and ``""`` when the path is missing; outside quotes it is inserted as
-      JSON (strings quoted, objects and arrays as they are), ``null`` when missing. The
-      result must parse as JSON, or ``InputTemplateError`` is raised.
-    - Any other template is free text: values are inserted as text; the result is a string.
-    """
-    reserved = dict(variables or {})
-
-    def lookup(name: str) -> Any:
-        if name.startswith("$"):
-            return _resolve_path(name, event)
-        return reserved.get(name, _MISSING)
-
-    stripped = template.strip()
-    whole = _PLACEHOLDER.fullmatch(stripped)
-    if whole:
-        value = lookup(whole.group(1))
-        return None if value is _MISSING else value
-
-    def as_text(value: Any) -> str:
-        if value is _MISSING:
-            return ""
-        return value if isinstance(value, str) else json.dumps(value)
-
-    if not stripped.startswith(("{", "[", '"')):
-        return _PLACEHOLDER.sub(lambda m: as_text(lookup(m.group(1))), template)
-
-    parts: list[str] = []
-    in_string = False
-    position = 0
-    for match in _PLACEHOLDER.finditer(template):
-        literal = template[position : match.start()]
-        parts.append(literal)
-        in_string = _string_state_after(literal, in_string)
-        value = lookup(match.group(1))
-        if in_string:
-            parts.append(json.dumps(as_text(value))[1:-1])
-        else:
-            parts.append("null" if value is _MISSING else json.dumps(value))
-        position = match.end()
-    parts.append(template[position:])
-    rendered = "".join(parts)
-    try:
-        return json.loads(rendered)
-    except json.JSONDecodeError as error:
-        raise InputTemplateError(f"InputTemplate rendered invalid JSON: {error}") from error
-
-
-# --- records and DLQ messages -----------------------------------------------------------
-
-
-class _WireJSONParser(JSONParser):
-    """botocore's parser for the ``json`` protocol, without the walk over the output shape
-    that turns the answer's JSON into Python types (datetimes, bytes)."""
-
-    def _handle_json_body(self, raw_body: bytes, shape: Any) -> Any:
-        return json.loads(raw_body) if raw_body else {}
-
-
-class _WireJSONParsers(ResponseParserFactory):
-    def create_parser(self, protocol_name: str) -> ResponseParser:
-        if protocol_name == "json":
-            return _WireJSONParser()
-        return super().create_parser(protocol_name)
-
-
-def wire_json_client(service: str, **client_kwargs: Any) -> Any:
-    """A boto3 client whose answers (of a ``json``-protocol service) are the wire JSON.
-
-    Pipes reads a stream's records as the service sends them: attribute values in their
-    JSON form, ``ApproximateCreationDateTime`` in epoch seconds. boto3 turns that JSON
-    into Python types, which the runner would only turn back: the two walks took 2.3 ms
-    of the 3.5 ms of CPU the runner spent on a record of the bench. Requests, signing,
-    retries and errors are botocore's as usual; ``PipeRunner`` accepts either kind of
-    client.
-    """
-    session = botocore.session.get_session()
-    session.register_component("response_parser_factory", _WireJSONParsers())
-    boto3_session: Any = boto3.session.Session(botocore_session=session)
-    return boto3_session.client(service, **client_kwargs)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def _pipes_record(
-    raw: Mapping[str, Any], stream_arn: str, region: str
-) -> tuple[dict[str, Any], float]:
-    """Reshape a GetRecords record as Pipes delivers it; also return its creation time."""
-    stream = dict(raw.get("dynamodb", {}))
-    created = stream.get("ApproximateCreationDateTime")
-    if isinstance(created, dt.datetime):
-        created_at = created.timestamp()
-    elif isinstance(created, int | float):
-        created_at = float(created)
-    else:
-        created_at = time.time()
-    stream["ApproximateCreationDateTime"] = int(created_at)
-    record = dict(raw)
-    record["awsRegion"] = region
-    record["dynamodb"] = stream
-    record["eventSourceARN"] = stream_arn
-    if isinstance(created, int | float):  # wire JSON (wire_json_client): JSON already
-        return record, created_at
-    return _jsonable(record), created_at
-
-
-def _iso(epoch: float) -> str:
-    moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def dlq_message(
-    *,
-    pipe_arn: str,
-    stream_arn: str,
-    shard_id: str,
-    records: Sequence[Mapping[str, Any]],
-    condition: str,
-    invoke_count: int,
-    error_code: str,
-    error_message: str,
-    now: float,
-) -> dict[str, Any]:
-    """The body sent to the DLQ for one failed batch.
-
-    Shaped like the stream failure record of Lambda event source mappings, which Pipes'
-    stream sources share: the failure context and the batch's position in the stream, not
-    the records (read them again with GetShardIterator AT_SEQUENCE_NUMBER while the stream
-    keeps them). ``condition`` is ``RetryAttemptsExhausted``, ``RecordAgeExceeded`` or the
-    local ``InputTransformationFailed``.
-    """
-    first = records[0]["dynamodb"]
-    last = records[-1]["dynamodb"]
-    return {
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "pipeArn": pipe_arn,
-            "condition": condition,
-            "approximateInvokeCount": invoke_count,
-        },
-        "responseContext": {"errorCode": error_code, "errorMessage": error_message},
-        "version": "1.0",
-        "timestamp": _iso(now),
-        "DDBStreamBatchInfo": {
-            "shardId": shard_id,
-            "startSequenceNumber": first["SequenceNumber"],
-            "endSequenceNumber": last["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": _iso(first["ApproximateCreationDateTime"]),
-            "approximateArrivalOfLastRecord": _iso(last["ApproximateCreationDateTime"]),
-            "batchSize": len(records),
-            "streamArn": stream_arn,
-        },
-    }
-
-
 # --- the runner -------------------------------------------------------------------------
 
 
@@ -469,10 +235,8 @@ class PipeRunner:
         self.max_record_age = _int_param(stream_params, "MaximumRecordAgeInSeconds", -1)
         self.bisect = stream_params.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
         self.dlq_arn: str | None = (stream_params.get("DeadLetterConfig") or {}).get("Arn")
-        filters = (source.get("FilterCriteria") or {}).get("Filters") or []
-        #: The FilterCriteria patterns as written; a record passes if any matches (or none).
-        self.filter_patterns = [str(f["Pattern"]) for f in filters]
-        self._patterns = [EventPattern.load(pattern) for pattern in self.filter_patterns]
+        #: The FilterCriteria: a record passes if any pattern matches (or there is none).
+        self.filter = PipeFilter.of(source)
 
         target = properties.get("TargetParameters") or {}
         sfn_params = target.get("StepFunctionStateMachineParameters") or {}
@@ -506,12 +270,11 @@ class PipeRunner:
 
     def as_delivered(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """A DynamoDB Streams (GetRecords) record as this pipe delivers it to its filter."""
-        return _pipes_record(raw, self.stream_arn, self.region)[0]
+        return pipes_record(raw, self.stream_arn, self.region)[0]
 
     def passes_filter(self, event: Mapping[str, Any]) -> bool:
         """Whether a stream record, as the pipe reshapes it, passes its FilterCriteria."""
-        message = cast("EventMessageType", event)
-        return not self._patterns or any(p.matches_event(message) for p in self._patterns)
+        return self.filter.passes(event)
 
     @property
     def counters(self) -> PipeCounters:
@@ -701,7 +464,7 @@ class PipeRunner:
         now = self.options.clock()
         filtered_out = 0
         for raw in response.get("Records", []):
-            event, created_at = _pipes_record(raw, self.stream_arn, self.region)
+            event, created_at = pipes_record(raw, self.stream_arn, self.region)
             shard.last_sequence = event["dynamodb"].get("SequenceNumber", shard.last_sequence)
             if not self.passes_filter(event):
                 filtered_out += 1
@@ -790,7 +553,7 @@ class PipeRunner:
         }
         items = []
         for record in records:
-            variables["aws.pipes.event.ingestion-time"] = _iso(record.read_at)
+            variables["aws.pipes.event.ingestion-time"] = iso_time(record.read_at)
             variables["aws.pipes.event"] = variables["aws.pipes.event.json"] = record.event
             items.append(render_input_template(self.input_template, record.event, variables))
         return json.dumps(items)

@@ -101,9 +101,21 @@ def _engine_logs_to(stream: TextIO) -> Iterator[None]:
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
     from runledger.pricing import format_usd
     from runledger_cli.ledger import RunRecord
+    from runledger_cli.sam_template import TEMPLATE_PATH, load_both
+    from runledger_local.admission import request_problem
     from runledger_local.cloud import TERMINAL, LocalPipeline
 
     requests = read_requests(paths)
+    # Refused before the cloud starts: written, they would wait for the timeout and start
+    # nothing (the template is read in a child, and the cloud reuses what it read).
+    template = load_both(TEMPLATE_PATH)[0]
+    problems = [
+        f"{path}: {problem}"
+        for path, item in zip(paths, requests, strict=True)
+        if (problem := request_problem(template, item))
+    ]
+    if problems:
+        raise UsageError("; ".join(problems))
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
     last = ""
 
@@ -130,13 +142,6 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
         _engine_logs_to(log),
         LocalPipeline() as pipeline,
     ):
-        problems = [
-            f"{path}: {problem}"
-            for path, item in zip(paths, requests, strict=True)
-            if (problem := pipeline.request_problem(item))
-        ]
-        if problems:  # written, they would wait for the timeout and start nothing
-            raise UsageError("; ".join(problems))
         print(
             f"writing {len(requests)} request(s) to table {pipeline.table_name}",
             file=terminal,

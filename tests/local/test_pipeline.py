@@ -206,7 +206,7 @@ def test_a_request_that_would_start_no_run_is_told_apart_as_the_pipe_tells_it(
     problem = pipeline.request_problem(done)
     assert problem is not None
     assert pipeline.pipe.name in problem
-    assert json.dumps(json.loads(pipeline.pipe.filter_patterns[0])) in problem
+    assert json.dumps(json.loads(pipeline.pipe.filter.patterns[0])) in problem
     # The pipe itself drops the record the table's stream makes of that item.
     assert pipeline.pipe.wait_idle(10)
     before = pipeline.pipe.counters
