@@ -189,8 +189,6 @@ class LocalPipeline:
                     speed=self.speed,
                 )
             )
-            # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
-            self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
             self._create_stack()
             self.rules = RuleRunner(
                 events=self.client("events"),

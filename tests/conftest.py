@@ -40,7 +40,6 @@ FAKE_AWS_ENV = {
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "POWERTOOLS_SERVICE_NAME": "runledger",
     "POWERTOOLS_METRICS_NAMESPACE": "runledger",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 
