@@ -33,8 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import CollectMetricsEvent
-from runledger.results import collect_metrics
+from runledger.results import CollectMetricsEvent, collect_metrics
 
 logger = Logger()
 metrics = Metrics()

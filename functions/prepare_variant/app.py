@@ -34,8 +34,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import PrepareVariantEvent
-from runledger.variants import prepare_variant
+from runledger.variants import PrepareVariantEvent, prepare_variant
 
 logger = Logger()
 metrics = Metrics()

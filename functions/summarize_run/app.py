@@ -49,8 +49,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import SummarizeRunEvent
-from runledger.summary import summarize_run
+from runledger.summary import SummarizeRunEvent, summarize_run
 from runledger.usage import read_usage
 
 logger = Logger()

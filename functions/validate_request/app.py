@@ -26,8 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import ValidateRequestEvent
-from runledger.validation import validate_request
+from runledger.validation import ValidateRequestEvent, validate_request
 
 logger = Logger()
 metrics = Metrics()

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from runledger.models import RunLimits, RunRequest
+from runledger.models import RunRequest
 from runledger.validation import (
     MAX_REASON_CHARS,
+    RunLimits,
     format_reason,
     validate_request,
     worst_case_seconds,

@@ -10,14 +10,14 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
-from runledger.models import CollectMetricsEvent, PrepareVariantEvent
 from runledger.results import (
+    CollectMetricsEvent,
     JobNotSucceededError,
     MetricsNotFoundError,
     collect_metrics,
     read_metrics,
 )
-from runledger.variants import batch_job_name, prepare_variant
+from runledger.variants import PrepareVariantEvent, batch_job_name, prepare_variant
 from runledger.workflows import UnknownWorkflowError
 
 PRICES = json.loads(
