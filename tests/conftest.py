@@ -6,6 +6,8 @@
 * ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
   under a unique module name (every handler file is called app.py: never ``import app``).
 * ``lambda_context`` is a stand-in for the Lambda context object.
+* Locations are S3 objects only, as on AWS; the ``local_paths`` fixture lets local files
+  be locations, as the local cloud does for the functions it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from runledger.storage import LOCAL_PATHS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -51,6 +55,7 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_DEFAULT_PROFILE",
         "AWS_ROLE_ARN",
         "AWS_WEB_IDENTITY_TOKEN_FILE",
+        LOCAL_PATHS_ENV,  # as on AWS: only S3 locations, unless a test asks (local_paths)
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_AWS_ENV.items():
@@ -166,6 +171,12 @@ def read_event(relative_path: str) -> Any:
 def load_event() -> Callable[[str], Any]:
     """``load_event("validate_request.json")`` -> the parsed events/ file."""
     return read_event
+
+
+@pytest.fixture
+def local_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local files are locations, as in the functions the local cloud runs (runledger.storage)."""
+    monkeypatch.setenv(LOCAL_PATHS_ENV, "1")
 
 
 @pytest.fixture
