@@ -82,7 +82,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def read_metrics(uri: str) -> dict[str, Any]:
-    """The JSON object a job wrote at ``uri`` (``s3://``, ``file://`` or a path).
+    """The JSON object a job wrote at ``uri`` (``s3://``; in the local cloud, a local file).
 
     Raises:
         MetricsNotFoundError: missing, access denied, malformed URI, not JSON, NaN or

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from runledger.dynamo import from_dynamodb_json
 from runledger.models import PK_PREFIX, REQUEST_SK, split_run_items
+from runledger_cli.cost_constants import GroupBy
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 RUNS_TABLE_OUTPUT = "RunsTableName"
 #: The per-run tags every Batch job carries (the RunJob state's Tags).
 RUN_TAG, VARIANT_TAG, WORKFLOW_TAG, COST_CENTER_TAG = "run-id", "variant", "workflow", "cost-center"
-GroupBy = Literal["run", "workflow", "cost-center", "day"]
-GROUPINGS: tuple[GroupBy, ...] = ("run", "workflow", "cost-center", "day")
-#: The services of a run's estimate, in the order of ``cost.breakdown``.
-SERVICES = ("batch", "stepfunctions", "lambda", "pipes", "dynamodb")
 #: Cost Explorer's SERVICE dimension values -> the estimate's service. Fargate tasks of
 #: Batch jobs are billed as Amazon Elastic Container Service.
 CE_SERVICES = {
