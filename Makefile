@@ -21,7 +21,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test lint transformed checkov-install checkov check build clean system-deps graph report-example bench bench-compare
+.PHONY: help install run test lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -76,7 +76,11 @@ check: lint checkov test  ## Everything CI checks: make lint, make checkov, make
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build
 
-bench: install  ## 100 runs of 3 variants through the local cloud, 3 times (medians; minutes)
+# One process, no xdist: the budgets compare timings taken side by side.
+perf: install  ## Performance budgets (pytest -m perf): each handler's cold import <= 1.3x bare Powertools
+	$(BIN)/pytest -m perf -p no:xdist tests/perf
+
+bench: perf  ## make perf, then 100 runs of 3 variants through the local cloud, 3 times (medians; minutes)
 	$(BIN)/python bench/bench_local_runs.py --runs 100 --repeat 3
 
 bench-compare: install  ## The bench for REV=<commit> and the working tree, in turn (3 rounds)

@@ -1,4 +1,4 @@
-"""The run request contract and the shapes the Lambda steps exchange with the state machine.
+"""The run request contract, and the shapes more than one Lambda step shares.
 
 ``RunRequest`` (with ``Variant`` and the workflow's input model) is the contract of a run
 request and its documentation: the docstrings and field descriptions below are what the
@@ -13,8 +13,11 @@ like this (plain JSON; the table stores it as DynamoDB JSON)::
        {"name": "spot-2vcpu", "vcpus": 2, "memory_mib": 4096, "capacity": "SPOT"}]}
 
 The request models are strict (a number written as a string is an error, not coerced) and
-forbid unknown attributes. The handler event models further down are built by the state
-machine, not by people: they are lax and ignore attributes they do not use.
+forbid unknown attributes. The events and results of each Lambda step live with the step
+(runledger.validation, .variants, .results, .summary and .closing), so that a handler
+builds only its own models when it starts cold (docs/cold-start.md); those at the end of
+this module are shared by the steps. Events are built by the state machine, not by
+people: they are lax (``StepEvent``) and ignore attributes they do not use.
 """
 
 from __future__ import annotations
@@ -27,9 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SerializerFunctionWrapHandler,
     field_validator,
-    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -274,86 +275,13 @@ def run_id_from_pk(pk: str) -> str:
     return pk.removeprefix(PK_PREFIX)
 
 
-# --------------------------------------------------------------------------- handler I/O
+# --------------------------------------------------------------------------- shared by the steps
 
 
-class _Event(BaseModel):
+class StepEvent(BaseModel):
     """Base of the events the state machine sends: lax, unknown keys ignored."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class ValidateRequestEvent(_Event):
-    """validate_request's event: ``{"pk": "RUN#...", "image": <NewImage, DynamoDB JSON>}``.
-
-    Both are ``Any`` on purpose: whatever the table holds must end as ``valid: false``
-    with a reason, never as a parse error.
-    """
-
-    pk: Any = None
-    image: Any = None
-    limits: RunLimits | None = None
-
-
-class RunLimits(BaseModel):
-    """What bounds a run's duration, as the ValidateRequest state passes them."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    run_timeout_seconds: int = Field(gt=0, description="The execution's TimeoutSeconds.")
-    max_concurrency: int = Field(ge=0, description="The Map's MaxConcurrency (0: no limit).")
-    job_attempts: int = Field(ge=1, description="Batch attempts per job.")
-    job_queue_seconds: int = Field(
-        ge=0, description="RunJob's allowance for queueing and task starts, per job."
-    )
-
-
-class ValidationResult(BaseModel):
-    """validate_request's result: ``{"valid", "request", "reason"}``."""
-
-    valid: bool
-    request: RunRequest | None = Field(description="The normalized request when valid.")
-    reason: str | None = Field(description="One line per problem when invalid (<= 1000 chars).")
-
-
-class PrepareVariantEvent(_Event):
-    """prepare_variant's event: the run's identity and input plus one variant."""
-
-    run_id: RunId
-    workflow: str
-    cost_center: CostCenter
-    input: dict[str, Any]
-    variant: Variant
-
-
-class ResourceRequirement(BaseModel):
-    """A Batch ContainerOverrides resource requirement (``Type`` VCPU or MEMORY)."""
-
-    Type: Literal["VCPU", "MEMORY"]
-    Value: str
-
-
-class EnvironmentVariable(BaseModel):
-    """A Batch ContainerOverrides environment variable."""
-
-    Name: str
-    Value: str
-
-
-class ContainerOverrides(BaseModel):
-    """Batch SubmitJob ``ContainerOverrides``, in the Step Functions (PascalCase) shape."""
-
-    ResourceRequirements: list[ResourceRequirement]
-    Environment: list[EnvironmentVariable]
-
-
-class PreparedJob(BaseModel):
-    """prepare_variant's result: what RunJob submits and where the job writes its metrics."""
-
-    job_name: str = Field(description="<run_id>-<variant> in [A-Za-z0-9_-], <= 128 chars.")
-    results_uri: str = Field(description="Where the job writes metrics.json.")
-    container_overrides: ContainerOverrides
-    timeout_seconds: int = Field(description="The variant's Batch attempt timeout.")
 
 
 class AttemptTime(BaseModel):
@@ -373,46 +301,6 @@ class AttemptTime(BaseModel):
         if self.started_at is None or self.stopped_at is None:
             return None
         return max(0, self.stopped_at - self.started_at) / 1000
-
-
-class BatchJob(BaseModel):
-    """The finished Batch job as RunJob reports it (times in epoch milliseconds).
-
-    ``started_at``/``stopped_at`` are the job's (its last attempt's); ``attempt_times``
-    has every attempt's, from the ``.sync`` result's ``Attempts``.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    job_id: str
-    status: str
-    started_at: int = Field(ge=0)
-    stopped_at: int = Field(ge=0)
-    attempts: int = Field(default=1, ge=0)
-    attempt_times: list[AttemptTime] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _stops_after_it_starts(self) -> BatchJob:
-        if self.stopped_at < self.started_at:
-            raise ValueError(
-                f"stopped_at ({self.stopped_at}) is before started_at ({self.started_at})"
-            )
-        return self
-
-    def billed_attempts(self) -> list[AttemptTime]:
-        """The attempts to price: ``attempt_times`` when RunJob sent them, else the job's times."""
-        if self.attempt_times:
-            return list(self.attempt_times)
-        return [AttemptTime(started_at=self.started_at, stopped_at=self.stopped_at)]
-
-
-class CollectMetricsEvent(_Event):
-    """collect_metrics' event: the variant, where its metrics are, and its finished job."""
-
-    run_id: RunId
-    variant: Variant
-    results_uri: str
-    job: BatchJob
 
 
 class VariantCost(BaseModel):
@@ -445,170 +333,3 @@ class VariantSucceeded(BaseModel):
     metrics: dict[str, Any]
     cost: VariantCost
     attributes: dict[str, Any] | None = None
-
-
-class VariantFailed(BaseModel):
-    """A variant the state machine caught failing.
-
-    ``{"name", "status": "FAILED", "error", "cause"}``: Step Functions' error name and cause.
-    """
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    status: Literal["FAILED"]
-    error: str | None = None
-    cause: str | None = None
-
-
-VariantOutcome = Annotated[VariantSucceeded | VariantFailed, Field(discriminator="status")]
-
-
-class SummarizeRunEvent(_Event):
-    """summarize_run's event: the validated request and one outcome per variant."""
-
-    run_id: RunId
-    request: RunRequest
-    variants: list[VariantOutcome]
-    transitions_estimate: int | None = Field(
-        default=None, ge=0, description="State transitions, if the caller counted them."
-    )
-    execution: str | None = Field(
-        default=None,
-        description="ARN of the execution summarizing; its history gives the measured usage.",
-    )
-
-
-class Fastest(BaseModel):
-    """The succeeded variant with the shortest Batch duration."""
-
-    name: str
-    duration_seconds: float
-
-
-class Cheapest(BaseModel):
-    """The succeeded variant with the lowest Batch cost."""
-
-    name: str
-    batch_usd: float
-
-
-class RunSummary(BaseModel):
-    """How the variants did."""
-
-    variants_total: int
-    variants_succeeded: int
-    variants_failed: int
-    failed_variants: list[str]
-    fastest: Fastest | None = Field(description="None when no variant succeeded.")
-    cheapest: Cheapest | None = Field(description="None when no variant succeeded.")
-
-
-class CostBreakdown(BaseModel):
-    """The run's estimated cost by service, USD."""
-
-    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
-
-    batch: float
-    stepfunctions: float
-    lambda_: float = Field(alias="lambda")
-    pipes: float
-    dynamodb: float
-
-
-Basis = Literal["measured", "modelled", "counted"]
-
-
-class BatchUsage(BaseModel):
-    """Fargate usage of the run's priced jobs (measured: Batch start/stop of every attempt)."""
-
-    basis: Basis = "measured"
-    jobs: int
-    attempts: int
-    billed_seconds: int
-    vcpu_seconds: float
-    gib_seconds: float
-
-
-class LambdaUsage(BaseModel):
-    """Lambda usage: invocations x configured memory x billed seconds per invocation."""
-
-    basis: Basis = "modelled"
-    invocations: int
-    memory_mb: int
-    seconds_per_invocation: float
-    gb_seconds: float
-    arch: str
-
-
-class TransitionUsage(BaseModel):
-    """Step Functions Standard state transitions."""
-
-    basis: Basis
-    transitions: int
-
-
-class PipesUsage(BaseModel):
-    """EventBridge Pipes requests (events that passed the filter, per 64 KB chunk)."""
-
-    basis: Basis = "modelled"
-    requests: int
-
-
-class DynamoDBUsage(BaseModel):
-    """DynamoDB on-demand write request units of the workflow's write-backs."""
-
-    basis: Basis = "modelled"
-    write_request_units: int
-
-
-class RunUsage(BaseModel):
-    """What the run used, per service, as priced in ``RunCost.breakdown``."""
-
-    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
-
-    batch: BatchUsage
-    lambda_: LambdaUsage = Field(alias="lambda")
-    stepfunctions: TransitionUsage
-    pipes: PipesUsage
-    dynamodb: DynamoDBUsage
-
-
-class RunCost(BaseModel):
-    """The run's estimated cost: unit prices from runledger/prices.json times ``usage``."""
-
-    currency: Literal["USD"] = "USD"
-    total_usd: float
-    breakdown: CostBreakdown
-    by_variant: dict[str, float] = Field(
-        description="Batch USD per variant whose job times are known: every succeeded "
-        "variant, and failed ones whose Batch failure carried its attempts."
-    )
-    unpriced_variants: list[str] = Field(
-        default_factory=list,
-        description="Failed variants whose job times are unknown: if their job ran, its "
-        "cost is missing from the estimate.",
-    )
-    usage: RunUsage
-    price_region: str
-    prices_as_of: str
-
-
-class SummarizeRunResult(BaseModel):
-    """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
-
-    status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
-    error: str | None = Field(default=None, description="FAILED: AllVariantsFailedError.")
-    cause: str | None = Field(default=None, description="FAILED: each variant and its error.")
-    summary: RunSummary
-    cost: RunCost
-    attributes: dict[str, Any]
-
-    @model_serializer(mode="wrap")
-    def _without_unset_failure(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # error and cause belong to FAILED results only; a SUCCEEDED one has neither key.
-        data: dict[str, Any] = handler(self)
-        for key in ("error", "cause"):
-            if data.get(key) is None:
-                data.pop(key, None)
-        return data

@@ -11,11 +11,15 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runledger import pricing
 from runledger.dynamo import to_dynamodb_json
 from runledger.models import (
-    CollectMetricsEvent,
+    AttemptTime,
+    RunId,
+    StepEvent,
+    Variant,
     VariantCost,
     VariantSucceeded,
     compact_number,
@@ -23,6 +27,46 @@ from runledger.models import (
 from runledger.storage import LocationError, ObjectNotFoundError, read_bytes
 
 logger = Logger(child=True)
+
+
+class BatchJob(BaseModel):
+    """The finished Batch job as RunJob reports it (times in epoch milliseconds).
+
+    ``started_at``/``stopped_at`` are the job's (its last attempt's); ``attempt_times``
+    has every attempt's, from the ``.sync`` result's ``Attempts``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    job_id: str
+    status: str
+    started_at: int = Field(ge=0)
+    stopped_at: int = Field(ge=0)
+    attempts: int = Field(default=1, ge=0)
+    attempt_times: list[AttemptTime] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _stops_after_it_starts(self) -> BatchJob:
+        if self.stopped_at < self.started_at:
+            raise ValueError(
+                f"stopped_at ({self.stopped_at}) is before started_at ({self.started_at})"
+            )
+        return self
+
+    def billed_attempts(self) -> list[AttemptTime]:
+        """The attempts to price: ``attempt_times`` when RunJob sent them, else the job's times."""
+        if self.attempt_times:
+            return list(self.attempt_times)
+        return [AttemptTime(started_at=self.started_at, stopped_at=self.stopped_at)]
+
+
+class CollectMetricsEvent(StepEvent):
+    """collect_metrics' event: the variant, where its metrics are, and its finished job."""
+
+    run_id: RunId
+    variant: Variant
+    results_uri: str
+    job: BatchJob
 
 
 class MetricsNotFoundError(Exception):
@@ -38,7 +82,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def read_metrics(uri: str) -> dict[str, Any]:
-    """The JSON object a job wrote at ``uri`` (``s3://``, ``file://`` or a path).
+    """The JSON object a job wrote at ``uri`` (``s3://``; in the local cloud, a local file).
 
     Raises:
         MetricsNotFoundError: missing, access denied, malformed URI, not JSON, NaN or

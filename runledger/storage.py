@@ -1,16 +1,21 @@
-"""Where inputs and results live: ``s3://bucket/key``, ``file:///abs/path`` or a plain path.
+"""Where inputs and results live: ``s3://bucket/key``; in the local cloud, local files too.
 
-Deployed runs use S3. The local cloud (``runledger_local``) runs Batch jobs as local
-processes, so it hands out ``file://`` URIs or plain paths; every reader here accepts all
-three. The rules match the kmer-count job's own parser (jobs/kmer_count/kmer_count.py), so
-a URI this module accepts is one the job can open.
+Deployed, every location is an S3 object, and anything else (``file:///abs/path``, a
+plain path, another scheme) is a ``LocationError``: a request naming one ends INVALID.
+Local files are an option of the emulator: the local cloud (``runledger_local``) runs
+Batch jobs as local processes and sets ``RUNLEDGER_LOCAL_PATHS=1`` for the functions it
+runs, and only then do ``file:///abs/path`` and plain paths parse (``local_paths``). The
+rules match the kmer-count job's own parser (jobs/kmer_count/kmer_count.py), so a URI
+this module accepts is one the job can open.
 
 boto3 is imported on first S3 use (``runledger.clients``), not with the module: the
-request models use ``parse_location``, and prepare_variant needs no AWS SDK at all.
+request models use ``parse_location``, and validate_request and prepare_variant call no
+AWS service, so they never load it (docs/cold-start.md).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +29,15 @@ if TYPE_CHECKING:
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
+#: Set to ``1`` (by the local cloud, for the functions it runs), local files are locations.
+LOCAL_PATHS_ENV = "RUNLEDGER_LOCAL_PATHS"
+
 #: S3 error codes that mean "this object is not there for you" (not a transient fault).
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound", "AccessDenied", "403"})
 
 
 class LocationError(ValueError):
-    """A URI that is neither ``s3://bucket/key``, ``file:///path`` nor a plain path."""
+    """A URI that is not ``s3://bucket/key`` (nor, with ``local_paths()``, a local file)."""
 
 
 class ObjectNotFoundError(FileNotFoundError):
@@ -46,12 +54,20 @@ class Location:
     path: str = ""
 
 
+def local_paths() -> bool:
+    """Whether local files are locations: ``RUNLEDGER_LOCAL_PATHS=1``, which only the local
+    cloud sets. Read at each call, so in-process functions see their own environment."""
+    return os.environ.get(LOCAL_PATHS_ENV) == "1"
+
+
 def parse_location(uri: str) -> Location:
-    """Parse ``s3://bucket/key``, ``file:///abs/path`` (or ``file://localhost/...``) or a path.
+    """Parse ``s3://bucket/key``; with ``local_paths()`` also ``file:///abs/path`` (or
+    ``file://localhost/...``) and plain paths.
 
     Raises:
         LocationError: for an empty URI, an S3 URI without bucket or key (or a key ending in
-            ``/``), a ``file://`` URI with a remote host, or any other scheme.
+            ``/``), any other scheme; without ``local_paths()`` a ``file://`` URI or a
+            path, with it a ``file://`` URI with a remote host.
     """
     if not uri:
         raise LocationError("must not be empty")
@@ -61,14 +77,20 @@ def parse_location(uri: str) -> Location:
         if not parts.netloc or not key or key.endswith("/"):
             raise LocationError(f"must look like s3://bucket/key, got {uri!r}")
         return Location("s3", bucket=parts.netloc, key=key)
-    if uri.startswith("file://"):
+    if uri.startswith("file://") or not _SCHEME.match(uri):
+        if not local_paths():
+            raise LocationError(
+                f"must be an S3 object, s3://bucket/key, got {uri!r} (local files are read "
+                "only in the local cloud)"
+            )
+        if not uri.startswith("file://"):
+            return Location("file", path=uri)
         parts = urlsplit(uri)
         if parts.netloc not in {"", "localhost"} or not parts.path:
             raise LocationError(f"must look like file:///absolute/path, got {uri!r}")
         return Location("file", path=unquote(parts.path))
-    if _SCHEME.match(uri):
-        raise LocationError(f"unsupported scheme in {uri!r} (use s3://, file:// or a path)")
-    return Location("file", path=uri)
+    use = "s3://, file:// or a path" if local_paths() else "s3://bucket/key"
+    raise LocationError(f"unsupported scheme in {uri!r} (use {use})")
 
 
 def join_uri(base: str, *parts: str) -> str:

@@ -12,34 +12,197 @@ records it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from runledger import pricing
 from runledger.dynamo import to_attribute_value
 from runledger.models import (
     AttemptTime,
-    BatchUsage,
-    Cheapest,
-    CostBreakdown,
-    DynamoDBUsage,
-    Fastest,
-    LambdaUsage,
-    PipesUsage,
-    RunCost,
-    RunSummary,
-    RunUsage,
-    SummarizeRunEvent,
-    SummarizeRunResult,
-    TransitionUsage,
+    RunId,
+    RunRequest,
+    StepEvent,
     Variant,
-    VariantFailed,
     VariantSucceeded,
 )
 from runledger.usage import HistoryUsage
 
 logger = Logger(child=True)
+
+
+class VariantFailed(BaseModel):
+    """A variant the state machine caught failing.
+
+    ``{"name", "status": "FAILED", "error", "cause"}``: Step Functions' error name and cause.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    status: Literal["FAILED"]
+    error: str | None = None
+    cause: str | None = None
+
+
+VariantOutcome = Annotated[VariantSucceeded | VariantFailed, Field(discriminator="status")]
+
+
+class SummarizeRunEvent(StepEvent):
+    """summarize_run's event: the validated request and one outcome per variant."""
+
+    run_id: RunId
+    request: RunRequest
+    variants: list[VariantOutcome]
+    transitions_estimate: int | None = Field(
+        default=None, ge=0, description="State transitions, if the caller counted them."
+    )
+    execution: str | None = Field(
+        default=None,
+        description="ARN of the execution summarizing; its history gives the measured usage.",
+    )
+
+
+class Fastest(BaseModel):
+    """The succeeded variant with the shortest Batch duration."""
+
+    name: str
+    duration_seconds: float
+
+
+class Cheapest(BaseModel):
+    """The succeeded variant with the lowest Batch cost."""
+
+    name: str
+    batch_usd: float
+
+
+class RunSummary(BaseModel):
+    """How the variants did."""
+
+    variants_total: int
+    variants_succeeded: int
+    variants_failed: int
+    failed_variants: list[str]
+    fastest: Fastest | None = Field(description="None when no variant succeeded.")
+    cheapest: Cheapest | None = Field(description="None when no variant succeeded.")
+
+
+class CostBreakdown(BaseModel):
+    """The run's estimated cost by service, USD."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    batch: float
+    stepfunctions: float
+    lambda_: float = Field(alias="lambda")
+    pipes: float
+    dynamodb: float
+
+
+Basis = Literal["measured", "modelled", "counted"]
+
+
+class BatchUsage(BaseModel):
+    """Fargate usage of the run's priced jobs (measured: Batch start/stop of every attempt)."""
+
+    basis: Basis = "measured"
+    jobs: int
+    attempts: int
+    billed_seconds: int
+    vcpu_seconds: float
+    gib_seconds: float
+
+
+class LambdaUsage(BaseModel):
+    """Lambda usage: invocations x configured memory x billed seconds per invocation."""
+
+    basis: Basis = "modelled"
+    invocations: int
+    memory_mb: int
+    seconds_per_invocation: float
+    gb_seconds: float
+    arch: str
+
+
+class TransitionUsage(BaseModel):
+    """Step Functions Standard state transitions."""
+
+    basis: Basis
+    transitions: int
+
+
+class PipesUsage(BaseModel):
+    """EventBridge Pipes requests (events that passed the filter, per 64 KB chunk)."""
+
+    basis: Basis = "modelled"
+    requests: int
+
+
+class DynamoDBUsage(BaseModel):
+    """DynamoDB on-demand write request units of the workflow's write-backs."""
+
+    basis: Basis = "modelled"
+    write_request_units: int
+
+
+class RunUsage(BaseModel):
+    """What the run used, per service, as priced in ``RunCost.breakdown``."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    batch: BatchUsage
+    lambda_: LambdaUsage = Field(alias="lambda")
+    stepfunctions: TransitionUsage
+    pipes: PipesUsage
+    dynamodb: DynamoDBUsage
+
+
+class RunCost(BaseModel):
+    """The run's estimated cost: unit prices from runledger/prices.json times ``usage``."""
+
+    currency: Literal["USD"] = "USD"
+    total_usd: float
+    breakdown: CostBreakdown
+    by_variant: dict[str, float] = Field(
+        description="Batch USD per variant whose job times are known: every succeeded "
+        "variant, and failed ones whose Batch failure carried its attempts."
+    )
+    unpriced_variants: list[str] = Field(
+        default_factory=list,
+        description="Failed variants whose job times are unknown: if their job ran, its "
+        "cost is missing from the estimate.",
+    )
+    usage: RunUsage
+    price_region: str
+    prices_as_of: str
+
+
+class SummarizeRunResult(BaseModel):
+    """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
+
+    status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
+    error: str | None = Field(default=None, description="FAILED: AllVariantsFailedError.")
+    cause: str | None = Field(default=None, description="FAILED: each variant and its error.")
+    summary: RunSummary
+    cost: RunCost
+    attributes: dict[str, Any]
+
+    @model_serializer(mode="wrap")
+    def _without_unset_failure(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # error and cause belong to FAILED results only; a SUCCEEDED one has neither key.
+        data: dict[str, Any] = handler(self)
+        for key in ("error", "cause"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 ALL_VARIANTS_FAILED = "AllVariantsFailedError"

@@ -15,22 +15,55 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from runledger.dynamo import from_dynamodb_json
 from runledger.models import (
     IGNORED_ATTRIBUTES,
     MAX_REQUEST_BYTES,
-    RunLimits,
     RunRequest,
-    ValidationResult,
+    StepEvent,
     run_id_from_pk,
 )
 from runledger.storage import parse_location
 from runledger.workflows import get_workflow
 
 logger = Logger(child=True)
+
+
+class RunLimits(BaseModel):
+    """What bounds a run's duration, as the ValidateRequest state passes them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_timeout_seconds: int = Field(gt=0, description="The execution's TimeoutSeconds.")
+    max_concurrency: int = Field(ge=0, description="The Map's MaxConcurrency (0: no limit).")
+    job_attempts: int = Field(ge=1, description="Batch attempts per job.")
+    job_queue_seconds: int = Field(
+        ge=0, description="RunJob's allowance for queueing and task starts, per job."
+    )
+
+
+class ValidateRequestEvent(StepEvent):
+    """validate_request's event: ``{"pk": "RUN#...", "image": <NewImage, DynamoDB JSON>}``.
+
+    Both are ``Any`` on purpose: whatever the table holds must end as ``valid: false``
+    with a reason, never as a parse error.
+    """
+
+    pk: Any = None
+    image: Any = None
+    limits: RunLimits | None = None
+
+
+class ValidationResult(BaseModel):
+    """validate_request's result: ``{"valid", "request", "reason"}``."""
+
+    valid: bool
+    request: RunRequest | None = Field(description="The normalized request when valid.")
+    reason: str | None = Field(description="One line per problem when invalid (<= 1000 chars).")
+
 
 #: Longest reason returned (the state machine writes it on the item).
 MAX_REASON_CHARS = 1000

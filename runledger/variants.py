@@ -8,17 +8,12 @@ It imports no AWS SDK: the function has nothing to call.
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, Field
 
-from runledger.models import (
-    ContainerOverrides,
-    EnvironmentVariable,
-    PreparedJob,
-    PrepareVariantEvent,
-    ResourceRequirement,
-    format_vcpus,
-)
+from runledger.models import CostCenter, RunId, StepEvent, Variant, format_vcpus
 from runledger.storage import join_uri
 from runledger.workflows import get_workflow
 
@@ -27,6 +22,46 @@ logger = Logger(child=True)
 MAX_JOB_NAME = 128
 METRICS_FILE = "metrics.json"
 _NOT_IN_JOB_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class PrepareVariantEvent(StepEvent):
+    """prepare_variant's event: the run's identity and input plus one variant."""
+
+    run_id: RunId
+    workflow: str
+    cost_center: CostCenter
+    input: dict[str, Any]
+    variant: Variant
+
+
+class ResourceRequirement(BaseModel):
+    """A Batch ContainerOverrides resource requirement (``Type`` VCPU or MEMORY)."""
+
+    Type: Literal["VCPU", "MEMORY"]
+    Value: str
+
+
+class EnvironmentVariable(BaseModel):
+    """A Batch ContainerOverrides environment variable."""
+
+    Name: str
+    Value: str
+
+
+class ContainerOverrides(BaseModel):
+    """Batch SubmitJob ``ContainerOverrides``, in the Step Functions (PascalCase) shape."""
+
+    ResourceRequirements: list[ResourceRequirement]
+    Environment: list[EnvironmentVariable]
+
+
+class PreparedJob(BaseModel):
+    """prepare_variant's result: what RunJob submits and where the job writes its metrics."""
+
+    job_name: str = Field(description="<run_id>-<variant> in [A-Za-z0-9_-], <= 128 chars.")
+    results_uri: str = Field(description="Where the job writes metrics.json.")
+    container_overrides: ContainerOverrides
+    timeout_seconds: int = Field(description="The variant's Batch attempt timeout.")
 
 
 def batch_job_name(run_id: str, variant_name: str) -> str:

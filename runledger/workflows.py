@@ -30,10 +30,7 @@ class KmerCountInput(BaseModel):
     uri: str = Field(
         min_length=1,
         max_length=2048,
-        description=(
-            "The FASTA or FASTQ file (optionally gzip-compressed): s3://bucket/key on AWS; "
-            "file:///absolute/path or a plain path for offline runs with the local cloud."
-        ),
+        description="The FASTA or FASTQ file (optionally gzip-compressed): s3://bucket/key.",
     )
     k: int = Field(ge=1, le=31, description="k-mer length, 1..31.")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import ClientError
 
+from runledger_cli.cost_constants import GroupBy
 from runledger_cli.ledger import RunRecord, aws_message
 
 if TYPE_CHECKING:
@@ -36,10 +37,6 @@ if TYPE_CHECKING:
 
 #: The per-run tags every Batch job carries (the RunJob state's Tags).
 RUN_TAG, VARIANT_TAG, WORKFLOW_TAG, COST_CENTER_TAG = "run-id", "variant", "workflow", "cost-center"
-GroupBy = Literal["run", "workflow", "cost-center", "day"]
-GROUPINGS: tuple[GroupBy, ...] = ("run", "workflow", "cost-center", "day")
-#: The services of a run's estimate, in the order of ``cost.breakdown``.
-SERVICES = ("batch", "stepfunctions", "lambda", "pipes", "dynamodb")
 #: Cost Explorer's SERVICE dimension values -> the estimate's service. Fargate tasks of
 #: Batch jobs are billed as Amazon Elastic Container Service.
 CE_SERVICES = {

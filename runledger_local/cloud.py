@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from runledger.storage import LOCAL_PATHS_ENV
 from runledger_cli.ledger import RunRecord, read_items, read_statuses, run_id_of
 from runledger_cli.sam_template import (
     REPO_ROOT,
@@ -172,8 +173,6 @@ class LocalPipeline:
                     speed=self.speed,
                 )
             )
-            # No X-Ray daemon offline: Tracer would only print "discarded" warnings.
-            self.cloud.lambda_env["POWERTOOLS_TRACE_DISABLED"] = "true"
             self._create_stack()
             self.rules = RuleRunner(
                 events=self.client("events"),
@@ -299,9 +298,11 @@ class LocalPipeline:
     def _create_function(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]
         environment = resolve(props.get("Environment", {}).get("Variables", {}), self.scope)
+        # Offline, jobs are local processes: requests and results may name local files
+        # (runledger.storage), and jobs may read them (on AWS, only S3 objects, under
+        # the job role's S3 grants the template names).
+        environment[LOCAL_PATHS_ENV] = "1"
         if "INPUT_LOCATIONS" in environment:
-            # Offline, jobs are local processes: they read local files too (on AWS, only
-            # the job role's S3 grants the template names).
             environment["INPUT_LOCATIONS"] += " " + LOCAL_INPUT_LOCATION
         name = self._name(logical_id)
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"

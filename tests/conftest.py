@@ -8,6 +8,8 @@
 * ``lambda_context`` is a stand-in for the Lambda context object.
 * ``pipeline`` is the whole local cloud (a LocalPipeline of template.yaml), one per test
   worker: see ``SharedCloud``.
+* Locations are S3 objects only, as on AWS; the ``local_paths`` fixture lets local files
+  be locations, as the local cloud does for the functions it runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import pytest
 from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling
+
+from runledger.storage import LOCAL_PATHS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -43,7 +47,6 @@ FAKE_AWS_ENV = {
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "POWERTOOLS_SERVICE_NAME": "runledger",
     "POWERTOOLS_METRICS_NAMESPACE": "runledger",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 
@@ -55,6 +58,7 @@ def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_DEFAULT_PROFILE",
         "AWS_ROLE_ARN",
         "AWS_WEB_IDENTITY_TOKEN_FILE",
+        LOCAL_PATHS_ENV,  # as on AWS: only S3 locations, unless a test asks (local_paths)
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in FAKE_AWS_ENV.items():
@@ -170,6 +174,12 @@ def read_event(relative_path: str) -> Any:
 def load_event() -> Callable[[str], Any]:
     """``load_event("validate_request.json")`` -> the parsed events/ file."""
     return read_event
+
+
+@pytest.fixture
+def local_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local files are locations, as in the functions the local cloud runs (runledger.storage)."""
+    monkeypatch.setenv(LOCAL_PATHS_ENV, "1")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ ExecutionsWithoutRun (Count).
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +24,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runledger.closing import ExecutionStatusChangeEvent, close_run
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 METRICS = {
@@ -35,7 +34,6 @@ METRICS = {
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=ExecutionStatusChangeEvent)
 def lambda_handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict[str, Any]:

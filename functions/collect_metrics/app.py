@@ -28,21 +28,18 @@ Metric: BatchCostUSD (None unit; USD of this job).
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import CollectMetricsEvent
-from runledger.results import collect_metrics
+from runledger.results import CollectMetricsEvent, collect_metrics
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=CollectMetricsEvent)
 def lambda_handler(event: CollectMetricsEvent, context: LambdaContext) -> dict[str, Any]:

@@ -29,21 +29,18 @@ Metric: VariantsPrepared (Count).
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import PrepareVariantEvent
-from runledger.variants import prepare_variant
+from runledger.variants import PrepareVariantEvent, prepare_variant
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=PrepareVariantEvent)
 def lambda_handler(event: PrepareVariantEvent, context: LambdaContext) -> dict[str, Any]:

@@ -44,22 +44,19 @@ Metrics: RunCostUSD (None unit), VariantsFailed (Count).
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import SummarizeRunEvent
-from runledger.summary import summarize_run
+from runledger.summary import SummarizeRunEvent, summarize_run
 from runledger.usage import read_usage
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=SummarizeRunEvent)
 def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str, Any]:

@@ -21,16 +21,14 @@ object). Metrics: ValidRequests / InvalidRequests (Count).
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.models import ValidateRequestEvent
-from runledger.validation import validate_request
+from runledger.validation import ValidateRequestEvent, validate_request
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 #: Where the job may read inputs (space-separated URI prefixes; template.yaml builds it
@@ -40,7 +38,6 @@ INPUT_LOCATIONS = None if _locations is None else _locations.split()
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_parser(model=ValidateRequestEvent)
 def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from runledger_cli.costs import GROUPINGS, SERVICES
+from runledger_cli.cost_constants import GROUPINGS, SERVICES
 from runledger_cli.errors import ExitStatus, UsageError
 
 FORMATS = ("table", "csv", "json")

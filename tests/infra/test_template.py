@@ -7,7 +7,6 @@ Read through runledger_cli.sam_template: as written (SAM) and after the SAM tran
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -277,7 +276,6 @@ def test_execution_data_is_logged_only_when_the_log_execution_data_parameter_say
     """States and timings always; inputs, outputs and errors only with LogExecutionData.
 
     https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
-    https://docs.powertools.aws.dev/lambda/python/latest/core/tracer/ (capture_response)
     """
     parameter = SAM["Parameters"]["LogExecutionData"]
     assert parameter["Default"] == "false"
@@ -287,47 +285,20 @@ def test_execution_data_is_logged_only_when_the_log_execution_data_parameter_say
     }
     logging = RESOURCES["RunWorkflow"]["Properties"]["LoggingConfiguration"]
     assert logging["IncludeExecutionData"] == {"Fn::If": ["LogsExecutionData", True, False]}
-    for function in resources_of_type(CFN, "AWS::Lambda::Function").values():
-        variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == {"Ref": "LogExecutionData"}
-        assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == {"Ref": "LogExecutionData"}
 
 
-def test_handlers_leave_capture_response_to_the_environment() -> None:
-    """An explicit ``capture_response=``/``capture_error=`` would override the variables."""
+def test_traces_carry_no_run_data_because_no_handler_uses_tracer() -> None:
+    """Lambda's active tracing (Globals: ``Tracing: Active``) records a segment per invoke,
+    without the handler's response or exception; Powertools' Tracer, which would add them
+    (and ~0.2-0.3 s of cold start), is used by no handler: docs/cold-start.md. So no
+    function carries the POWERTOOLS_TRACER_* settings of a Tracer it does not have."""
     for props in resources_of_type(SAM, "AWS::Serverless::Function").values():
         source = (REPO_ROOT / props["Properties"]["CodeUri"] / "app.py").read_text()
-        assert "@tracer.capture_lambda_handler\n" in source
-        assert "capture_response" not in source
-        assert "capture_error" not in source
-
-
-@pytest.mark.parametrize(("value", "captured"), [("false", False), ("true", True)])
-def test_powertools_tracer_reads_capture_response_from_the_environment(
-    value: str, captured: bool
-) -> None:
-    """Powertools' ``capture_lambda_handler`` honours POWERTOOLS_TRACER_CAPTURE_RESPONSE
-    (a fresh interpreter: the Tracer keeps its configuration on the class)."""
-    script = (
-        "import contextlib, json, os\n"
-        "from unittest import mock\n"
-        "from aws_lambda_powertools import Tracer\n"
-        "subsegment = mock.MagicMock()\n"
-        "provider = mock.MagicMock()\n"
-        "provider.in_subsegment = lambda **_: contextlib.nullcontext(subsegment)\n"
-        "tracer = Tracer(service='t', provider=provider, auto_patch=False)\n"
-        "@tracer.capture_lambda_handler\n"
-        "def handler(event, context):\n"
-        "    return {'secret': 'run data'}\n"
-        "handler({}, None)\n"
-        "print(json.dumps(subsegment.put_metadata.called))\n"
-    )
-    env = {**os.environ, "POWERTOOLS_TRACER_CAPTURE_RESPONSE": value}
-    env.pop("POWERTOOLS_TRACE_DISABLED", None)
-    child = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
-    )
-    assert json.loads(child.stdout) is captured
+        assert "Tracer" not in source
+        assert "aws_xray_sdk" not in source
+    for function in resources_of_type(CFN, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert not [name for name in variables if name.startswith("POWERTOOLS_TRACE")]
 
 
 def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used() -> None:

@@ -20,7 +20,10 @@ from sfn_harness import (
     mocked_responses,
 )
 
-from runledger.models import PreparedJob, SummarizeRunResult, ValidationResult, VariantSucceeded
+from runledger.models import VariantSucceeded
+from runledger.summary import SummarizeRunResult
+from runledger.validation import ValidationResult
+from runledger.variants import PreparedJob
 from runledger_cli.sam_template import REPO_ROOT, load_sam
 
 ASL = json.loads(

@@ -23,13 +23,11 @@ from sfn_harness import (
     mocked_responses,
 )
 
-from runledger.models import (
-    CollectMetricsEvent,
-    PrepareVariantEvent,
-    SummarizeRunEvent,
-    ValidateRequestEvent,
-)
 from runledger.pricing import estimated_transitions
+from runledger.results import CollectMetricsEvent
+from runledger.summary import SummarizeRunEvent
+from runledger.validation import ValidateRequestEvent
+from runledger.variants import PrepareVariantEvent
 
 PIPE_RECORD = json.loads(PIPE_INPUT.read_text())[0]
 PK = PIPE_RECORD["pk"]

@@ -249,13 +249,32 @@ def test_every_sample_bad_request_has_its_expected_reason() -> None:
 
 @pytest.mark.parametrize("request_file", VALID_REQUESTS, ids=lambda path: path.name)
 def test_sample_valid_request_validates(
-    request_file: Path, load_handler: LoadHandler, lambda_context: Any
+    request_file: Path,
+    load_handler: LoadHandler,
+    lambda_context: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if request_file.name.endswith("-local.json"):  # a local input: the local cloud's option
+        request.getfixturevalue("local_paths")
     image = item_to_image(request_file)
     result = load_handler("validate_request").lambda_handler(
         {"pk": image["pk"]["S"], "image": image}, lambda_context
     )
     assert (result["valid"], result["reason"]) == (True, None)
+
+
+def test_a_request_for_a_local_file_is_invalid_outside_the_local_cloud(
+    load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    image = item_to_image(REQUESTS_DIR / "kmer-valid-local.json")
+    result = load_handler("validate_request").lambda_handler(
+        {"pk": image["pk"]["S"], "image": image}, lambda_context
+    )
+    assert (result["valid"], result["request"]) == (False, None)
+    assert result["reason"] == (
+        "input.uri: must be an S3 object, s3://bucket/key, got 'events/data/sample.fastq' "
+        "(local files are read only in the local cloud)"
+    )
 
 
 @pytest.mark.parametrize("request_file", INVALID_REQUESTS, ids=lambda path: path.name)
@@ -325,6 +344,7 @@ def test_collect_handler_raises_when_the_job_wrote_no_metrics(
         load_handler("collect_metrics").lambda_handler(event, lambda_context)
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_handler_reads_local_metrics_files(
     load_handler: LoadHandler, lambda_context: Any, tmp_path: Path
 ) -> None:

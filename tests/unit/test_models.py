@@ -157,6 +157,7 @@ def test_run_id_from_pk_strips_the_prefix_and_rejects_other_keys() -> None:
     "uri",
     ["s3://bucket/key.fastq", "file:///tmp/sample.fastq", "/tmp/sample.fastq", "data/s.fq"],
 )
+@pytest.mark.usefixtures("local_paths")
 def test_kmer_input_accepts_s3_file_uris_and_paths(uri: str) -> None:
     assert KmerCountInput.model_validate({"uri": uri, "k": 21}).uri == uri
 
@@ -164,8 +165,19 @@ def test_kmer_input_accepts_s3_file_uris_and_paths(uri: str) -> None:
 @pytest.mark.parametrize(
     "uri", ["", "s3://bucket", "s3://bucket/prefix/", "https://x/y.fq", "file://host/x"]
 )
-def test_kmer_input_rejects_other_locations(uri: str) -> None:
+@pytest.mark.parametrize("local", [False, True], ids=["aws", "local-cloud"])
+def test_kmer_input_rejects_other_locations(
+    uri: str, local: bool, request: pytest.FixtureRequest
+) -> None:
+    if local:
+        request.getfixturevalue("local_paths")
     with pytest.raises(ValidationError):
+        KmerCountInput.model_validate({"uri": uri, "k": 21})
+
+
+@pytest.mark.parametrize("uri", ["file:///tmp/sample.fastq", "/tmp/sample.fastq", "data/s.fq"])
+def test_kmer_input_outside_the_local_cloud_is_an_s3_object(uri: str) -> None:
+    with pytest.raises(ValidationError, match="must be an S3 object, s3://bucket/key"):
         KmerCountInput.model_validate({"uri": uri, "k": 21})
 
 

@@ -1,4 +1,4 @@
-"""Locations: s3://, file:// and plain paths, and reading from each."""
+"""Locations: s3://; file:// and plain paths where the local cloud allows them; reading each."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from runledger.storage import (
+    LOCAL_PATHS_ENV,
     Location,
     LocationError,
     ObjectNotFoundError,
     join_uri,
+    local_paths,
     parse_location,
     read_bytes,
 )
@@ -27,6 +29,7 @@ from runledger.storage import (
         ("relative/x.json", Location("file", path="relative/x.json")),
     ],
 )
+@pytest.mark.usefixtures("local_paths")
 def test_parse_location_understands_s3_file_and_paths(uri: str, expected: Location) -> None:
     assert parse_location(uri) == expected
 
@@ -34,9 +37,32 @@ def test_parse_location_understands_s3_file_and_paths(uri: str, expected: Locati
 @pytest.mark.parametrize(
     "uri", ["", "s3://", "s3://bucket", "s3://bucket/dir/", "file://remote/x", "http://x/y"]
 )
-def test_parse_location_rejects_what_the_job_could_not_open(uri: str) -> None:
+@pytest.mark.parametrize("local", [False, True], ids=["aws", "local-cloud"])
+def test_parse_location_rejects_what_the_job_could_not_open(
+    uri: str, local: bool, request: pytest.FixtureRequest
+) -> None:
+    if local:
+        request.getfixturevalue("local_paths")
     with pytest.raises(LocationError):
         parse_location(uri)
+
+
+@pytest.mark.parametrize(
+    "uri", ["file:///tmp/x.json", "file://localhost/tmp/x.json", "/tmp/x.json", "relative/x"]
+)
+def test_without_the_local_cloud_a_local_file_is_no_location(uri: str) -> None:
+    with pytest.raises(LocationError, match=r"must be an S3 object, s3://bucket/key, got "):
+        parse_location(uri)
+    assert parse_location("s3://bucket/a.json") == Location("s3", bucket="bucket", key="a.json")
+
+
+def test_local_paths_are_what_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert local_paths() is False
+    monkeypatch.setenv(LOCAL_PATHS_ENV, "1")
+    assert local_paths() is True
+    assert parse_location("/tmp/x.json") == Location("file", path="/tmp/x.json")
+    monkeypatch.setenv(LOCAL_PATHS_ENV, "0")
+    assert local_paths() is False
 
 
 @pytest.mark.parametrize(
@@ -52,6 +78,7 @@ def test_join_uri_treats_a_bare_name_as_a_bucket(base: str, expected: str) -> No
     assert join_uri(base, "runs", "r", "v", "metrics.json") == expected
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_read_bytes_reads_paths_and_file_uris(tmp_path: Path) -> None:
     target = tmp_path / "m.json"
     target.write_bytes(b"{}")
@@ -59,6 +86,7 @@ def test_read_bytes_reads_paths_and_file_uris(tmp_path: Path) -> None:
     assert read_bytes(target.as_uri()) == b"{}"
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_read_bytes_of_a_missing_file_raises_object_not_found(tmp_path: Path) -> None:
     with pytest.raises(ObjectNotFoundError, match="cannot read"):
         read_bytes(str(tmp_path / "absent.json"))

@@ -11,8 +11,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
-from runledger.models import SummarizeRunEvent
-from runledger.summary import VariantMismatchError, summarize_run
+from runledger.summary import SummarizeRunEvent, VariantMismatchError, summarize_run
 
 BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
 UNIT = {name: entry["usd"] for name, entry in BOOK["prices"].items()}

@@ -10,8 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from runledger import clients
-from runledger.models import SummarizeRunEvent
-from runledger.summary import summarize_run
+from runledger.summary import SummarizeRunEvent, summarize_run
 from runledger.usage import HistoryUsage, read_usage, usage_from_history
 
 T0 = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.UTC)

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from runledger.models import RunLimits, RunRequest
+from runledger.models import RunRequest
 from runledger.validation import (
     MAX_REASON_CHARS,
+    RunLimits,
     format_reason,
     validate_request,
     worst_case_seconds,
@@ -412,9 +413,10 @@ def test_an_input_the_job_may_read_is_valid(uri: str) -> None:
     [
         "s3://stack-results/runs/sample.fastq",  # the results bucket, outside inputs/
         "s3://lab-inputs-2/x.fastq",  # a bucket whose name starts like a readable one
-        "/home/me/sample.fastq",  # a local file: no job on AWS can read it
+        "/home/me/sample.fastq",  # a local file outside the prefixes (local cloud)
     ],
 )
+@pytest.mark.usefixtures("local_paths")
 def test_an_input_the_job_cannot_read_is_invalid_naming_where_it_may_read(uri: str) -> None:
     item = valid_item()
     item["input"]["uri"] = uri

@@ -10,14 +10,14 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
-from runledger.models import CollectMetricsEvent, PrepareVariantEvent
 from runledger.results import (
+    CollectMetricsEvent,
     JobNotSucceededError,
     MetricsNotFoundError,
     collect_metrics,
     read_metrics,
 )
-from runledger.variants import batch_job_name, prepare_variant
+from runledger.variants import PrepareVariantEvent, batch_job_name, prepare_variant
 from runledger.workflows import UnknownWorkflowError
 
 PRICES = json.loads(
@@ -137,6 +137,7 @@ def write_metrics(tmp_path: Path, body: str | dict[str, Any] = METRICS) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_prices_the_job_from_its_duration(tmp_path: Path) -> None:
     result = collect_metrics(collect_event(str(write_metrics(tmp_path))))
     billed = 126  # 125.5 s rounds up to the second
@@ -157,6 +158,7 @@ def test_collect_prices_the_job_from_its_duration(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_attributes_are_the_variant_item_in_dynamodb_json(tmp_path: Path) -> None:
     result = collect_metrics(collect_event(write_metrics(tmp_path).as_uri()))
     assert result.attributes is not None
@@ -189,6 +191,7 @@ def test_collect_attributes_are_the_variant_item_in_dynamodb_json(tmp_path: Path
     ]
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_prices_every_attempt_of_a_retried_job(tmp_path: Path) -> None:
     # A Spot reclaim after 30.2 s (billed the 60 s minimum), then 125.5 s that succeeded.
     attempts = [
@@ -210,6 +213,7 @@ def test_collect_prices_every_attempt_of_a_retried_job(tmp_path: Path) -> None:
     assert recorded == attempts
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_does_not_bill_an_attempt_that_never_started(tmp_path: Path) -> None:
     attempts = [{"stopped_at": 1_763_884_000_000}, {"started_at": 1, "stopped_at": 61_001}]
     result = collect_metrics(collect_event(str(write_metrics(tmp_path)), attempt_times=attempts))
@@ -229,6 +233,7 @@ def test_missing_s3_metrics_raise_metrics_not_found(s3: Any) -> None:
         collect_metrics(collect_event("s3://results-bucket/runs/r/v/metrics.json"))
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_missing_local_metrics_raise_metrics_not_found(tmp_path: Path) -> None:
     with pytest.raises(MetricsNotFoundError, match="no metrics at"):
         collect_metrics(collect_event(str(tmp_path / "absent.json")))
@@ -243,6 +248,7 @@ def test_missing_local_metrics_raise_metrics_not_found(tmp_path: Path) -> None:
         (b"\xff\xfe", "not valid JSON"),
     ],
 )
+@pytest.mark.usefixtures("local_paths")
 def test_unreadable_metrics_raise_metrics_not_found(
     tmp_path: Path, body: str | bytes, message: str
 ) -> None:
@@ -255,11 +261,17 @@ def test_unreadable_metrics_raise_metrics_not_found(
         read_metrics(str(path))
 
 
+def test_local_metrics_outside_the_local_cloud_raise_metrics_not_found(tmp_path: Path) -> None:
+    with pytest.raises(MetricsNotFoundError, match="must be an S3 object"):
+        read_metrics(str(write_metrics(tmp_path)))
+
+
 def test_malformed_results_uri_raises_metrics_not_found() -> None:
     with pytest.raises(MetricsNotFoundError, match="unsupported scheme"):
         read_metrics("https://example.com/metrics.json")
 
 
+@pytest.mark.usefixtures("local_paths")
 def test_collect_refuses_a_job_that_did_not_succeed(tmp_path: Path) -> None:
     with pytest.raises(JobNotSucceededError, match="job job-1 ended FAILED"):
         collect_metrics(collect_event(str(write_metrics(tmp_path)), status="FAILED"))
