@@ -50,6 +50,8 @@ from runledger_local import processes
 #: Where the handlers' and the pipe's JSON logs go (Powertools writes them to stdout, as
 #: Lambda wants; 100 runs write about 1,600 lines), so that the figures stay readable.
 DEFAULT_LOG = REPO_ROOT / "reports" / "bench-local-runs.log"
+#: Every ``make bench`` adds one JSON line here (bench/README.md says how to read them).
+DEFAULT_RESULTS = REPO_ROOT / "bench" / "results" / "local-runs.jsonl"
 
 
 def _pss_bytes(pid: int) -> int:
@@ -267,6 +269,42 @@ def describe(result: dict[str, float], runs: int) -> str:
     )
 
 
+def _commit() -> str:
+    """The commit measured, with ``+dirty`` when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        answer = subprocess.run(  # noqa: S603 - git, on this repository
+            ["git", *args],  # noqa: S607 - git from PATH, as make finds it
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return answer.stdout.strip() if answer.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def result_record(
+    results: list[dict[str, float]], runs: int, when: dt.datetime, commit: str
+) -> dict[str, object]:
+    """The JSON line one bench adds to the results file: when, what, and its figures."""
+    median = {key: statistics.median(r[key] for r in results) for key in results[0]}
+    return {
+        "date": when.isoformat(timespec="seconds"),
+        "commit": commit,
+        "runs": runs,
+        "variants_per_run": 3,
+        "repeats": len(results),
+        "cpus": os.cpu_count(),
+        "speed_check_s": [round(r["speed_check_s"], 3) for r in results],
+        "median": {key: round(value, 3) for key, value in median.items()},
+        "peak_mb_max": round(max(r["peak_mb"] for r in results), 1),
+        "each": [{key: round(value, 3) for key, value in r.items()} for r in results],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
@@ -277,6 +315,12 @@ def main() -> None:
         type=Path,
         default=DEFAULT_LOG,
         help="file the handlers' and the pipe's logs are written to (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="JSON-lines file this run's record is appended to (default: %(default)s)",
     )
     parser.add_argument("--watch-memory", type=int, metavar="PID", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -297,6 +341,11 @@ def main() -> None:
             print(line, f"  engine CPU by thread: {threads.describe()}", sep="\n", flush=True)
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(f"median of {args.repeat}: {describe(median, args.runs)} (target: <= 15 s, <= 600 MB)")
+    record = result_record(results, args.runs, dt.datetime.now(dt.UTC), _commit())
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with args.results.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, sort_keys=True) + "\n")
+    print(f"recorded in {args.results}")
 
 
 if __name__ == "__main__":
