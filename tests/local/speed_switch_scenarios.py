@@ -21,12 +21,12 @@ from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline, localize_request
 
 REQUESTS = REPO_ROOT / "events" / "requests"
-#: run id -> (request file, exit codes of the first variant's job, attempt by attempt).
-SCENARIOS: dict[str, tuple[str, list[int]]] = {
-    "speed-ok": ("kmer-valid-local.json", []),
-    "speed-failed-variant": ("kmer-valid-local.json", [2]),
-    "speed-retried-job": ("kmer-valid-local.json", [75]),
-    "speed-invalid": ("kmer-invalid-duplicate-names.json", []),
+#: run id -> (request file, per variant (by index) its job's exit codes, attempt by attempt).
+SCENARIOS: dict[str, tuple[str, dict[int, list[int]]]] = {
+    "speed-ok": ("kmer-valid-local.json", {}),
+    # A failed variant (exit 2: for good) and a retried job (exit 75, then it succeeds).
+    "speed-faults": ("kmer-valid-local.json", {0: [2], 1: [75]}),
+    "speed-invalid": ("kmer-invalid-duplicate-names.json", {}),
 }
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -116,11 +116,11 @@ def run_scenarios(*, speed: bool) -> dict[str, Any]:
     """Every scenario's table items and histories, normalised, by run id."""
     with LocalPipeline(stack_name="speed-switch", speed=speed) as pipeline:
         pks = []
-        for run_id, (name, exit_codes) in SCENARIOS.items():
+        for run_id, (name, faults) in SCENARIOS.items():
             item = _request(run_id, name)
-            if exit_codes:
-                first = item["variants"][0]["name"]
-                pipeline.cloud.inject_job_exit({"run-id": run_id, "variant": first}, exit_codes)
+            for index, exit_codes in faults.items():
+                variant = item["variants"][index]["name"]
+                pipeline.cloud.inject_job_exit({"run-id": run_id, "variant": variant}, exit_codes)
             pks.append(pipeline.put_request(item))
         pipeline.wait_for(pks, timeout=120)
         dynamodb = pipeline.client("dynamodb")
