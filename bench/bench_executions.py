@@ -115,7 +115,10 @@ def main() -> None:
         if args.adapters == "none":
             adapters = []
         elif args.adapters.startswith("all-but-"):
-            adapters = [a for a in ADAPTATIONS if a != args.adapters.removeprefix("all-but-")]
+            left_out = args.adapters.removeprefix("all-but-")
+            if left_out not in ADAPTATIONS:  # a renamed patch would leave nothing out
+                parser.error(f"--adapters: no patch {left_out!r}; known: {', '.join(ADAPTATIONS)}")
+            adapters = [a for a in ADAPTATIONS if a != left_out]
         else:
             adapters = list(ADAPTATIONS)
         stack = contextlib.ExitStack()

@@ -117,6 +117,9 @@ def _evaluate_jsonata(
     copy of it, made the thread's current instance, because jsonata-python keeps
     evaluation state on the instance (``Jsonata.CURRENT``), so one instance cannot serve
     two threads at once. Not cached, every evaluation parses the expression anew.
+    Measured 2026-12-04, bench/bench_speed.py --mechanism jsonata_cache --rounds 5 --runs
+    30: engine CPU 1.23x with the cache off (median of 5 alternated pairs, range
+    1.04-1.38x), wall 1.21x (1.04-1.39x), peak RSS 1.04x.
     """
     compiled = (_compiled_jsonata if cached else _compile_jsonata)(jsonata_python, text)
     instance = copy.copy(compiled)

@@ -1,12 +1,15 @@
 """Speed: a definition is parsed and built once, not once per execution.
 
 moto lexes and parses the whole definition with ANTLR, then builds the evaluation
-components, for every execution (a third of the engine's CPU in a 20-run profile, a
-tenth once the tree was kept). Both are kept per definition; the components hold no
+components, for every execution. Both are kept per definition; the components hold no
 execution state (an execution's lives in its Environment), which is why moto's own Map
 iterations already share them. Every component gets its heap key before executions share
 it. A JSONPath (ResultPath, InputPath, ...) is parsed once per path, not at every use
 (~1 ms a use, 18 uses a run).
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism asl_parse_cache --rounds 5 --runs 30:
+engine CPU 1.87x with it off (median of 5 alternated pairs, range 1.59-1.97x), wall
+1.74x (1.50-1.80x), peak RSS 1.07x (244 -> 262 MB).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ job's end (checking that the execution still runs, so a stop is noticed within 0
 then describes the job once; a job still queued or running is not described at all (its
 answer would be None anyway). After ``BATCH_SYNC_WAIT_SECONDS`` it hands back to moto's
 loop, so a long job costs one describe per interval.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism batch_sync_wake --rounds 5 --runs
+30: engine CPU 1.12x with it off (median of 5 alternated pairs, range 1.00-1.20x), wall
+1.15x (1.02-1.20x), the same memory.
 """
 
 from __future__ import annotations

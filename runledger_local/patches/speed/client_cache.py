@@ -2,6 +2,10 @@
 
 moto's engine builds a client for every task it runs. moto ignores the state's
 credentials (fixed fake keys), so they are not part of the key.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism client_cache --rounds 5 --runs 30:
+engine CPU 1.48x with it off (median of 5 alternated pairs, range 1.42-1.56x), wall
+1.37x (1.34-1.55x), peak RSS 1.02x.
 """
 
 from __future__ import annotations

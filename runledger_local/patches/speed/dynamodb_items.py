@@ -9,6 +9,10 @@
   of every attribute already set each time one is set (quadratic: ~0.7 ms for a run's
   request item). The sum only grows, so moto's own check, made when the last attribute
   is set, fails exactly when one of the n checks would.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism dynamodb_items --rounds 5 --runs 30:
+engine CPU 1.06x with it off (median of 5 alternated pairs, range 0.97-1.18x; medians
+3.75 -> 4.25 CPU-s), wall 1.05x (0.98-1.14x), the same memory.
 """
 
 from __future__ import annotations

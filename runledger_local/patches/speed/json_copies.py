@@ -1,8 +1,12 @@
 """Speed: the engine's defensive deep copies of state data copy JSON trees directly.
 
 The engine deep-copies a state's input, result and stack at nearly every step, so a
-state cannot change another's data; ``copy.deepcopy``'s generic walk with its memo was a
-quarter of the engine's CPU time (measured before the other caches existed).
+state cannot change another's data; ``copy.deepcopy`` walks them generically, with its
+memo.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism json_copies --runs 30, --rounds 5
+then --rounds 6: engine CPU 1.07x with it off (median of the 11 alternated pairs, range
+0.87-1.14x), wall 1.06x (0.89-1.11x), the same memory.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ The same event, payload and ``FunctionError`` as the Invoke API of
 request set-up (4 ms of the engine's CPU per invoke, 8 invokes a run). Anything else (a
 qualifier, an async or dry-run type, an injected error, an unknown function) goes the way
 it always did.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism lambda_direct --runs 30, --rounds 5
+then --rounds 6: engine CPU 1.12x with it off (median of the 11 alternated pairs, range
+0.99-1.37x), wall 1.10x (0.98-1.33x), peak RSS 1.02x.
 """
 
 from __future__ import annotations

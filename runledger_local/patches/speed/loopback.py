@@ -5,6 +5,10 @@ process runs; those requests are served in the calling thread by the server's ro
 handlers, as the server would serve them (no socket, no HTTP, no server thread per
 request: werkzeug's dev server closes every connection). Other processes (jobs, the AWS
 CLI) still use HTTP.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism loopback --rounds 5 --runs 30:
+engine CPU 1.35x with it off (median of 5 alternated pairs, range 1.28-1.40x), wall
+1.26x (1.21-1.31x), peak RSS 1.09x (244 -> 265 MB).
 """
 
 from __future__ import annotations

@@ -4,8 +4,12 @@
   for every request, under its dispatch lock, though the answer depends on the host alone.
 - A REST service's operation router (a werkzeug Map of every operation, ~75 ms to build)
   is built once, not by every request that arrives before the first build ends (runs
-  started together all built it: 13 CPU-s of an 80 s benchmark).
+  started together all built it).
 - A response class's method names (``inspect.getmembers``, ~0.3 ms) are listed once.
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism server_dispatch --rounds 5 --runs 30:
+engine CPU 1.15x with it off (median of 5 alternated pairs, range 1.11-1.28x), wall
+1.06x (1.06-1.24x), pipeline start 1.06x, peak RSS 0.99x.
 """
 
 from __future__ import annotations

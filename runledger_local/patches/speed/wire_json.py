@@ -4,8 +4,12 @@ DynamoDB item and Streams record answers and Step Functions execution histories 
 moto, already the wire JSON (items as AttributeValue maps, history events as the API's
 TypedDicts), so serializing them by the output shape only converts bytes and datetimes;
 moto's shape-walking serializer did it slowly (SummarizeRun reads each run's ~100
-events: 80 ms a call, 8 CPU-s of 100 runs). The answer is byte-for-byte what moto's
-serializer gives (tests/local/patches/test_wire_json.py).
+events). The answer is byte-for-byte what moto's serializer gives
+(tests/local/patches/test_wire_json.py).
+
+Measured 2026-12-04, bench/bench_speed.py --mechanism wire_json --rounds 5 --runs 30:
+engine CPU 1.79x with it off (median of 5 alternated pairs, range 1.49-1.83x), wall
+1.52x (1.35-1.58x), the same memory.
 """
 
 from __future__ import annotations
