@@ -420,7 +420,8 @@ class LocalPipeline:
         )
         self.pipe = PipeRunner(
             self.pipe_properties,
-            streams=wire_json_client(
+            # Speed on, the stream's records are read as wire JSON (pipe_records.py).
+            streams=(wire_json_client if self.speed else boto3.client)(
                 "dynamodbstreams", region_name=REGION, endpoint_url=self.endpoint_url
             ),
             stepfunctions=self.client("stepfunctions"),

@@ -214,16 +214,17 @@ def start(
     cwd: Path,
     env: Mapping[str, str],
     output: IO[bytes],
-    forked: bool = True,
+    speed: bool = True,
 ) -> JobProcess:
     """Start ``command`` in ``cwd`` with exactly ``env``, stdout and stderr to ``output``.
 
     Raises OSError (as Popen does) when the program or the working directory is missing.
     A forked Python job needs ``output`` to have a path (a NamedTemporaryFile).
-    ``forked=False`` (the local cloud with speed off) starts every command through Popen.
+    ``speed=False`` (the local cloud with speed off) starts every command through Popen, at
+    the engine's priority: no fork server, no niceness.
     """
     script = python_script(command)
-    if script is None or not forked or os.environ.get(_MODE_VARIABLE) == "subprocess":
+    if script is None or not speed or os.environ.get(_MODE_VARIABLE) == "subprocess":
         process = subprocess.Popen(  # noqa: S603 - the job definition's command
             list(command),
             cwd=cwd,
@@ -232,8 +233,9 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        with contextlib.suppress(OSError):  # it may have ended already
-            _lower_priority(process.pid)
+        if speed:
+            with contextlib.suppress(OSError):  # it may have ended already
+                _lower_priority(process.pid)
         return process
     path = Path(script[0]) if os.path.isabs(script[0]) else cwd / script[0]
     if not cwd.is_dir():

@@ -246,7 +246,7 @@ def _run_attempt(cloud: LocalCloud, local: LocalJob, number: int) -> dict[str, A
                 cwd=cloud.batch_workdir,
                 env=_job_process_env(cloud, local, number),
                 output=output,
-                forked=cloud.speed,
+                speed=cloud.speed,
             )
         except OSError as exc:
             reason = f"CannotStartContainerError: {exc}"
