@@ -39,7 +39,7 @@ run: install  ## The whole pipeline offline on the sample requests (runledger lo
 	$(BIN)/runledger local run
 
 test: install system-deps  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint
 	$(BIN)/ruff check .

@@ -222,7 +222,8 @@ class ThreadCpu:
 def one_repeat(runs: int, timeout: float, threads: ThreadCpu) -> dict[str, float]:
     # Imported here, not at the top: the memory sampler runs this script too, and moto's
     # import would cost it about 0.7 CPU-s while the cloud starts.
-    from runledger_local.cloud import LocalPipeline, localize_request
+    from runledger_local.cloud import LocalPipeline
+    from runledger_local.local_paths import localize_request
 
     item = localize_request(
         json.loads((REPO_ROOT / "events/requests/kmer-valid-local.json").read_text()), REPO_ROOT

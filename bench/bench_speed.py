@@ -143,7 +143,8 @@ def one_side(
     check = _speed_check()
     from runledger_cli.sam_template import REPO_ROOT
     from runledger_local import processes
-    from runledger_local.cloud import LocalPipeline, localize_request
+    from runledger_local.cloud import LocalPipeline
+    from runledger_local.local_paths import localize_request
     from runledger_local.patches import ADAPTATIONS
 
     options: dict[str, Any] = {}

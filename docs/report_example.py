@@ -14,7 +14,8 @@ from pathlib import Path
 
 from runledger_cli.report import report_path, screenshot, write_run_reports
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline, localize_request
+from runledger_local.cloud import LocalPipeline
+from runledger_local.local_paths import localize_request
 
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
 PNG = REPO_ROOT / "docs" / "report.png"

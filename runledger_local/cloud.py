@@ -561,16 +561,3 @@ def state_machine_definition(
     for key, value in substitutions.items():
         definition = definition.replace("${" + key + "}", str(value))
     return definition, substitutions
-
-
-def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """A request whose ``input.uri`` is a relative local path, made absolute against ``base``.
-
-    Jobs run in their own folder (the image's WORKDIR), so a path relative to where the
-    user stands would not resolve there.
-    """
-    request: dict[str, Any] = json.loads(json.dumps(item))
-    uri = request.get("input", {}).get("uri") if isinstance(request.get("input"), dict) else None
-    if isinstance(uri, str) and "://" not in uri and not uri.startswith("/"):
-        request["input"]["uri"] = str((base / uri).resolve())
-    return request

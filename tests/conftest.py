@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling
+from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling, slow_first
 
 from runledger.storage import LOCAL_PATHS_ENV
 
@@ -207,6 +207,7 @@ def s3() -> Iterator[Any]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for shared in SHARED_CLOUDS.values():
         shared.check(items)
+    slow_first(items)
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: -p no:xdist has none

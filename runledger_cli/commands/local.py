@@ -49,7 +49,7 @@ def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Each file's request item, its local input path made absolute; UsageError if a file
     is not one JSON object, or two files hold the same run (the second would overwrite the
     first in the table)."""
-    from runledger_local.cloud import localize_request
+    from runledger_local.local_paths import localize_request
 
     requests: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
@@ -99,13 +99,14 @@ def _engine_logs_to(stream: TextIO) -> Iterator[None]:
 
 
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
+    requests = read_requests(paths)  # refused before the local cloud's imports (moto)
+
     from runledger.pricing import format_usd
     from runledger_cli.ledger import RunRecord
     from runledger_cli.sam_template import TEMPLATE_PATH, load_both
     from runledger_local.admission import request_problem
     from runledger_local.cloud import TERMINAL, LocalPipeline
 
-    requests = read_requests(paths)
     # Refused before the cloud starts: written, they would wait for the timeout and start
     # nothing (the template is read in a child, and the cloud reuses what it read).
     template = load_both(TEMPLATE_PATH)[0]

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import localize_request
+from runledger_local.local_paths import localize_request
 from runledger_local.patches import LocalCloud, local_aws
 from runledger_local.server import moto_server
 

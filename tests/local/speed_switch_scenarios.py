@@ -18,7 +18,8 @@ from typing import Any
 from runledger.dynamo import from_dynamodb_json
 from runledger.usage import execution_history
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline, localize_request
+from runledger_local.cloud import LocalPipeline
+from runledger_local.local_paths import localize_request
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 #: run id -> (request file, per variant (by index) its job's exit codes, attempt by attempt).

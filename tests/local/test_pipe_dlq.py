@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline, localize_request
+from runledger_local.cloud import LocalPipeline
+from runledger_local.local_paths import localize_request
 
 
 def test_a_pipe_target_that_keeps_failing_lands_the_record_in_the_dlq() -> None:

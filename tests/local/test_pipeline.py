@@ -18,7 +18,8 @@ from runledger.pricing import estimated_transitions
 from runledger.usage import execution_history
 from runledger_cli.ledger import RunRecord
 from runledger_cli.sam_template import REPO_ROOT, load_cfn, resources_of_type
-from runledger_local.cloud import LocalPipeline, localize_request
+from runledger_local.cloud import LocalPipeline
+from runledger_local.local_paths import localize_request
 from runledger_local.logs import ENGINE_LOGGER
 
 REQUESTS = REPO_ROOT / "events" / "requests"

@@ -19,7 +19,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import localize_request
+from runledger_local.local_paths import localize_request
 
 RUNLEDGER = Path(sys.executable).with_name("runledger")
 

@@ -33,7 +33,8 @@ from runledger_cli.report import (
     visits_from_history,
 )
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline, localize_request
+from runledger_local.cloud import LocalPipeline
+from runledger_local.local_paths import localize_request
 
 RUN_ID = "report-three-variants"
 REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"

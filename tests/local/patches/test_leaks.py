@@ -41,6 +41,9 @@ def test_leaks_finished_threads_and_reset_backends_are_let_go(aws_credentials: N
         cloud_subnet = weakref.ref(backend.get_subnet(subnet_id))
         del backend
         assert Subnet._base_avail_ip_iterator.cache_info().currsize > 0  # the IP was cached
+        # The last execution has ended; its worker threads may take a moment more to.
+        for thread in list(TMP_THREADS):
+            thread.join(timeout=10)
     # ... but each start (and the end) forgot the finished ones: not one per execution.
     assert finished
     assert registered < 10
