@@ -10,35 +10,17 @@ template (the table's keys and stream view, the pipe's filter) and starts nothin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
-
+from runledger.dynamo import to_dynamodb_json
 from runledger_cli.sam_template import resources_of_type
 from runledger_local.pipe_records import PipeFilter, pipes_record
 
-__all__ = ["dynamodb_item", "request_problem"]
+__all__ = ["request_problem"]
 
 #: The stack name the local cloud gives its resources unless told otherwise.
 DEFAULT_STACK = "runledger-local"
-_serialize = TypeSerializer().serialize
 _EXPECTED = {"S": "a string", "N": "a number", "B": "binary"}
-
-
-def _decimal(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _decimal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decimal(v) for v in value]
-    return value
-
-
-def dynamodb_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain JSON item in DynamoDB's typed form (floats as numbers, not rejected)."""
-    return {k: _serialize(_decimal(v)) for k, v in item.items()}
 
 
 def _source_table(template: Mapping[str, Any], pipe: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -66,7 +48,7 @@ def request_problem(
     ((pipe_id, pipe),) = resources_of_type(dict(template), "AWS::Pipes::Pipe").items()
     table = _source_table(template, pipe)["Properties"]
     try:
-        image = dynamodb_item(item)
+        image = to_dynamodb_json(item)
     except (TypeError, ValueError, ArithmeticError) as exc:  # NaN, Infinity, ...
         return f"it is not a DynamoDB item: {exc}"
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}

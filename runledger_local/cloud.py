@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 
+from runledger.dynamo import to_dynamodb_json
 from runledger.storage import LOCAL_PATHS_ENV
 from runledger_cli.ledger import RunRecord, read_items, read_statuses, run_id_of
 from runledger_cli.sam_template import (
@@ -39,7 +40,7 @@ from runledger_cli.sam_template import (
     parameter_defaults,
     read_ahead,
 )
-from runledger_local.admission import DEFAULT_STACK, dynamodb_item, request_problem
+from runledger_local.admission import DEFAULT_STACK, request_problem
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
 from runledger_local.patches import ADAPTATIONS, LocalCloud, local_aws, speed_from_env
@@ -433,7 +434,7 @@ class LocalPipeline:
     # ------------------------------------------------------------------ runs
     def put_request(self, item: Mapping[str, Any]) -> str:
         """Write a request item (plain JSON) to the runs table; returns its pk."""
-        self.client("dynamodb").put_item(TableName=self.table_name, Item=dynamodb_item(item))
+        self.client("dynamodb").put_item(TableName=self.table_name, Item=to_dynamodb_json(item))
         return str(item["pk"])
 
     def request_problem(self, item: Mapping[str, Any]) -> str | None:

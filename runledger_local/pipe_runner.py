@@ -268,14 +268,6 @@ class PipeRunner:
 
     # public API -----------------------------------------------------------------------
 
-    def as_delivered(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """A DynamoDB Streams (GetRecords) record as this pipe delivers it to its filter."""
-        return pipes_record(raw, self.stream_arn, self.region)[0]
-
-    def passes_filter(self, event: Mapping[str, Any]) -> bool:
-        """Whether a stream record, as the pipe reshapes it, passes its FilterCriteria."""
-        return self.filter.passes(event)
-
     @property
     def counters(self) -> PipeCounters:
         """A snapshot of the running totals."""
@@ -466,7 +458,7 @@ class PipeRunner:
         for raw in response.get("Records", []):
             event, created_at = pipes_record(raw, self.stream_arn, self.region)
             shard.last_sequence = event["dynamodb"].get("SequenceNumber", shard.last_sequence)
-            if not self.passes_filter(event):
+            if not self.filter.passes(event):
                 filtered_out += 1
                 continue
             shard.pending.append(_Record(event=event, created_at=created_at, read_at=now))

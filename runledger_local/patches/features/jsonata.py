@@ -229,7 +229,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         except Exception as exc:
             raise jsonata_exception("States.QueryEvaluationError", str(exc)) from exc
 
-    def bindings_of(env: Any, expression: str, references: set[str]) -> dict[str, Any]:
+    def bindings_of(env: Any) -> dict[str, Any]:
         store = env.variable_store
         try:
             values = {**store._outer_scope, **store._inner_scope}
@@ -251,7 +251,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         references = extract_references(self.expression)
         text = function_declarations(references) + self.expression
         try:
-            bindings = bindings_of(env, self.expression, references)
+            bindings = bindings_of(env)
             result = _evaluate_jsonata(jsonata_python, text, bindings, cached=cloud.speed)
         except Exception as exc:
             raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
@@ -267,9 +267,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         if str(self.query_language_mode.name) != "JSONata":
             original_sample_body(self, env)
             return
-        references = extract_references(self.expression)  # rejects $ and $$ as moto does
+        extract_references(self.expression)  # rejects $ and $$ as moto does (raises)
         try:
-            bindings = bindings_of(env, self.expression, references)
+            bindings = bindings_of(env)
             result = _evaluate_jsonata(
                 jsonata_python, self.expression, bindings, cached=cloud.speed
             )
