@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def _request(run_id: str, name: str) -> dict[str, Any]:
 _ITERATION_ENDS = {"MapIterationSucceeded", "MapIterationFailed", "MapIterationAborted"}
 
 
-def _history(pipeline: LocalPipeline, arn: str) -> dict[str, list[dict[str, Any]]]:
+def _threads(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The execution's events by thread, each thread's in order: "main", "iteration 0", ...
 
     Map iterations run side by side, so their events interleave differently from run to
@@ -95,7 +96,6 @@ def _history(pipeline: LocalPipeline, arn: str) -> dict[str, list[dict[str, Any]
     iteration's thread starts at its ``MapIterationStarted`` and ends at its
     ``MapIteration{Succeeded,Failed,Aborted}``; what follows that is its parent's again.
     """
-    events = execution_history(pipeline.client("stepfunctions"), arn)
     by_id = {event["id"]: event for event in events}
     thread_of: dict[int, tuple[int, ...]] = {}
     threads: dict[str, list[dict[str, Any]]] = {}
@@ -130,15 +130,19 @@ def run_scenarios(*, speed: bool) -> dict[str, Any]:
             for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table_name)
             for raw in page["Items"]
         ]
+        # A run's last write-back comes before its execution's end: wait for the end, so
+        # that each history is whole.
+        sfn = pipeline.client("stepfunctions")
+        deadline = time.monotonic() + 60
+        while any(e["status"] == "RUNNING" for e in pipeline.executions()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("executions still running 60 s after their runs ended")
+            time.sleep(0.05)
         histories: dict[str, list[dict[str, list[dict[str, Any]]]]] = {}
         for execution in pipeline.executions():
-            events = _history(pipeline, execution["executionArn"])
-            run = json.loads(
-                execution_history(pipeline.client("stepfunctions"), execution["executionArn"])[0][
-                    "executionStartedEventDetails"
-                ]["input"]
-            )[0]["pk"]
-            histories.setdefault(run, []).append(events)
+            events = execution_history(sfn, execution["executionArn"])
+            started = json.loads(events[0]["executionStartedEventDetails"]["input"])
+            histories.setdefault(started[0]["pk"], []).append(_threads(events))
     table = sorted((normalised(item) for item in items), key=lambda i: (i["pk"], i["sk"]))
     return {"items": table, "histories": histories}
 
