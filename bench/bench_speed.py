@@ -120,13 +120,6 @@ def mechanisms() -> list[str]:
     return ["speed", *sorted(SPEED), *MECHANISMS]
 
 
-def _speed_check() -> float:
-    """CPU seconds of a fixed loop: how fast this machine is right now (as bench_local_runs)."""
-    started = time.process_time()
-    sum(i * i for i in range(3_000_000))
-    return time.process_time() - started
-
-
 def _ignore(_runs: object) -> None:
     pass
 
@@ -140,7 +133,9 @@ def one_side(
     mechanism: str, on: bool, runs: int, timeout: float, waves: int = 1, progress: bool = False
 ) -> dict[str, Any]:
     """One side's figures, measured in this (fresh) interpreter."""
-    check = _speed_check()
+    from bench_local_runs import speed_check  # bench/, this script's folder, is on sys.path
+
+    check = speed_check()
     from runledger_cli.sam_template import REPO_ROOT
     from runledger_local import processes
     from runledger_local.cloud import LocalPipeline
