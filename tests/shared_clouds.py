@@ -90,7 +90,6 @@ SHARED_CLOUDS: dict[str, SharedCloud] = {
 #: ``pytest --durations=0``; a file missing here only runs later.
 SLOW_FIRST = [
     "tests/local/test_local_run_cli.py",
-    "tests/local/test_speed_switch.py",
     "tests/local/test_pipeline.py",
     "tests/local/test_serve.py",
     "tests/local/test_pipe_runner.py",

@@ -5,6 +5,10 @@ an invalid request), run with every speed mechanism on and off
 Each mode runs in an interpreter of its own (speed_switch_scenarios.py), both at once.
 Times, ids and what is measured (durations, and what is priced from them) are
 normalised there; everything else must match, event by event and attribute by attribute.
+
+Marked ``differential``: it takes two CPUs for ~12 s (the speed-off cloud is ~8x the
+CPU), a third of ``make test``'s budget, so it has its own target, ``make
+test-speed-switch``, which ``make check`` (CI) runs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.differential
 
 SCENARIOS = Path(__file__).with_name("speed_switch_scenarios.py")
 
