@@ -1,13 +1,25 @@
 """Feature: invokes of registered functions run the real Python handler in-process.
 
 moto's Docker-less Lambda backend (``awslambda_simple``) answers every invoke with the
-payload it was given. Here an invoke of a function the local cloud registered
-(``LocalCloud.register_function``: the template's functions, or a test's) runs its
-handler (runledger_local.runtime.lambdas), through ``lambda_client.invoke`` and the
-engine's ``lambda:invoke`` tasks alike: ``Event`` invokes in a thread of their own,
-``DryRun`` answers nothing, injected Lambda service errors (``inject_lambda_error``) are
-raised as the Lambda API would. A function error is ``x-amz-function-error: Unhandled``.
-A Lambda step of an execution waits its turn in the order executions started.
+payload it was given, even for a function nobody created. Here, in moto's own pattern (a
+sibling backend overriding one method, as ``awslambda_simple`` overrides ``invoke``),
+``LocalLambdaBackend`` serves the Lambda API:
+
+- an invoke of a function the local cloud registered (``LocalCloud.register_function``:
+  the template's functions, or a test's) runs its handler (runledger_local.runtime
+  .lambdas), through ``lambda_client.invoke`` and the engine's ``lambda:invoke`` tasks
+  alike: ``Event`` invokes in a thread of their own, ``DryRun`` answers nothing, injected
+  Lambda service errors (``inject_lambda_error``) are raised as the Lambda API would. A
+  function error is ``x-amz-function-error: Unhandled``;
+- an invoke of a function created through the API (CreateFunction) but not registered is
+  moto's Docker-less answer (the payload, echoed);
+- an invoke of a function that neither knows is ``ResourceNotFoundException`` ("Function
+  not found: <arn>"), as on AWS: a misspelled function name fails (a ``lambda:invoke``
+  task fails with ``Lambda.ResourceNotFoundException``).
+
+The only thing patched is which backend the Lambda API uses (``LambdaResponse.backend``),
+plus the order of Lambda steps: one of an execution waits its turn in the order
+executions started.
 """
 
 from __future__ import annotations
@@ -17,9 +29,13 @@ import datetime as dt
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Iterator
+from typing import Any, ClassVar, Final
 from unittest import mock
+
+from moto.awslambda.exceptions import UnknownFunctionException
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.base_backend import BackendDict
 
 from runledger_local.patches._seams import Seam
 from runledger_local.runtime.lambdas import INVOCATION, function_name_of, lambda_service_error
@@ -29,71 +45,100 @@ NAME: Final = "lambda_in_process"
 LAMBDA_EVAL_UTILS: Final[str] = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils"
 )
-_INVOKE_PARAMS: Final = (
-    "self",
-    "function_name",
-    "qualifier",
-    "body",
-    "headers",
-    "response_headers",
+#: The method LocalLambdaBackend overrides, with the parameters it keeps.
+_SIMPLE_INVOKE: Final = Seam(
+    NAME,
+    "moto.awslambda_simple.models",
+    "LambdaSimpleBackend.invoke",
+    ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
 )
-_BACKEND_INVOKES: Final = (
-    Seam(NAME, "moto.awslambda.models", "LambdaBackend.invoke", _INVOKE_PARAMS),
-    Seam(NAME, "moto.awslambda_simple.models", "LambdaSimpleBackend.invoke", _INVOKE_PARAMS),
+_GET_FUNCTION: Final = Seam(
+    NAME,
+    "moto.awslambda.models",
+    "LambdaBackend.get_function",
+    ("self", "function_name_or_arn", "qualifier"),
 )
+#: Which backend the Lambda API serves from (moto: by its use_docker setting).
+_RESPONSE_BACKEND: Final = Seam(NAME, "moto.awslambda.responses", "LambdaResponse.backend")
+_UNKNOWN_FUNCTION: Final = Seam(NAME, "moto.awslambda.exceptions", "UnknownFunctionException")
 _EXECUTE_LAMBDA_FUNCTION_INTEGRATION: Final = Seam(
     NAME,
     LAMBDA_EVAL_UTILS,
     "execute_lambda_function_integration",
     ("env", "parameters", "region", "state_credentials"),
 )
-SEAMS: Final[tuple[Seam, ...]] = (*_BACKEND_INVOKES, _EXECUTE_LAMBDA_FUNCTION_INTEGRATION)
+SEAMS: Final[tuple[Seam, ...]] = (
+    _SIMPLE_INVOKE,
+    _GET_FUNCTION,
+    _RESPONSE_BACKEND,
+    _UNKNOWN_FUNCTION,
+    _EXECUTE_LAMBDA_FUNCTION_INTEGRATION,
+)
+
+
+class LocalLambdaBackend(LambdaSimpleBackend):
+    """moto's Docker-less Lambda backend whose invokes of registered functions run them."""
+
+    #: The active local cloud (set while ``apply`` is entered).
+    cloud: ClassVar[LocalCloud | None] = None
+
+    def invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> str | bytes | None:
+        cloud = LocalLambdaBackend.cloud
+        target = function_name_of(function_name)
+        if cloud is None or target not in cloud._functions:
+            try:
+                self.get_function(function_name, qualifier)
+            except UnknownFunctionException:
+                # AWS names the version it looked for: "Function not found: <arn>:$LATEST".
+                arn = f"arn:aws:lambda:{self.region_name}:{self.account_id}:function:{target}"
+                raise UnknownFunctionException(f"{arn}:{qualifier or '$LATEST'}") from None
+            return super().invoke(function_name, qualifier, body, headers, response_headers)
+        try:
+            event = json.loads(body) if body else {}
+        except (TypeError, ValueError):
+            event = body
+        invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or "RequestResponse"
+        region, account = self.region_name, self.account_id
+        if invocation_type == "Event":
+            threading.Thread(
+                target=cloud._invoke,
+                args=(target, event, region, account),
+                name=f"lambda-event-{target}",
+                daemon=True,
+            ).start()
+            return b""
+        if invocation_type == "DryRun":
+            return b""
+        injected = cloud._injected_lambda_error(target)
+        if injected is not None:
+            raise lambda_service_error(*injected)
+        payload, failed = cloud._invoke(target, event, region, account)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+
+local_lambda_backends: Final = BackendDict(LocalLambdaBackend, "lambda")
 
 
 @contextlib.contextmanager
 def apply(cloud: LocalCloud) -> Iterator[None]:
-    targets = [seam.resolve() for seam in _BACKEND_INVOKES]
+    for seam in (_SIMPLE_INVOKE, _GET_FUNCTION, _UNKNOWN_FUNCTION):
+        seam.resolve()
+    response_class, backend_attribute, _ = _RESPONSE_BACKEND.resolve()
     eval_utils, _, integration = _EXECUTE_LAMBDA_FUNCTION_INTEGRATION.resolve()
 
-    def make_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
-        def invoke(
-            self: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: dict[str, str],
-        ) -> Any:
-            target = function_name_of(function_name)
-            if target not in cloud._functions:
-                return original(self, function_name, qualifier, body, headers, response_headers)
-            try:
-                event = json.loads(body) if body else {}
-            except (TypeError, ValueError):
-                event = body
-            invocation_type = (headers or {}).get("X-Amz-Invocation-Type") or "RequestResponse"
-            region, account = self.region_name, self.account_id
-            if invocation_type == "Event":
-                threading.Thread(
-                    target=cloud._invoke,
-                    args=(target, event, region, account),
-                    name=f"lambda-event-{target}",
-                    daemon=True,
-                ).start()
-                return b""
-            if invocation_type == "DryRun":
-                return b""
-            injected = cloud._injected_lambda_error(target)
-            if injected is not None:
-                raise lambda_service_error(*injected)
-            payload, failed = cloud._invoke(target, event, region, account)
-            if failed:
-                response_headers["x-amz-function-error"] = "Unhandled"
-            response_headers["x-amz-executed-version"] = "$LATEST"
-            response_headers["Content-Length"] = str(len(payload))
-            return payload
-
-        return invoke
+    def backend(self: Any) -> LocalLambdaBackend:
+        return local_lambda_backends[self.current_account][self.region]
 
     def integration_in_start_order(
         env: Any, parameters: dict[str, Any], region: str, state_credentials: Any
@@ -110,8 +155,8 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             INVOCATION.priority = None
 
     with contextlib.ExitStack() as stack:
-        for owner, attribute, original in targets:
-            stack.enter_context(mock.patch.object(owner, attribute, make_invoke(original)))
+        stack.enter_context(mock.patch.object(LocalLambdaBackend, "cloud", cloud))
+        stack.enter_context(mock.patch.object(response_class, backend_attribute, property(backend)))
         stack.enter_context(
             mock.patch.object(
                 eval_utils, "execute_lambda_function_integration", integration_in_start_order

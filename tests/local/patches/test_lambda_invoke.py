@@ -245,3 +245,50 @@ def test_lambda_in_process_leaves_unregistered_functions_to_moto(local_cloud: Lo
 
     # moto's Docker-less backend echoes the payload: the handler did not run here.
     assert json.loads(response["Payload"].read()) == {"echoed": True}
+
+
+def test_lambda_in_process_an_invoke_of_a_function_nobody_created_is_resource_not_found(
+    local_cloud: LocalCloud,
+) -> None:
+    import botocore.exceptions
+
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        aws("lambda").invoke(FunctionName="no-such-function", Payload=b"{}")
+
+    # AWS: 404 ResourceNotFoundException "Function not found: <arn>" (moto's Docker-less
+    # backend answered 200 and echoed the payload).
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ResourceNotFoundException"
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:no-such-function"
+    assert error["Message"] == f"Function not found: {arn}:$LATEST"
+
+
+def test_lambda_in_process_a_task_naming_an_unknown_function_fails_with_lambda_not_found(
+    local_cloud: LocalCloud,
+) -> None:
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "no-such-function",
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "no-such-function", "Payload": {}},
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    described = run_execution(sfn, arn, {})
+
+    # AWS (recorded in LocalStack's AWS-validated snapshot error_handling/
+    # test_task_service_lambda::test_no_such_function): the task fails with
+    # Lambda.ResourceNotFoundException and a cause naming the function.
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Lambda.ResourceNotFoundException"
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:no-such-function"
+    assert described["cause"].startswith(f"Function not found: {arn}:$LATEST (Service: AWSLambda;")

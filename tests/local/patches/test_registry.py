@@ -14,7 +14,7 @@ from runledger_local.patches import ADAPTATIONS, PATCHES, AdaptationBrokenError,
 
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
-    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.awslambda.responses import LambdaResponse
     from moto.batch.models import Job
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
@@ -27,7 +27,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     seams = {
-        "invoke": (LambdaSimpleBackend, "invoke"),
+        "lambda": (LambdaResponse, "backend"),
         "describe": (Job, "describe"),
         "start": (StepFunctionsParserBackend, "start_execution"),
         "client": (boto_client, "boto_client_for"),
