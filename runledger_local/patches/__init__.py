@@ -7,7 +7,8 @@ and Lambda, but leaves holes that stop the pipeline. Each patch is one module wi
 
 ``fixes/``     moto bugs; each module says what AWS does, and is deleted when moto does it.
 ``features/``  what moto lacks: Lambda handlers in-process, Batch jobs as local processes
-               and ``.sync``, JSONata, Step Functions Local's mock config, scaled retries.
+               and ``.sync``, integrations' parameters in each API's shape, JSONata,
+               Step Functions Local's mock config, scaled retries.
 ``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
                of them is applied and the answers are the same (tests/local/
                test_speed_switch.py runs the pipeline both ways and compares).
@@ -57,6 +58,7 @@ from runledger_local.patches.features import (
     mock_config,
     moto_config,
     retry_sleep,
+    service_shapes,
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
@@ -103,6 +105,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     execution_names,
     lambda_invoke,
     lambda_direct,
+    service_shapes,
     batch_sync,
     batch_sync_wake,
     jsonata,

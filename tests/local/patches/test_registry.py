@@ -15,7 +15,7 @@ from runledger_local.patches import ADAPTATIONS, PATCHES, AdaptationBrokenError,
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.awslambda.responses import LambdaResponse
-    from moto.batch.models import Job
+    from moto.batch.responses import BatchResponse
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -28,7 +28,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
 
     seams = {
         "lambda": (LambdaResponse, "backend"),
-        "describe": (Job, "describe"),
+        "batch": (BatchResponse, "batch_backend"),
         "start": (StepFunctionsParserBackend, "start_execution"),
         "client": (boto_client, "boto_client_for"),
         "jsonata": (jsonata, "_eval_jsonata"),
