@@ -62,6 +62,7 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    aws_sdk_errors,
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
@@ -121,6 +122,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     json_copies,
     dynamodb_atomic,
     stop_execution,
+    aws_sdk_errors,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
