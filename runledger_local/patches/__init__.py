@@ -64,6 +64,8 @@ from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
     aws_sdk_errors,
     dynamodb_atomic,
+    dynamodb_task_errors,
+    dynamodb_validation,
     endpoint_mode,
     execution_names,
     stop_execution,
@@ -120,9 +122,11 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     leaks,
     loopback,
     json_copies,
+    dynamodb_validation,
     dynamodb_atomic,
     stop_execution,
     aws_sdk_errors,
+    dynamodb_task_errors,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)

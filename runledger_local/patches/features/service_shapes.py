@@ -92,9 +92,22 @@ def normalise_parameters(
     boto_service_name: str | None = None,
     service_action_name: str | None = None,
 ) -> None:
+    _without_nulls(parameters)
     model = _model(self, boto_service_name, service_action_name)
     if model is not None and model.input_shape is not None:
         self._to_boto_request(parameters, model.input_shape)
+
+
+def _without_nulls(parameters: dict[str, Any]) -> None:
+    """Drop, in place, the members whose value is null, as the AWS SDK's serialiser does:
+    the service then answers for a missing member (DynamoDB PutItem without Item: "Value
+    null at 'item' failed to satisfy constraint"), where botocore's, unvalidated, crashed
+    (``'NoneType' object has no attribute 'items'``)."""
+    for name, value in list(parameters.items()):
+        if value is None:
+            del parameters[name]
+        elif isinstance(value, dict):
+            _without_nulls(value)
 
 
 def normalise_response(
