@@ -68,6 +68,8 @@ from runledger_local.patches.fixes import (
     dynamodb_validation,
     endpoint_mode,
     execution_names,
+    secret_names,
+    sqs_queue_urls,
     stop_execution,
 )
 from runledger_local.patches.speed import (
@@ -127,6 +129,8 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     aws_sdk_errors,
     dynamodb_task_errors,
+    sqs_queue_urls,
+    secret_names,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)

@@ -36,10 +36,12 @@ _HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")  # the stream record's event id
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
 _SEQUENCE = re.compile(r"\b\d{20,}\b")  # stream sequence numbers
 _EPOCH_MS = re.compile(r"\b1\d{12}\b")  # Batch's startedAt/stoppedAt
+_TRACE_ID = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")  # a Lambda result's X-Amzn-Trace-Id
 #: Keys whose values are measured (times, durations) or priced from a measurement.
 _MEASURED = re.compile(
     r"(_at|At|Date|[Tt]imestamp|duration_seconds|elapsed_seconds|_usd|Duration"
-    r"|gb_seconds|seconds_per_invocation|^lambda|^stepfunctions|^dynamodb|^pipes|^batch)$"
+    r"|gb_seconds|seconds_per_invocation|^lambda|^stepfunctions|^dynamodb|^pipes|^batch"
+    r"|^Content-Length)$"  # a payload's length varies with the measured values in it
 )
 #: Keys whose values are picked by a measurement (the fastest variant).
 _PICKED = {"fastest"}
@@ -69,6 +71,7 @@ def normalised(value: Any, key: str = "") -> Any:
                 pass
         for pattern, placeholder in (
             (_UUID, "<uuid>"),
+            (_TRACE_ID, "<trace-id>"),
             (_HEX_ID, "<id>"),
             (_ISO_TIME, "<time>"),
             (_SEQUENCE, "<sequence>"),

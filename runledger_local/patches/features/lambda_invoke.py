@@ -18,17 +18,23 @@ sibling backend overriding one method, as ``awslambda_simple`` overrides ``invok
   task fails with ``Lambda.ResourceNotFoundException``).
 
 The only thing patched is which backend the Lambda API uses (``LambdaResponse.backend``),
-plus the order of Lambda steps: one of an execution waits its turn in the order
-executions started.
+plus the engine's ``lambda:invoke`` integration: a Lambda step of an execution waits its
+turn in the order executions started, and its result carries what AWS adds to it
+(``SdkHttpMetadata`` with the response's HTTP headers and status, ``SdkResponseMetadata``
+with its request id: recorded on AWS in LocalStack's AWS-validated snapshots, e.g.
+query_language/test_mixed_query_language), as a state that keeps the whole result sees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import json
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar, Final
 from unittest import mock
@@ -130,6 +136,32 @@ class LocalLambdaBackend(LambdaSimpleBackend):
 local_lambda_backends: Final = BackendDict(LocalLambdaBackend, "lambda")
 
 
+def sdk_metadata(result: dict[str, Any]) -> dict[str, Any]:
+    """What Step Functions adds to a ``lambda:invoke`` result: the Invoke response's HTTP
+    metadata, as the AWS SDK for Java reports it."""
+    payload = result.get("Payload")
+    body = payload if isinstance(payload, str) and "Payload" not in result else json.dumps(payload)
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Length": str(len(body.encode("utf-8"))),
+        "Content-Type": "application/json",
+        "Date": email.utils.formatdate(usegmt=True),
+        "X-Amz-Executed-Version": str(result.get("ExecutedVersion", "$LATEST")),
+        "x-amzn-Remapped-Content-Length": "0",
+        "x-amzn-RequestId": request_id,
+        "X-Amzn-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+    }
+    return {
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {name: [value] for name, value in headers.items()},
+            "HttpHeaders": headers,
+            "HttpStatusCode": int(result.get("StatusCode", 200)),
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+    }
+
+
 @contextlib.contextmanager
 def apply(cloud: LocalCloud) -> Iterator[None]:
     for seam in (_SIMPLE_INVOKE, _GET_FUNCTION, _UNKNOWN_FUNCTION):
@@ -150,9 +182,11 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             started = None  # unordered: served by arrival
         INVOCATION.priority = started.timestamp() if isinstance(started, dt.datetime) else None
         try:
-            return integration(env, parameters, region, state_credentials)
+            integration(env, parameters, region, state_credentials)
         finally:
             INVOCATION.priority = None
+        if not env.is_mocked_mode() and isinstance(env.stack[-1], dict):
+            env.stack[-1].update(sdk_metadata(env.stack[-1]))
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(LocalLambdaBackend, "cloud", cloud))

@@ -292,3 +292,38 @@ def test_lambda_in_process_a_task_naming_an_unknown_function_fails_with_lambda_n
     assert described["error"] == "Lambda.ResourceNotFoundException"
     arn = "arn:aws:lambda:us-east-1:123456789012:function:no-such-function"
     assert described["cause"].startswith(f"Function not found: {arn}:$LATEST (Service: AWSLambda;")
+
+
+def test_lambda_in_process_a_task_result_carries_the_sdk_http_metadata(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    local_cloud.register_function("echo", code_dir=lambda_fixtures / "echo")
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "whole-result",
+        {
+            "StartAt": "Call",
+            "States": {
+                "Call": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "echo", "Payload": {"x": 1}},
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    result = json.loads(run_execution(sfn, arn, {})["output"])
+
+    # What AWS adds (recorded in LocalStack's AWS-validated snapshots, e.g.
+    # query_language/test_mixed_query_language::test_lambda_task_resource_data_flow).
+    metadata = result["SdkHttpMetadata"]
+    headers = metadata["HttpHeaders"]
+    assert metadata["HttpStatusCode"] == result["StatusCode"] == 200
+    assert headers["Content-Length"] == str(len(json.dumps(result["Payload"]).encode()))
+    assert headers["x-amzn-RequestId"] == result["SdkResponseMetadata"]["RequestId"]
+    assert headers["X-Amz-Executed-Version"] == result["ExecutedVersion"] == "$LATEST"
+    assert metadata["AllHttpHeaders"] == {name: [value] for name, value in headers.items()}
+    assert result["Payload"]["event"] == {"x": 1}
