@@ -53,6 +53,7 @@ from runledger_local.patches._seams import AdaptationBrokenError, Seam, check_al
 from runledger_local.patches.features import (
     batch_sync,
     jsonata,
+    jsonata_errors,
     lambda_invoke,
     mock_config,
     moto_config,
@@ -106,6 +107,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     batch_sync,
     batch_sync_wake,
     jsonata,
+    jsonata_errors,
     retry_sleep,
     mock_config,
     asl_parse_cache,
