@@ -61,6 +61,7 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    assign_literals,
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
@@ -120,6 +121,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     json_copies,
     dynamodb_atomic,
     stop_execution,
+    assign_literals,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
