@@ -62,6 +62,7 @@ from runledger_local.patches.features import (
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
     assign_literals,
+    assign_order,
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
@@ -122,6 +123,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     dynamodb_atomic,
     stop_execution,
     assign_literals,
+    assign_order,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
