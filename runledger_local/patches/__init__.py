@@ -63,6 +63,7 @@ from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
     assign_literals,
     assign_order,
+    assigned_variables,
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
@@ -124,6 +125,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     assign_literals,
     assign_order,
+    assigned_variables,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
