@@ -67,6 +67,7 @@ from runledger_local.patches.fixes import (
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
+    parser_error_codes,
     stop_execution,
 )
 from runledger_local.patches.speed import (
@@ -126,6 +127,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     assign_literals,
     assign_order,
     assigned_variables,
+    parser_error_codes,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
