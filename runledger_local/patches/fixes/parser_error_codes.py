@@ -44,7 +44,7 @@ def _coded_error_classes(api: Any, base: type) -> list[type]:
         and issubclass(value, base)
         and value is not base
         and isinstance(vars(value).get("code"), str)
-        and not value.TYPE
+        and not getattr(value, "TYPE", None)
     ]
 
 
