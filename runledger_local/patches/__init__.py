@@ -54,6 +54,7 @@ from runledger_local.patches._seams import AdaptationBrokenError, Seam, check_al
 from runledger_local.patches.features import (
     batch_sync,
     jsonata,
+    jsonata_errors,
     lambda_invoke,
     mock_config,
     moto_config,
@@ -62,12 +63,16 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    assign_literals,
+    assign_order,
+    assigned_variables,
     aws_sdk_errors,
     dynamodb_atomic,
     dynamodb_task_errors,
     dynamodb_validation,
     endpoint_mode,
     execution_names,
+    parser_error_codes,
     secret_names,
     sqs_queue_urls,
     stop_execution,
@@ -114,6 +119,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     batch_sync,
     batch_sync_wake,
     jsonata,
+    jsonata_errors,
     retry_sleep,
     mock_config,
     asl_parse_cache,
@@ -131,6 +137,10 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     dynamodb_task_errors,
     sqs_queue_urls,
     secret_names,
+    assign_literals,
+    assign_order,
+    assigned_variables,
+    parser_error_codes,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)

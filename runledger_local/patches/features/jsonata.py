@@ -6,7 +6,10 @@ quote, backslash or newline in any variable, as in a Batch Cause, broke every la
 expression); the functions Step Functions adds ($partition, $range, $hash, $random,
 $uuid, $parse) are registered natively; an evaluation error is
 ``States.QueryEvaluationError`` with an ``EvaluationFailed`` event, as on AWS, also from
-the service tasks that turned every exception into their own error.
+the service tasks that turned every exception into their own error (its wording and the
+field it names: features/jsonata_errors.py). ``$randomSeeded`` is not one of them: AWS
+answers T1006, "Attempted to invoke a non-function", so moto's text declaration of it
+is removed too.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from unittest import mock
 
 from runledger_local.logs import get_logger
 from runledger_local.patches._seams import AdaptationBrokenError, OncePerKey, Seam
+from runledger_local.patches.features.jsonata_errors import query_evaluation_failure
 from runledger_local.runtime.local_cloud import LocalCloud
 
 LOG = get_logger(__name__)
@@ -51,7 +55,8 @@ def _jsonata_partition(array: Any, chunk_size: Any) -> list[list[Any]]:
     return [list(array[i : i + size]) for i in range(0, len(array), size)]
 
 
-def _jsonata_range(start: Any, end: Any, step: Any) -> list[Any]:
+def _jsonata_range(start: Any, end: Any, step: Any) -> Any:
+    """A JSONata sequence: one value is that value, not a list ($range(1, 9, 9) is 1 on AWS)."""
     if step == 0:
         raise ValueError("$range step must not be 0")
     values: list[Any] = []
@@ -61,7 +66,7 @@ def _jsonata_range(start: Any, end: Any, step: Any) -> list[Any]:
         if len(values) > _RANGE_LIMIT:
             raise ValueError(f"$range cannot return more than {_RANGE_LIMIT} items")
         value += step
-    return values
+    return values[0] if len(values) == 1 else values
 
 
 def _jsonata_hash(data: Any, algorithm: Any) -> str:
@@ -240,27 +245,20 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         # moto encodes them, and copies: an expression cannot change the execution's data.
         return {binding: _as_json(value, to_json_str) for binding, value in values.items()}
 
-    def function_declarations(references: set[str]) -> str:
-        # moto's text declarations still in use (those not registered natively).
-        return "".join(kept[ref] for ref in sorted(references) if ref in kept)
-
     def eval_body(self: Any, env: Any) -> None:
         # Parse each expression once and pass $states and the variables as bindings: moto
         # splices them into the expression text as JSON, so every evaluation re-parses
         # the whole state data (most of the engine's CPU time).
-        references = extract_references(self.expression)
-        text = function_declarations(references) + self.expression
+        extract_references(self.expression)  # rejects $ and $$ as moto does (raises)
         try:
             bindings = bindings_of(env)
-            result = _evaluate_jsonata(jsonata_python, text, bindings, cached=cloud.speed)
-        except Exception as exc:
-            raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
-        if result is None:  # undefined (JSON null is NULL_VALUE until converted)
-            raise _query_evaluation_failure(
-                env,
-                self.expression,
-                cause=f"The JSONata expression '{self.expression}' returned nothing (undefined).",
+            result = _evaluate_jsonata(
+                jsonata_python, self.expression, bindings, cached=cloud.speed
             )
+        except Exception as exc:
+            raise query_evaluation_failure(env, self.expression, exc) from exc
+        if result is None:  # undefined (JSON null is NULL_VALUE until converted)
+            raise query_evaluation_failure(env, self.expression, None)
         env.stack.append(_python_value(result))
 
     def sample_body(self: Any, env: Any) -> None:
@@ -274,7 +272,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 jsonata_python, self.expression, bindings, cached=cloud.speed
             )
         except Exception as exc:
-            raise _query_evaluation_failure(env, self.expression, str(exc)) from exc
+            raise query_evaluation_failure(env, self.expression, exc) from exc
         env.stack.append(None if result is None else _python_value(result))
 
     def keep_failure_events(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -288,14 +286,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
 
         return from_error
 
-    kept = {
-        key: value
-        for key, value in declarations.items()
-        if key.lstrip("$") not in _AWS_JSONATA_FUNCTIONS
-    }
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(jsonata_module, evaluator_attr, eval_jsonata))
-        stack.enter_context(mock.patch.dict(declarations, kept, clear=True))
+        stack.enter_context(mock.patch.dict(declarations, {}, clear=True))
         for module in encoder_users:
             stack.enter_context(
                 mock.patch.object(
@@ -342,48 +335,6 @@ def _error_swallowing_task_classes() -> list[Any]:
     if not classes:
         raise AdaptationBrokenError(NAME, "no service task defines _from_error any more")
     return classes
-
-
-def _query_evaluation_failure(
-    env: Any, expression: str, details: str | None = None, *, cause: str | None = None
-) -> Exception:
-    """An EvaluationFailed event and the States.QueryEvaluationError AWS reports."""
-    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
-        StatesErrorName,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-
-    error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
-    if cause is None:
-        cause = f"The JSONata expression '{expression}' returned an error: {details}"
-    failure = FailureEventException(
-        failure_event=FailureEvent(
-            env=env,
-            error_name=error_name,
-            event_type=HistoryEventType.EvaluationFailed,
-            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto builds it so too
-                evaluationFailedEventDetails=EvaluationFailedEventDetails(
-                    error=error_name.error_name, cause=cause
-                )
-            ),
-        )
-    )
-    env.event_manager.add_event(
-        context=env.event_history_context,
-        event_type=HistoryEventType.EvaluationFailed,
-        event_details=EventDetails(  # type: ignore[typeddict-item]  # moto builds it so too
-            evaluationFailedEventDetails=failure.get_evaluation_failed_event_details()
-        ),
-    )
-    return failure
 
 
 SEAMS: Final[tuple[Seam, ...]] = (

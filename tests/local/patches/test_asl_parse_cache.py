@@ -96,9 +96,16 @@ def test_asl_parse_cache_concurrent_executions_of_one_program_stay_independent(
                     },
                 },
                 "Assign": {"tag": "{% $states.input.tag %}"},
-                "Output": "{% {'tag': $tag, 'doubled': $states.result} %}",
+                "Output": "{% $states.result %}",
+                "Next": "Report",
+            },
+            # Not in the Map's own Output: a state's Output sees the variables from before
+            # its Assign (as on AWS), so $tag is read in the next state.
+            "Report": {
+                "Type": "Pass",
+                "Output": "{% {'tag': $tag, 'doubled': $states.input} %}",
                 "End": True,
-            }
+            },
         },
     }
     sfn = aws("stepfunctions")

@@ -107,6 +107,7 @@ def test_jsonata_step_functions_functions(local_cloud: LocalCloud) -> None:
                     "Output": {
                         "partition": "{% $partition([1, 2, 3, 4, 5], 2) %}",
                         "range": "{% $range(0, 10, 5) %}",
+                        "range_of_one": "{% $range(1, 9, 9) %}",
                         "hash": "{% $hash('abc', 'SHA-256') %}",
                         "seeded": "{% $random(42) = $random(42) %}",
                         "random": "{% $random() %}",
@@ -124,6 +125,7 @@ def test_jsonata_step_functions_functions(local_cloud: LocalCloud) -> None:
 
     assert result["partition"] == [[1, 2], [3, 4], [5]]
     assert result["range"] == [0, 5, 10]
+    assert result["range_of_one"] == 1  # a one-value sequence (AWS-recorded: test_array_range)
     assert result["hash"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert result["seeded"] is True
     assert 0 <= result["random"] < 1
