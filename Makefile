@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test test-speed-switch conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ run: install  ## The whole pipeline offline on the sample requests (runledger lo
 
 test: install system-deps  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+conformance: install  ## Every case of the project's conformance tier (tests/local/conformance; make test runs the fast ones)
+	$(BIN)/pytest -p no:xdist -m 'not aws' tests/local/conformance
 
 # Two interpreters at once (speed on, speed off): its own target, to keep make test short.
 test-speed-switch: install system-deps  ## The same runs with every speed mechanism on and off: identical items and histories

@@ -68,10 +68,12 @@ from runledger_local.patches.fixes import (
     assigned_variables,
     aws_sdk_errors,
     dynamodb_atomic,
+    dynamodb_consumed_capacity,
     dynamodb_task_errors,
     dynamodb_validation,
     endpoint_mode,
     execution_names,
+    execution_output,
     parser_error_codes,
     secret_names,
     sqs_queue_urls,
@@ -135,12 +137,14 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     aws_sdk_errors,
     dynamodb_task_errors,
+    dynamodb_consumed_capacity,
     sqs_queue_urls,
     secret_names,
     assign_literals,
     assign_order,
     assigned_variables,
     parser_error_codes,
+    execution_output,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)

@@ -188,3 +188,22 @@ def test_dynamodb_task_errors_a_put_item_task_without_item_fails_as_recorded_on_
         "Member must not be null (Service: AmazonDynamoDBv2; Status Code: 400; "
         "Error Code: ValidationException;"
     ), json.dumps(described["cause"])
+
+
+def test_dynamodb_consumed_capacity_is_answered_only_when_asked(local_cloud: LocalCloud) -> None:
+    ddb = aws("dynamodb")
+    create_runs_table(ddb)
+    update = {
+        "TableName": "runs",
+        "Key": KEY,
+        "UpdateExpression": "SET a = :a",
+        "ExpressionAttributeValues": {":a": {"S": "x"}},
+    }
+
+    plain = ddb.update_item(**update)
+    asked = ddb.update_item(**update, ReturnConsumedCapacity="TOTAL")
+
+    # AWS: UpdateItem API reference, ConsumedCapacity "returned only if the
+    # ReturnConsumedCapacity parameter was specified".
+    assert "ConsumedCapacity" not in plain
+    assert asked["ConsumedCapacity"]["TableName"] == "runs"
