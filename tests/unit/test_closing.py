@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from runledger.closing import (
     CAUSE_LIMIT,
@@ -18,20 +15,11 @@ from runledger.closing import (
     finished_at,
     run_pk,
 )
-from runledger_cli.sam_template import table_schema
 
-TABLE = "runs-test"
+TABLE = "runs-test"  # the dynamodb fixture's (conftest.py)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:runledger-dev-RunWorkflow:one"
 PK = "RUN#close-1"
 STOPPED = dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName=TABLE, **table_schema())
-        yield client
 
 
 def put_run(dynamodb: Any, status: str, execution: str = ARN) -> None:

@@ -7,28 +7,18 @@ come through botocore's Stubber, which checks every request against the service 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from runledger.dynamo import to_dynamodb_json
 from runledger_cli import ledger
 from runledger_cli.ledger import LedgerError, RunRecord, table_from_stack, table_output_key
-from runledger_cli.sam_template import load_sam, table_schema
+from runledger_cli.sam_template import load_sam
 
-TABLE = "runs-test"
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName=TABLE, **table_schema())
-        yield client
+TABLE = "runs-test"  # the dynamodb fixture's (conftest.py)
 
 
 def put(dynamodb: Any, **item: Any) -> None:
