@@ -14,6 +14,13 @@ from typing import Any
 
 from runledger.dynamo import to_dynamodb_json
 from runledger_cli.sam_template import resources_of_type
+from runledger_local.dynamodb_rules import (
+    MAX_ITEM_BYTES,
+    MAX_KEY_BYTES,
+    item_size,
+    value_problem,
+    value_size,
+)
 from runledger_local.pipe_records import PipeFilter, pipes_record
 
 __all__ = ["request_problem"]
@@ -35,6 +42,30 @@ def _source_table(template: Mapping[str, Any], pipe: Mapping[str, Any]) -> Mappi
     return table
 
 
+def _item_problem(item: Mapping[str, Any]) -> str | None:
+    """Why PutItem would refuse ``item`` (a plain mapping), naming the attribute, or None."""
+    for name, value in item.items():
+        if name == "":
+            return "an attribute has an empty name (PutItem refuses it)"
+        try:
+            attribute = to_dynamodb_json({name: value})[name]
+        except ArithmeticError as exc:  # decimal's Inexact/Rounded, Overflow, ...
+            return (
+                f"attribute {name!r} holds a number DynamoDB cannot store "
+                f"({type(exc).__name__.lower()}: at most 38 significant digits, magnitude "
+                "1E-130 to 9.9E125)"
+            )
+        except (TypeError, ValueError) as exc:  # NaN, Infinity, a type it has no form for
+            return f"attribute {name!r} is not a DynamoDB value: {exc}"
+        problem = value_problem(attribute)
+        if problem:
+            return f"attribute {name!r}: {problem}"
+    size = item_size(to_dynamodb_json(item))
+    if size > MAX_ITEM_BYTES:
+        return f"the item is {size:,} bytes; DynamoDB items are at most 400 KB ({MAX_ITEM_BYTES:,})"
+    return None
+
+
 def request_problem(
     template: Mapping[str, Any], item: Mapping[str, Any], stack_name: str = DEFAULT_STACK
 ) -> str | None:
@@ -47,16 +78,25 @@ def request_problem(
     """
     ((pipe_id, pipe),) = resources_of_type(dict(template), "AWS::Pipes::Pipe").items()
     table = _source_table(template, pipe)["Properties"]
-    try:
-        image = to_dynamodb_json(item)
-    except (TypeError, ValueError, ArithmeticError) as exc:  # NaN, Infinity, ...
-        return f"it is not a DynamoDB item: {exc}"
+    problem = _item_problem(item)
+    if problem:
+        return problem
+    image = to_dynamodb_json(item)
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
     keys: dict[str, Any] = {}
     for key in table["KeySchema"]:
         name = key["AttributeName"]
         if types[name] not in image.get(name, {}):
             return f"the table's key attribute {name!r} must be {_EXPECTED[types[name]]}"
+        if image[name][types[name]] in ("", b""):
+            return f"the table's key attribute {name!r} must not be empty (PutItem refuses it)"
+        size, limit = value_size(image[name]), MAX_KEY_BYTES[key["KeyType"]]
+        if size > limit:
+            kind = "partition" if key["KeyType"] == "HASH" else "sort"
+            return (
+                f"the table's key attribute {name!r} is {size:,} bytes; DynamoDB takes at "
+                f"most {limit:,} for a {kind} key"
+            )
         keys[name] = image[name]
     view = (table.get("StreamSpecification") or {}).get("StreamViewType", "")
     stream: dict[str, Any] = {"Keys": keys, "StreamViewType": view}

@@ -225,7 +225,9 @@ def test_a_request_that_would_start_no_run_is_told_apart_as_the_pipe_tells_it(
     assert pipeline.request_problem({**valid, "sk": 7}) == (
         "the table's key attribute 'sk' must be a string"
     )
-    assert "not a DynamoDB item" in str(pipeline.request_problem({**valid, "k": float("nan")}))
+    assert pipeline.request_problem({**valid, "k": float("nan")}) == (
+        "attribute 'k' is not a DynamoDB value: DynamoDB cannot store the number nan"
+    )
 
 
 def test_relative_input_paths_are_made_absolute_for_the_job(tmp_path: Path) -> None:

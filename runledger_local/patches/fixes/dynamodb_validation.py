@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import re
 from collections.abc import Iterator, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from unittest import mock
 
+from runledger_local.dynamodb_rules import request_problem
 from runledger_local.patches._seams import Seam
 from runledger_local.runtime.local_cloud import LocalCloud
 
@@ -46,146 +45,6 @@ _GET_KEYS_VALUE: Final = Seam(
 )
 _VALIDATION_ERROR: Final = Seam(NAME, "moto.dynamodb.exceptions", "MockValidationException")
 SEAMS: Final[tuple[Seam, ...]] = (_CALL_ACTION, _UPDATE_ITEM, _GET_KEYS_VALUE, _VALIDATION_ERROR)
-
-TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
-MAX_DEPTH: Final = 32
-MAX_DIGITS: Final = 38
-_MAGNITUDE: Final = "Attempting to store a number with magnitude"
-#: The request members that must be present, per action (moto's snake_case names).
-REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
-    "put_item": ("Item",),
-    "get_item": ("Key",),
-    "update_item": ("Key",),
-    "delete_item": ("Key",),
-}
-#: The members that hold attribute values, per action.
-VALUES: Final[Mapping[str, tuple[str, ...]]] = {
-    "put_item": ("Item", "ExpressionAttributeValues"),
-    "get_item": ("Key",),
-    "update_item": ("Key", "ExpressionAttributeValues"),
-    "delete_item": ("Key", "ExpressionAttributeValues"),
-    "query": ("ExpressionAttributeValues", "ExclusiveStartKey"),
-    "scan": ("ExpressionAttributeValues", "ExclusiveStartKey"),
-}
-
-
-def _lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-def constraint_errors(action: str, params: Mapping[str, Any]) -> str | None:
-    """AWS's "N validation error(s) detected: ..." for ``params``, or None."""
-    errors: list[str] = []
-    table = params.get("TableName")
-    if isinstance(table, str):
-        constraint = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
-        if not TABLE_NAME.fullmatch(table):
-            errors.append(
-                f"Value '{table}' at 'tableName' failed to satisfy constraint: {constraint}"
-            )
-        if len(table) < 3:
-            errors.append(
-                f"Value '{table}' at 'tableName' failed to satisfy constraint: "
-                "Member must have length greater than or equal to 3"
-            )
-        if len(table) > 255:
-            errors.append(
-                f"Value '{table}' at 'tableName' failed to satisfy constraint: "
-                "Member must have length less than or equal to 255"
-            )
-    for member in REQUIRED.get(action, ()):
-        if params.get(member) is None:
-            errors.append(
-                f"Value null at '{_lower_first(member)}' failed to satisfy constraint: "
-                "Member must not be null"
-            )
-    if not errors:
-        return None
-    plural = "s" if len(errors) > 1 else ""
-    return f"{len(errors)} validation error{plural} detected: " + "; ".join(errors)
-
-
-def number_problem(text: Any) -> str | None:
-    """Why DynamoDB refuses the number ``text`` (an ``N`` value), or None."""
-    try:
-        number = Decimal(str(text).strip())
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        return f"The parameter cannot be converted to a numeric value: {text}"
-    if number.is_zero():
-        return None
-    digits = "".join(map(str, number.as_tuple().digits)).strip("0")  # significant ones
-    if number.adjusted() > 125:
-        return f"Number overflow. {_MAGNITUDE} larger than supported range"
-    if number.adjusted() < -130:
-        return f"Number underflow. {_MAGNITUDE} smaller than supported range"
-    if len(digits) > MAX_DIGITS:
-        return f"Attempting to store more than {MAX_DIGITS} significant digits in a Number"
-    return None
-
-
-def value_problem(value: Any, depth: int = 0) -> str | None:
-    """Why DynamoDB refuses the attribute value ``value`` (``{"S": ...}``), or None."""
-    if not isinstance(value, Mapping):
-        return None  # moto's own parsing answers for the shape
-    if depth > MAX_DEPTH:
-        return "Nesting Levels have exceeded supported limits"
-    for kind, inner in value.items():
-        if kind == "N":
-            problem = number_problem(inner)
-        elif kind == "NS" and isinstance(inner, list):
-            problem = next(filter(None, map(number_problem, inner)), None)
-        elif kind == "M" and isinstance(inner, Mapping):
-            problem = attributes_problem(inner, depth + 1)
-        elif kind == "L" and isinstance(inner, list):
-            problem = next((p for v in inner if (p := value_problem(v, depth + 1))), None)
-        else:
-            problem = None
-        if problem:
-            return problem
-    return None
-
-
-def attributes_problem(attributes: Mapping[str, Any], depth: int = 0) -> str | None:
-    """Why DynamoDB refuses a map of attribute names to values, or None."""
-    for name, value in attributes.items():
-        if name == "":
-            return "One or more parameter values were invalid: An attribute name may not be empty"
-        problem = value_problem(value, depth)
-        if problem:
-            return problem
-    return None
-
-
-def key_problem(key: Mapping[str, Any]) -> str | None:
-    """Why DynamoDB refuses ``key`` (a Key member), or None."""
-    for name, value in key.items():
-        if isinstance(value, Mapping) and (value.get("S") == "" or value.get("B") in ("", b"")):
-            return (
-                "One or more parameter values were invalid: An AttributeValue may not "
-                f"contain an empty string. Key: {name}"
-            )
-    return None
-
-
-def request_problem(action: str, params: Mapping[str, Any]) -> str | None:
-    """Why DynamoDB refuses the request ``params`` of ``action``, or None."""
-    problem = constraint_errors(action, params)
-    if problem:
-        return problem
-    key = params.get("Key")
-    if isinstance(key, Mapping):
-        problem = key_problem(key)
-        if problem:
-            return problem
-    for member in VALUES.get(action, ()):
-        attributes = params.get(member)
-        if isinstance(attributes, Mapping):
-            problem = attributes_problem(attributes)
-            if problem:
-                return problem
-    return None
 
 
 @contextlib.contextmanager

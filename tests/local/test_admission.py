@@ -1,0 +1,65 @@
+"""Admission: a request file PutItem would refuse is refused before the cloud starts,
+with the attribute named (runledger_local.admission, runledger_local.dynamodb_rules)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_local.admission import request_problem
+
+VALID = json.loads((REPO_ROOT / "events" / "requests" / "kmer-valid-local.json").read_text())
+
+
+def nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_sam()
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"pk": ""}, "the table's key attribute 'pk' must not be empty (PutItem refuses it)"),
+        (
+            {"pk": "RUN#" + "x" * 2045},
+            "the table's key attribute 'pk' is 2,049 bytes; DynamoDB takes at most 2,048 for "
+            "a partition key",
+        ),
+        (
+            {"sk": "R" * 1025},
+            "the table's key attribute 'sk' is 1,025 bytes; DynamoDB takes at most 1,024 for a "
+            "sort key",
+        ),
+        (
+            {"notes": "x" * 410_000},
+            "the item is 410,",  # the rest is the size, then the limit
+        ),
+        ({"n": int("1" * 40)}, "attribute 'n' holds a number DynamoDB cannot store"),
+        ({"": "x"}, "an attribute has an empty name (PutItem refuses it)"),
+        ({"deep": nested(33)},
+         "attribute 'deep': Nesting Levels have exceeded supported limits"),
+    ],
+)  # fmt: skip
+def test_an_item_putitem_would_refuse_is_refused_naming_the_attribute(
+    template: dict[str, Any], changes: dict[str, Any], problem: str
+) -> None:
+    found = request_problem(template, {**VALID, **changes})
+
+    assert found is not None
+    assert found.startswith(problem), found
+
+
+def test_an_item_at_the_limits_is_admitted(template: dict[str, Any]) -> None:
+    at_limits = {**VALID, "pk": "RUN#" + "x" * 2044, "n": int("1" * 38), "notes": "x" * 300_000}
+
+    assert request_problem(template, at_limits) is None
