@@ -60,6 +60,7 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    describe_execution_output,
     dynamodb_atomic,
     endpoint_mode,
     execution_names,
@@ -118,6 +119,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     json_copies,
     dynamodb_atomic,
     stop_execution,
+    describe_execution_output,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
