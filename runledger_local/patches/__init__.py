@@ -60,6 +60,7 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    context_redrive_count,
     describe_execution_output,
     dynamodb_atomic,
     endpoint_mode,
@@ -102,6 +103,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     shared_models,
     client_cache,
     execution_names,
+    context_redrive_count,
     lambda_invoke,
     lambda_direct,
     batch_sync,
