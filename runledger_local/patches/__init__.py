@@ -60,6 +60,7 @@ from runledger_local.patches.features import (
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
+    branch_states_errors,
     context_redrive_count,
     describe_execution_output,
     dynamodb_atomic,
@@ -122,6 +123,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     dynamodb_atomic,
     stop_execution,
     describe_execution_output,
+    branch_states_errors,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
