@@ -65,6 +65,7 @@ from runledger_local.patches.fixes import (
     describe_execution_output,
     dynamodb_atomic,
     endpoint_mode,
+    execution_end,
     execution_names,
     stop_execution,
 )
@@ -124,6 +125,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     describe_execution_output,
     branch_states_errors,
+    execution_end,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
