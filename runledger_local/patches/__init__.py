@@ -57,6 +57,7 @@ from runledger_local.patches.features import (
     mock_config,
     moto_config,
     retry_sleep,
+    start_sync_execution,
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
@@ -113,6 +114,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     jsonata,
     retry_sleep,
     mock_config,
+    start_sync_execution,
     asl_parse_cache,
     server_dispatch,
     wire_json,
