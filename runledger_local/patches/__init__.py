@@ -68,6 +68,7 @@ from runledger_local.patches.fixes import (
     endpoint_mode,
     execution_end,
     execution_names,
+    map_iteration_aborts,
     stop_execution,
 )
 from runledger_local.patches.speed import (
@@ -127,6 +128,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     describe_execution_output,
     branch_states_errors,
+    map_iteration_aborts,
     execution_end,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
