@@ -104,15 +104,20 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         finally:
             iteration.running = False
 
+    # The abort events are written under ``lock`` with the method this patch wrapped, not
+    # through the event manager: a patch wrapping add_event after this one (execution_end)
+    # takes its own lock first, and the two locks must not be taken in both orders.
+    def write(env: Any, event_type: Any, details: Any = None, source: bool = True) -> None:
+        original_add(
+            env.event_manager, env.event_history_context, event_type, details, None, source
+        )
+
     def state_aborted(env: Any) -> None:
         state = entered.pop(env.event_history_context, None)
         if state is None:
             return
         with contextlib.suppress(ValueError):  # Pass, Choice, ... have no Aborted event
-            env.event_manager.add_event(
-                context=env.event_history_context,
-                event_type=event_types(state.replace("StateEntered", "StateAborted")),
-            )
+            write(env, event_types(state.replace("StateEntered", "StateAborted")))
 
     def abort_the_others(env: Any) -> None:
         with lock:
@@ -121,16 +126,12 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 context = iteration.env.event_history_context
                 if context in started:  # one not yet begun ends without a word
                     state_aborted(iteration.env)
-                    iteration.env.event_manager.add_event(
-                        context=context,
-                        event_type=event_types.MapIterationAborted,
-                        event_details={
-                            "mapIterationAbortedEventDetails": {
-                                "name": iteration.name,
-                                "index": iteration.index,
-                            }
-                        },
-                        update_source_event_id=False,
+                    details = {"name": iteration.name, "index": iteration.index}
+                    write(
+                        iteration.env,
+                        event_types.MapIterationAborted,
+                        {"mapIterationAbortedEventDetails": details},
+                        source=False,
                     )
                 aborted.add(context)
                 iteration.env.set_stop(stop_date=dt.datetime.now(dt.UTC), cause=None, error=None)
