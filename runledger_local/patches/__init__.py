@@ -60,6 +60,7 @@ from runledger_local.patches.features import (
     moto_config,
     retry_sleep,
     service_shapes,
+    start_sync_execution,
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
@@ -67,13 +68,17 @@ from runledger_local.patches.fixes import (
     assign_order,
     assigned_variables,
     aws_sdk_errors,
+    branch_states_errors,
+    context_redrive_count,
+    describe_execution_output,
     dynamodb_atomic,
     dynamodb_consumed_capacity,
     dynamodb_task_errors,
     dynamodb_validation,
     endpoint_mode,
+    execution_end,
     execution_names,
-    execution_output,
+    map_iteration_aborts,
     parser_error_codes,
     secret_names,
     sqs_queue_urls,
@@ -115,6 +120,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     shared_models,
     client_cache,
     execution_names,
+    context_redrive_count,
     lambda_invoke,
     lambda_direct,
     service_shapes,
@@ -124,6 +130,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     jsonata_errors,
     retry_sleep,
     mock_config,
+    start_sync_execution,
     asl_parse_cache,
     server_dispatch,
     wire_json,
@@ -144,7 +151,10 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     assign_order,
     assigned_variables,
     parser_error_codes,
-    execution_output,
+    describe_execution_output,
+    branch_states_errors,
+    map_iteration_aborts,
+    execution_end,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
 ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)

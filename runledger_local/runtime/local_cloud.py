@@ -278,8 +278,13 @@ class LocalCloud:
             LOG.info("Lambda %s raised %s: %s", spec.name, error_type, exc)
             stack = traceback.format_list(frames)
             return error_payload(error_type, str(exc), request_id, stack), True
+        result = outcome["result"]
+        if isinstance(result, bytes):
+            # The Python runtime sends bytes as they are, not as JSON (awslambdaric's
+            # LambdaMarshaller.marshal_response: "application/unknown"): the payload.
+            return result, False
         try:
-            return json.dumps(outcome["result"], default=json_default).encode(), False
+            return json.dumps(result, default=json_default).encode(), False
         except (TypeError, ValueError) as exc:
             message = f"Unable to marshal response: {exc}"
             return error_payload("Runtime.MarshalError", message, request_id, []), True

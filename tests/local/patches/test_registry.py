@@ -14,17 +14,26 @@ from runledger_local.patches import ADAPTATIONS, PATCHES, AdaptationBrokenError,
 
 # ----------------------------------------------------------------------- undo / broken
 def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
+    from moto import backend_index
     from moto.awslambda.responses import LambdaResponse
     from moto.batch.responses import BatchResponse
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.stepfunctions.parser.asl.component.program.program import Program
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        iteration_worker,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as callback,
     )
     from moto.stepfunctions.parser.asl.eval import states
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.parser.asl.jsonata import jsonata
     from moto.stepfunctions.parser.asl.utils import boto_client
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
 
     seams = {
         "lambda": (LambdaResponse, "backend"),
@@ -36,6 +45,14 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
         "loopback": (BotocoreStubber, "__call__"),
         "stop": (StateMap, "_eval_state"),
         "stop_wait": (callback.StateTaskServiceCallback, "_eval_wait_for_task_token"),
+        "describe_output": (StepFunctionResponse, "describe_execution"),
+        "redrive_count": (ExecutionWorker, "_get_evaluation_environment"),
+        "map_errors": (iteration_worker, "CustomErrorName"),
+        "parallel_errors": (branches_decl, "CustomErrorName"),
+        "end_events": (EventManager, "add_event"),
+        "end_timeout": (Program, "eval"),
+        "aborts": (iteration_worker.IterationWorker, "_eval_job"),
+        "sync_route": (backend_index, "backend_url_patterns"),
     }
     before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
     environ = dict(os.environ)
@@ -47,6 +64,8 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
             pass
 
     assert {key: getattr(owner, attr) for key, (owner, attr) in seams.items()} == before
+    assert not hasattr(StepFunctionResponse, "start_sync_execution")
+    assert "describe_execution" not in vars(StepFunctionsParserBackend)  # inherited again
     assert dict(os.environ) == environ
 
 

@@ -1,0 +1,157 @@
+"""Fix: when a Map iteration fails, the others still running are aborted, in the history.
+
+moto 5.2.5 let the other iterations of an inline Map state run on after one failed and
+the Map state failed: their states went on (Lambda invokes, jobs) and wrote their events
+after MapStateFailed, and no iteration was recorded as aborted. AWS stops them and writes,
+before MapStateFailed, ``<Type>StateAborted`` for the state each was in and
+``MapIterationAborted`` for each, and ``<Type>StateAborted`` for the state the failed
+iteration failed in (recorded by AWS in LocalStack's timeouts snapshot
+test_service_lambda_map_timeout: ``MapIterationFailed TaskStateAborted
+MapIterationAborted ... TaskStateAborted MapStateFailed``; "If any iteration fails, the
+Map state fails", Developer Guide, "Map state"). Here the other iterations are stopped
+and those events written; an aborted iteration's later events are not. A Map state whose
+execution was stopped goes the way stop_execution makes it. No moto issue found. Delete
+this module when moto aborts the iterations itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any, Final
+from unittest import mock
+
+from runledger_local.patches._seams import Seam
+from runledger_local.runtime.local_cloud import LocalCloud
+
+NAME: Final = "map_iteration_aborts"
+_ITERATION: Final = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration"
+_EVAL_JOB: Final = Seam(
+    NAME, f"{_ITERATION}.iteration_worker", "IterationWorker._eval_job", ("self", "env", "job")
+)
+_EVAL_BODY: Final = Seam(
+    NAME,
+    f"{_ITERATION}.inline_iteration_component",
+    "InlineIterationComponent._eval_body",
+    ("self", "env"),
+)
+_ADD_EVENT: Final = Seam(
+    NAME,
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+    "EventManager.add_event",
+    ("self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"),
+)
+_EVENT_TYPES: Final = Seam(NAME, "moto.stepfunctions.parser.api", "HistoryEventType")
+SEAMS: Final[tuple[Seam, ...]] = (_EVAL_JOB, _EVAL_BODY, _ADD_EVENT, _EVENT_TYPES)
+
+
+class _Iteration:
+    """One iteration of a Map state: its frame, index, and whether it still runs."""
+
+    def __init__(self, env: Any, index: int, name: str) -> None:
+        self.env = env
+        self.index = index
+        self.name = name
+        self.running = True
+
+
+@contextlib.contextmanager
+def apply(cloud: LocalCloud) -> Iterator[None]:
+    del cloud
+    worker_class, job_attribute, original_eval_job = _EVAL_JOB.resolve()
+    component_class, body_attribute, original_eval_body = _EVAL_BODY.resolve()
+    manager_class, add_attribute, original_add = _ADD_EVENT.resolve()
+    event_types = _EVENT_TYPES.value
+    lock = threading.RLock()
+    #: Per event context: the "...StateEntered" type of the state it is in, if any.
+    entered: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+    aborted: weakref.WeakSet[Any] = weakref.WeakSet()  # contexts that write no more
+    started: weakref.WeakSet[Any] = weakref.WeakSet()  # iterations past MapIterationStarted
+    #: Per Map state's environment: its iterations.
+    iterations: weakref.WeakKeyDictionary[Any, list[_Iteration]] = weakref.WeakKeyDictionary()
+
+    def add_event(
+        self: Any,
+        context: Any,
+        event_type: Any,
+        event_details: Any = None,
+        timestamp: Any = None,
+        update_source_event_id: bool = True,
+    ) -> Any:
+        name = str(getattr(event_type, "value", event_type))
+        with lock:
+            if context in aborted:
+                return context.last_published_event_id
+            if name == "MapIterationStarted":
+                started.add(context)
+            elif name.endswith("StateEntered"):
+                entered[context] = name
+            elif name.endswith("StateExited"):
+                entered.pop(context, None)
+            return original_add(
+                self, context, event_type, event_details, timestamp, update_source_event_id
+            )
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        iteration = _Iteration(env, job.job_index, self._work_name)
+        with lock:
+            iterations.setdefault(self._env, []).append(iteration)
+        try:
+            original_eval_job(self, env, job)
+        finally:
+            iteration.running = False
+
+    # The abort events are written under ``lock`` with the method this patch wrapped, not
+    # through the event manager: a patch wrapping add_event after this one (execution_end)
+    # takes its own lock first, and the two locks must not be taken in both orders.
+    def write(env: Any, event_type: Any, details: Any = None, source: bool = True) -> None:
+        original_add(
+            env.event_manager, env.event_history_context, event_type, details, None, source
+        )
+
+    def state_aborted(env: Any) -> None:
+        state = entered.pop(env.event_history_context, None)
+        if state is None:
+            return
+        with contextlib.suppress(ValueError):  # Pass, Choice, ... have no Aborted event
+            write(env, event_types(state.replace("StateEntered", "StateAborted")))
+
+    def abort_the_others(env: Any) -> None:
+        with lock:
+            mine = iterations.pop(env, [])
+            for iteration in (each for each in mine if each.running):
+                context = iteration.env.event_history_context
+                if context in started:  # one not yet begun ends without a word
+                    state_aborted(iteration.env)
+                    details = {"name": iteration.name, "index": iteration.index}
+                    write(
+                        iteration.env,
+                        event_types.MapIterationAborted,
+                        {"mapIterationAbortedEventDetails": details},
+                        source=False,
+                    )
+                aborted.add(context)
+                iteration.env.set_stop(stop_date=dt.datetime.now(dt.UTC), cause=None, error=None)
+            for iteration in (each for each in mine if not each.running):
+                state_aborted(iteration.env)  # the state the failed iteration failed in
+
+    def eval_body(self: Any, env: Any) -> None:
+        try:
+            original_eval_body(self, env)
+        except Exception:
+            if env.is_running():
+                abort_the_others(env)
+            raise
+        finally:
+            with lock:
+                iterations.pop(env, None)
+
+    with (
+        mock.patch.object(manager_class, add_attribute, add_event),
+        mock.patch.object(worker_class, job_attribute, eval_job),
+        mock.patch.object(component_class, body_attribute, eval_body),
+    ):
+        yield
