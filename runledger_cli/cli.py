@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from runledger_cli.errors import UsageError
+from runledger_cli.terminal import EscapingStream
 
 COMMANDS = (
     "runledger_cli.commands.local",
@@ -60,6 +61,9 @@ def run() -> NoReturn:
     and the output is flushed; only the freeing is skipped, which the OS does at once.
     ``main()`` stays an ordinary function, for callers in the same process.
     """
+    # Run ids, reasons and causes come from table items: never raw to the terminal.
+    sys.stdout = EscapingStream(sys.stdout)
+    sys.stderr = EscapingStream(sys.stderr)
     code = main()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

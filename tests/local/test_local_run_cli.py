@@ -128,3 +128,17 @@ def test_local_run_shows_where_runs_stand_when_its_timeout_passes(tmp_path: Path
     assert rows[0][1] in {"REQUESTED", "CLAIMED", "RUNNING"}  # RUNNING unless the VM crawls
     # Its execution was stopped on the way out, quietly: the one line above is all.
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_local_run_escapes_control_characters_before_they_reach_the_terminal(
+    tmp_path: Path,
+) -> None:
+    hostile = tmp_path / "run\x1b[2J\u202e.json"  # its name is echoed in the refusal
+    hostile.write_text("[]")
+
+    done = local_run(str(hostile), timeout=60)
+
+    assert done.returncode == 2
+    assert "run\\x1b[2J\\u202e.json: a request is one JSON object" in done.stderr
+    assert "\x1b" not in done.stderr
+    assert "\u202e" not in done.stderr

@@ -1,0 +1,40 @@
+"""runledger_cli.terminal: text from table items never reaches the terminal raw."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from runledger_cli.terminal import EscapingStream, escaped
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("evil\u202eredlof", "evil\\u202eredlof"),  # right-to-left override
+        ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),  # ESC: colours, clearing lines
+        ("a\rb\x00c\x7fd\x9be", "a\\x0db\\x00c\\x7fd\\x9be"),  # CR, NUL, DEL, C1 CSI
+        (
+            "zero\u200bwidth\u2066isolate\u2028line\ufeff",
+            "zero\\u200bwidth\\u2066isolate\\u2028line\\ufeff",
+        ),
+        ("kmer-ünïcode-运行 tabs\tand\nnewlines", "kmer-ünïcode-运行 tabs\tand\nnewlines"),  # kept
+    ],
+)
+def test_characters_that_change_the_display_are_escaped_the_rest_kept(
+    text: str, shown: str
+) -> None:
+    assert escaped(text) == shown
+
+
+def test_the_stream_escapes_what_is_written_and_passes_the_rest_through() -> None:
+    target = io.StringIO()
+    stream = EscapingStream(target)
+
+    written = stream.write("run \x1b[2Jgone\n")
+    stream.flush()
+
+    assert written == len("run \x1b[2Jgone\n")
+    assert target.getvalue() == "run \\x1b[2Jgone\n"
+    assert stream.isatty() is False
