@@ -47,8 +47,9 @@ _JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(No
 
 def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Each file's request item, its local input path made absolute; UsageError if a file
-    is not one JSON object, or two files hold the same run (the second would overwrite the
-    first in the table)."""
+    is not one JSON object, its ``pk`` is not a run's key (``RUN#<run id>``), or two files
+    hold the same run (the second would overwrite the first in the table)."""
+    from runledger.models import PK_PREFIX
     from runledger_local.local_paths import localize_request
 
     requests: list[dict[str, Any]] = []
@@ -66,6 +67,12 @@ def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
             raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
         run = item.get("pk")
         if isinstance(run, str):
+            if run and not run.startswith(PK_PREFIX):
+                # The table's runs are RUN#<run id>: without it, nothing (report, cost,
+                # this command) can find the run by its id.
+                raise UsageError(
+                    f"{path}: pk {run!r} is not a run's key: runs are {PK_PREFIX}<run id>"
+                )
             if run in seen:
                 raise UsageError(
                     f"{seen[run]} and {path} are both {run}: one would replace the other"

@@ -142,3 +142,13 @@ def test_local_run_escapes_control_characters_before_they_reach_the_terminal(
     assert "run\\x1b[2J\\u202e.json: a request is one JSON object" in done.stderr
     assert "\x1b" not in done.stderr
     assert "\u202e" not in done.stderr
+
+
+def test_local_run_refuses_a_pk_that_is_not_a_run_key(tmp_path: Path) -> None:
+    no_prefix = request_file(tmp_path, "no-prefix.json", pk="kmer-1")
+
+    done = local_run(str(no_prefix), timeout=60)
+
+    assert done.returncode == 2
+    assert "no-prefix.json: pk 'kmer-1' is not a run's key: runs are RUN#<run id>" in done.stderr
+    assert "Traceback" not in done.stderr
