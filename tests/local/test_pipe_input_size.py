@@ -49,7 +49,8 @@ def test_a_request_over_the_execution_input_limit_starts_nothing_and_lands_in_th
     # A customer invocation error: retried up to MaximumRetryAttempts, then the DLQ.
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert body["requestContext"]["approximateInvokeCount"] == retries + 1
-    assert body["responseContext"] == {"errorCode": "ValidationException", "errorMessage": TOO_LARGE}
+    refusal = {"errorCode": "ValidationException", "errorMessage": TOO_LARGE}
+    assert body["responseContext"] == refusal
     assert f"{MAX_INPUT_BYTES} bytes" in body["responseContext"]["errorMessage"]
     assert body["DDBStreamBatchInfo"]["batchSize"] == 1
     assert counters.target_failures == retries + 1
