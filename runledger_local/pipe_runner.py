@@ -33,6 +33,17 @@ Implemented:
   AUTOMATIC_BISECT`` halves a failed batch (splits do not count as retries). Records that
   exhaust their retries, or age out, are described in one SQS message per batch on
   ``DeadLetterConfig.Arn`` (shape in ``dlq_message``), or discarded (and counted) without one.
+- Target payload limit: a Step Functions target takes at most 262,144 bytes (UTF-8) of
+  input ("Step Functions state machine (262144 characters)": Pipes batching and
+  concurrency; StartExecution's ``input`` constraint). The runner sends the rendered
+  batch as it is and StartExecution refuses one over the limit with ValidationException
+  (the ``execution_input_size`` fix, applied by ``local_aws``; bare ``mock_aws`` does not
+  refuse it). That refusal is a failed invocation like any other: a customer invocation
+  error, which for a stream source Pipes retries up to ``MaximumRetryAttempts`` or until
+  ``MaximumRecordAgeInSeconds`` ("Amazon EventBridge Pipes error handling and
+  troubleshooting"), then the DLQ, whose message carries the code and message; no
+  execution starts. With ``AUTOMATIC_BISECT`` a batch is halved first, so records that fit
+  alone are still delivered.
 - Operation: ``run_once()`` (one pass over all shards, returns a ``PassResult``),
   ``start()``/``stop()`` for a background thread (stop is bounded and interrupts backoff),
   ``wait_idle(timeout)`` (True once a pass that began after the call found nothing to
@@ -55,8 +66,15 @@ Differs from AWS:
   only discarded.
 - Stopping mid-retry keeps the batch buffered in memory and retries it on the next pass;
   positions are not checkpointed anywhere, so a new runner starts from StartingPosition.
-- Payload size limits (6 MB batch, 256 KB execution input), ``Enrichment``, ``LogConfiguration``
-  and ``DesiredState`` are not implemented; an ``Enrichment`` is refused.
+- Pipes limits not enforced: the 6 MB payload limit at which a DynamoDB source closes a
+  batch early ("Amazon DynamoDB stream as a source"; a batch is cut only by ``BatchSize``
+  and the window here: with a Step Functions target any batch over 6 MB is also over the
+  target's 256 KB and fails either way, only the grouping of its DLQ messages differs);
+  the 5-minute limit on a pipe execution (StartExecution answers at once); and disabling
+  a pipe after nearly continuous 4xx errors (a pipe with a ``StateReason``: here it keeps
+  polling, and every record goes the way of its retries and DLQ).
+- ``Enrichment``, ``LogConfiguration`` and ``DesiredState`` are not implemented; an
+  ``Enrichment`` is refused.
 """
 
 from __future__ import annotations
