@@ -9,6 +9,7 @@ template (the table's keys and stream view, the pipe's filter) and starts nothin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from runledger_local.dynamodb_rules import (
     value_problem,
     value_size,
 )
+from runledger_local.pipe_input import MAX_EXECUTION_INPUT_BYTES, render_input_template
 from runledger_local.pipe_records import PipeFilter, pipes_record
 
 __all__ = ["request_problem"]
@@ -105,7 +107,37 @@ def request_problem(
     record = {"eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb"}
     delivered, _ = pipes_record({**record, "dynamodb": stream}, "stream-arn", "region")
     pipe_filter = PipeFilter.of(pipe["Properties"].get("SourceParameters"))
-    if pipe_filter.passes(delivered):
-        return None
     name = f"{stack_name}-{pipe_id}"
-    return f"the pipe {name} would not start a run for it: its filter is {pipe_filter}"
+    if not pipe_filter.passes(delivered):
+        return f"the pipe {name} would not start a run for it: its filter is {pipe_filter}"
+    size = _target_input_size(pipe, delivered, name)
+    if size > MAX_EXECUTION_INPUT_BYTES:
+        return (
+            f"the pipe {name} would start its run with an input of about {size:,} bytes; "
+            f"StartExecution takes at most {MAX_EXECUTION_INPUT_BYTES:,} (the record would "
+            "go to the pipe's DLQ)"
+        )
+    return None
+
+
+def _target_input_size(pipe: Mapping[str, Any], record: Mapping[str, Any], name: str) -> int:
+    """About how many bytes the pipe's StartExecution input for ``record`` would be (as
+    PipeRunner._payload makes it; the ARNs it would name are stood in for)."""
+    template = (pipe["Properties"].get("TargetParameters") or {}).get("InputTemplate")
+    if template is None:
+        return len(json.dumps([record]).encode("utf-8"))
+    arn = f"arn:aws:pipes:us-east-1:123456789012:pipe/{name}"
+    variables: dict[str, Any] = dict.fromkeys(
+        ("aws.pipes.pipe-arn", "aws.pipes.source-arn", "aws.pipes.target-arn"), arn
+    )
+    variables.update(
+        {
+            "aws.pipes.pipe-name": name,
+            "aws.pipes.enrichment-arn": "",
+            "aws.pipes.event.ingestion-time": "2026-01-01T00:00:00.000Z",
+            "aws.pipes.event": record,
+            "aws.pipes.event.json": record,
+        }
+    )
+    rendered = render_input_template(str(template), record, variables)
+    return len(json.dumps([rendered]).encode("utf-8"))

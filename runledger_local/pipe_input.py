@@ -6,13 +6,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["InputTemplateError", "render_input_template"]
 
 _PLACEHOLDER = re.compile(r"<(\$[^<>\"\s]*|aws\.pipes\.[A-Za-z0-9.\-]+)>")
 _PATH_TOKEN = re.compile(r"\.([A-Za-z0-9_\-/]+|\*)|\[(\d+|\*)\]")
 _MISSING = object()
+
+
+#: StartExecution's limit on an execution's input, in UTF-8 bytes (Step Functions quotas:
+#: "Maximum input or output size for a task, state, or execution"): a pipe target input
+#: over it starts no run (fixes/execution_input_size; admission refuses such a request).
+MAX_EXECUTION_INPUT_BYTES: Final = 262_144
 
 
 class InputTemplateError(ValueError):

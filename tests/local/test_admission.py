@@ -60,6 +60,17 @@ def test_an_item_putitem_would_refuse_is_refused_naming_the_attribute(
 
 
 def test_an_item_at_the_limits_is_admitted(template: dict[str, Any]) -> None:
-    at_limits = {**VALID, "pk": "RUN#" + "x" * 2044, "n": int("1" * 38), "notes": "x" * 300_000}
+    # 250 KB: under the pipe's 256 KB StartExecution input, which is lower than 400 KB.
+    at_limits = {**VALID, "pk": "RUN#" + "x" * 2044, "n": int("1" * 38), "notes": "x" * 250_000}
 
     assert request_problem(template, at_limits) is None
+
+
+def test_an_item_whose_pipe_input_would_exceed_256_kb_is_refused(template: dict[str, Any]) -> None:
+    # Under DynamoDB's 400 KB, over StartExecution's 262,144 bytes once the pipe wraps it.
+    found = request_problem(template, {**VALID, "notes": "x" * 270_000})
+
+    assert found is not None
+    assert found.startswith("the pipe runledger-local-RunsPipe would start its run with an input")
+    assert "StartExecution takes at most 262,144" in found
+    assert request_problem(template, {**VALID, "notes": "x" * 250_000}) is None

@@ -23,13 +23,13 @@ from typing import Any, Final
 
 from runledger_local.patches import start_execution
 from runledger_local.patches._seams import Seam
+from runledger_local.pipe_input import MAX_EXECUTION_INPUT_BYTES as MAX_INPUT_BYTES
 from runledger_local.runtime.local_cloud import LocalCloud
 
 NAME: Final = "execution_input_size"
 _VALIDATION_ERROR: Final = Seam(NAME, "moto.stepfunctions.parser.api", "ValidationException")
 SEAMS: Final[tuple[Seam, ...]] = (*start_execution.SEAMS, _VALIDATION_ERROR)
 #: The largest input StartExecution accepts, in bytes of its UTF-8 encoding.
-MAX_INPUT_BYTES: Final = 262_144
 TOO_LARGE: Final = (
     "1 validation error detected: Value at 'input' failed to satisfy constraint: "
     f"Member must have size less than or equal to {MAX_INPUT_BYTES} bytes in UTF-8 encoding"
