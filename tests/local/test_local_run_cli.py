@@ -39,33 +39,47 @@ def request_file(tmp_path: Path, name: str, uri: str | None = None, **changes: o
     return path
 
 
-def test_local_run_prints_a_table_and_exits_1_when_a_run_fails(tmp_path: Path) -> None:
+def test_local_run_prints_a_table_exits_1_and_shows_where_unfinished_runs_stand(
+    tmp_path: Path,
+) -> None:
+    # One local cloud for four requests: a success, an invalid request, a run whose jobs
+    # all fail, and one that cannot end before --timeout (its jobs block on a FIFO).
     broken = request_file(  # every job exits 2
         tmp_path, "broken.json", uri=str(tmp_path / "no-such.fastq"), pk="RUN#cli-missing-input"
     )
+    never_written = tmp_path / "never-written.fastq"
+    os.mkfifo(never_written)  # the run's jobs block opening it: the run cannot end
+    stuck = request_file(tmp_path, "stuck.json", uri=str(never_written), pk="RUN#cli-stuck")
     reports = tmp_path / "reports"
     done = local_run(
         str(REQUESTS / "kmer-valid-local.json"),
         str(REQUESTS / "kmer-invalid-zero-variants.json"),
         str(broken),
+        str(stuck),
+        "--timeout",
+        "10",  # the other three end in about a second; ten leaves room for a slow VM
         "--reports",
         str(reports),
         timeout=240,
     )
     assert done.returncode == 1, done.stderr
     rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if " ok " in line}
+    assert rows.pop("cli-stuck") in {"REQUESTED", "CLAIMED", "RUNNING"}  # RUNNING unless slow
     assert rows == {
         "kmer-local-001": "SUCCEEDED",
         "kmer-invalid-zero-variants": "INVALID",
         "cli-missing-input": "FAILED",
     }
+    assert "1 run(s) not final after 10 s (--timeout waits longer): cli-stuck" in done.stderr
+    # The stuck run's execution was stopped on the way out, quietly: that line is all.
+    assert done.stderr.count("\n") == 1, done.stderr
     # Progress and results only: the handlers' JSON logs went to the log file.
     assert not [line for line in done.stdout.splitlines() if line.startswith("{")]
     log = reports / "local-run.log"
     assert f"handler and pipe logs: {log}" in done.stdout
     assert any(json.loads(line).get("level") for line in log.read_text().splitlines())
     assert (reports / "kmer-local-001.html").is_file()
-    assert f"writing 3 report(s) to {reports} ..." in done.stdout  # said before the wait
+    assert f"writing 4 report(s) to {reports} ..." in done.stdout  # said before the wait
 
 
 def test_local_run_names_a_missing_request_file() -> None:
@@ -111,23 +125,6 @@ def test_local_run_refuses_requests_that_would_start_no_run(tmp_path: Path) -> N
     assert '"NewImage": {"status": {"S": ["REQUESTED"]}}' in done.stderr  # its filter, shown
     assert "writing" not in done.stdout
     assert "Traceback" not in done.stderr
-
-
-def test_local_run_shows_where_runs_stand_when_its_timeout_passes(tmp_path: Path) -> None:
-    never_written = tmp_path / "never-written.fastq"
-    os.mkfifo(never_written)  # the run's jobs block opening it: the run cannot end
-    stuck = request_file(tmp_path, "stuck.json", uri=str(never_written), pk="RUN#cli-stuck")
-
-    done = local_run(str(stuck), "--timeout", "3", "--reports", str(tmp_path / "reports"))
-
-    assert done.returncode == 1
-    assert "1 run(s) not final after 3 s (--timeout waits longer): cli-stuck" in done.stderr
-    rows = [line.split()[:2] for line in done.stdout.splitlines() if " ok " in line]
-    assert len(rows) == 1
-    assert rows[0][0] == "cli-stuck"
-    assert rows[0][1] in {"REQUESTED", "CLAIMED", "RUNNING"}  # RUNNING unless the VM crawls
-    # Its execution was stopped on the way out, quietly: the one line above is all.
-    assert done.stderr.count("\n") == 1, done.stderr
 
 
 def test_local_run_escapes_control_characters_before_they_reach_the_terminal(
