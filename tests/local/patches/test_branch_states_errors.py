@@ -44,7 +44,6 @@ _WAIT_FOR_TOKEN: dict[str, Any] = {
     "TimeoutSeconds": 1,
     "End": True,
 }
-_CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
 _CAUGHT = {"Caught": {"Type": "Pass", "End": True}}
 
 
@@ -120,29 +119,22 @@ def test_branch_states_errors_task_failed_uncaught_fails_the_execution_with_it(
 
 
 @pytest.mark.parametrize("shape", [_map_of, _parallel_of], ids=["map", "parallel"])
-def test_branch_states_errors_timeout_is_caught_by_states_all_with_its_name(
-    local_cloud: LocalCloud, lambda_fixtures: Path, shape: Any
-) -> None:
-    local_cloud.register_function("echo", code_dir=lambda_fixtures / "echo")
-    sfn = aws("stepfunctions")
-    arn = create_state_machine(sfn, "timeouts", shape(_WAIT_FOR_TOKEN, _CATCH_ALL))
-
-    described = run_execution(sfn, arn, {"items": [1]})
-
-    assert output(described)["Error"] == "States.Timeout"
-
-
-@pytest.mark.parametrize("shape", [_map_of, _parallel_of], ids=["map", "parallel"])
-def test_branch_states_errors_timeout_is_not_states_task_failed(
+def test_branch_states_errors_timeout_passes_states_task_failed_to_states_all_with_its_name(
     local_cloud: LocalCloud, lambda_fixtures: Path, shape: Any
 ) -> None:
     # AWS: States.TaskFailed matches any known error except States.Timeout (Developer
-    # Guide, "Error names"), so this Catch does not fire.
+    # Guide, "Error names"), so the first catcher does not fire and States.ALL does, with
+    # the error's own name. (One execution for both: each waits a second for its timeout.)
     local_cloud.register_function("echo", code_dir=lambda_fixtures / "echo")
     sfn = aws("stepfunctions")
-    catch = [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}]
+    catch = [
+        {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.wrongly", "Next": "Caught"},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"},
+    ]
     arn = create_state_machine(sfn, "timeouts", shape(_WAIT_FOR_TOKEN, catch))
 
     described = run_execution(sfn, arn, {"items": [1]})
 
-    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+    caught = output(described)
+    assert "wrongly" not in caught
+    assert caught["error"]["Error"] == "States.Timeout"
