@@ -6,9 +6,10 @@ and Lambda, but leaves holes that stop the pipeline. Each patch is one module wi
 ``apply(cloud)``, a context manager that patches on entry and undoes on exit:
 
 ``fixes/``     moto bugs; each module says what AWS does, and is deleted when moto does it.
-``features/``  what moto lacks: Lambda handlers in-process, Batch jobs as local processes
-               and ``.sync``, integrations' parameters in each API's shape, JSONata,
-               Step Functions Local's mock config, scaled retries.
+``features/``  what moto lacks: Lambda handlers in-process and Batch jobs as local
+               processes (sibling backends, as moto's own ``*_simple`` ones), ``.sync``,
+               integrations' parameters in each API's shape, JSONata and its errors,
+               StartSyncExecution, Step Functions Local's mock config, scaled retries.
 ``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
                of them is applied and the answers are the same (tests/local/
                test_speed_switch.py runs the pipeline both ways and compares).
