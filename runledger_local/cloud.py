@@ -214,7 +214,7 @@ class LocalPipeline:
 
     # ------------------------------------------------------------------ stack
     def _create_stack(self) -> None:
-        sam, cfn = load_both(self.template)
+        sam, cfn = load_both(self.template, cache=self.speed)
         # Before anything is created: a GetAtt CloudFormation refuses fails here, too.
         returns = check_references(cfn, load_attributes(self.template))
         ec2 = self.client("ec2")

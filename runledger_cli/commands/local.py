@@ -113,10 +113,11 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     from runledger_cli.sam_template import TEMPLATE_PATH, load_both
     from runledger_local.admission import request_problem
     from runledger_local.cloud import TERMINAL, LocalPipeline
+    from runledger_local.patches import speed_from_env
 
     # Refused before the cloud starts: written, they would wait for the timeout and start
     # nothing (the template is read in a child, and the cloud reuses what it read).
-    template = load_both(TEMPLATE_PATH)[0]
+    template = load_both(TEMPLATE_PATH, cache=speed_from_env())[0]
     problems = [
         f"{path}: {problem}"
         for path, item in zip(paths, requests, strict=True)

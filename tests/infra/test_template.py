@@ -7,6 +7,7 @@ Read through runledger_cli.sam_template: as written (SAM) and after the SAM tran
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -1038,20 +1039,73 @@ def test_the_deploy_guide_lists_every_parameter_with_its_default() -> None:
 
 
 # ------------------------------------------------------------------ reading it
-def _in_a_fresh_interpreter(code: str, result: str) -> dict[str, Any]:
+def _in_a_fresh_interpreter(
+    code: str, result: str, cache_dir: Path | None = None
+) -> dict[str, Any]:
     """Run ``code`` in a new Python; return ``result`` (an expression) and which of
     cfn-lint, the SAM translator and sympy it imported, as ``{"here": [...], "result": ...}``.
+    The template cache is ``cache_dir``, or off without one (a child always reads).
     """
     script = (
         f"import json, sys\n{code}\nresult = {result}\n"
         "here = sorted({'cfnlint', 'samtranslator', 'sympy'} & sys.modules.keys())\n"
         "print(json.dumps({'here': here, 'result': result}))\n"
     )
+    env = {**os.environ, "RUNLEDGER_CACHE_DIR": str(cache_dir or "")}
     child = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
     )
     read: dict[str, Any] = json.loads(child.stdout)
     return read
+
+
+_COUNTING_CHILDREN = (
+    "import subprocess\n"
+    "from runledger_cli import sam_template\n"
+    "started = []\n"
+    "class Counted(subprocess.Popen):\n"
+    "    def __init__(self, *args, **kwargs):\n"
+    "        started.append(args[0])\n"
+    "        super().__init__(*args, **kwargs)\n"
+    "subprocess.Popen = Counted\n"
+)
+
+
+def test_a_second_process_reads_the_template_from_the_cache_without_a_child(
+    tmp_path: Path,
+) -> None:
+    first = _in_a_fresh_interpreter(
+        _COUNTING_CHILDREN + "both = sam_template.load_both()", "[len(started), both]", tmp_path
+    )
+    second = _in_a_fresh_interpreter(
+        _COUNTING_CHILDREN + "sam_template.read_ahead()\nboth = sam_template.load_both()",
+        "[len(started), both]",
+        tmp_path,
+    )
+
+    assert first["result"][0] == 1  # the first reads in a child and keeps what it printed
+    assert second["result"][0] == 0  # no child, not even read_ahead's
+    assert second["result"][1] == first["result"][1]
+    assert second["here"] == []
+    assert len(list(tmp_path.glob("template-*.json"))) == 1
+
+
+def test_the_cache_is_keyed_by_the_template_and_off_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runledger_cli.sam_template import cache_file
+
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {}\n")
+    monkeypatch.setenv("RUNLEDGER_CACHE_DIR", str(tmp_path / "cache"))
+    before = cache_file(template)
+    template.write_text("Resources: {A: {Type: AWS::SNS::Topic}}\n")
+
+    assert before is not None
+    assert before.parent == tmp_path / "cache"
+    assert cache_file(template) != before  # another template, another entry
+    monkeypatch.setenv("RUNLEDGER_CACHE_DIR", "")
+    assert cache_file(template) is None
 
 
 def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
@@ -1067,15 +1121,7 @@ def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_c
 def test_read_ahead_starts_the_child_that_load_both_then_waits_for() -> None:
     # The local cloud starts moto while the child reads the template, not after.
     read = _in_a_fresh_interpreter(
-        "import subprocess\n"
-        "from runledger_cli import sam_template\n"
-        "started = []\n"
-        "class Counted(subprocess.Popen):\n"
-        "    def __init__(self, *args, **kwargs):\n"
-        "        started.append(args[0])\n"
-        "        super().__init__(*args, **kwargs)\n"
-        "subprocess.Popen = Counted\n"
-        "sam_template.read_ahead()\n"
+        _COUNTING_CHILDREN + "sam_template.read_ahead()\n"
         "reading = [child.poll() is None for child in sam_template._reading.values()]\n"
         "both = sam_template.load_both()",
         "[len(started), reading, len(sam_template._reading), both]",
