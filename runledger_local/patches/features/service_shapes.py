@@ -99,15 +99,14 @@ def normalise_parameters(
 
 
 def _without_nulls(parameters: dict[str, Any]) -> None:
-    """Drop, in place, the members whose value is null, as the AWS SDK's serialiser does:
-    the service then answers for a missing member (DynamoDB PutItem without Item: "Value
-    null at 'item' failed to satisfy constraint"), where botocore's, unvalidated, crashed
-    (``'NoneType' object has no attribute 'items'``)."""
-    for name, value in list(parameters.items()):
-        if value is None:
-            del parameters[name]
-        elif isinstance(value, dict):
-            _without_nulls(value)
+    """Drop, in place, the request members whose value is null, as the AWS SDK's
+    serialiser does: the service then answers for a missing member (DynamoDB PutItem
+    without Item: "Value null at 'item' failed to satisfy constraint"), where botocore's,
+    unvalidated, crashed (``'NoneType' object has no attribute 'items'``). Only the
+    request's own members: a null inside a value (an SQS MessageBody or an EventBridge
+    Detail given as JSON) is data, and stays."""
+    for name in [name for name, value in parameters.items() if value is None]:
+        del parameters[name]
 
 
 def normalise_response(

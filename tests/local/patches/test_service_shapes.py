@@ -71,3 +71,30 @@ def test_service_shapes_start_execution_of_an_unknown_machine_fails_as_on_aws(
     assert described["status"] == "FAILED"
     assert described["error"] == "StepFunctions.StateMachineDoesNotExistException"
     assert described["cause"].startswith(f"State Machine Does Not Exist: '{missing}'")
+
+
+def test_service_shapes_a_null_inside_a_value_is_kept(local_cloud: LocalCloud) -> None:
+    sqs = aws("sqs")
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sfn = aws("stepfunctions")
+    arn = create_state_machine(
+        sfn,
+        "send-null",
+        {
+            "StartAt": "Send",
+            "States": {
+                "Send": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": {"x": None, "y": 1}},
+                    "End": True,
+                }
+            },
+        },
+    )
+
+    assert run_execution(sfn, arn, {})["status"] == "SUCCEEDED"
+    # The body is the JSON Step Functions was given, its null included; only null request
+    # members (none here) are left out, as the SDK leaves them out.
+    body = sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"]
+    assert json.loads(body) == {"x": None, "y": 1}
