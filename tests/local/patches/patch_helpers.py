@@ -59,6 +59,20 @@ def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
 
 
+#: The history events that end an execution.
+TERMINAL_EVENTS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+
+
+def history_when_ended(sfn: Any, execution_arn: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The execution's history once its last event is a terminal one (whatever
+    ``describe_execution`` says meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not (events := history(sfn, execution_arn)) or events[-1]["type"] not in TERMINAL_EVENTS:
+        assert time.monotonic() < deadline, f"execution {execution_arn} never ended"
+        time.sleep(0.01)
+    return events
+
+
 def entered_states(events: list[dict[str, Any]]) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e

@@ -13,21 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from patch_helpers import aws, create_state_machine, history
+from patch_helpers import TERMINAL_EVENTS, aws, create_state_machine, history, history_when_ended
 
 from runledger_local.patches import LocalCloud
-
-_TERMINAL = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
-
-
-def _wait_for_terminal_event(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while True:
-        events = history(sfn, execution_arn)
-        if events and events[-1]["type"] in _TERMINAL:
-            return events
-        assert time.monotonic() < deadline, "the execution never ended"
-        time.sleep(0.01)
 
 
 def test_execution_end_describe_agrees_with_the_terminal_event_at_once(
@@ -49,7 +37,7 @@ def test_execution_end_describe_agrees_with_the_terminal_event_at_once(
     )
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
 
-    events = _wait_for_terminal_event(sfn, execution)
+    events = history_when_ended(sfn, execution)
     described = sfn.describe_execution(executionArn=execution)
 
     assert events[-1]["type"] == "ExecutionFailed"
@@ -91,12 +79,12 @@ def test_execution_end_no_event_follows_the_terminal_one(local_cloud: LocalCloud
         "executionArn"
     ]
 
-    _wait_for_terminal_event(sfn, execution)
+    history_when_ended(sfn, execution)
     time.sleep(1.5)  # the slow iterations have woken up by now
     types = [event["type"] for event in history(sfn, execution)]
 
     assert types[-1] == "ExecutionFailed"
-    assert sum(t in _TERMINAL for t in types) == 1
+    assert sum(t in TERMINAL_EVENTS for t in types) == 1
     assert sfn.describe_execution(executionArn=execution)["error"] == "Broken"
 
 
@@ -124,7 +112,7 @@ def test_execution_end_a_timed_out_execution_writes_execution_timed_out_when_it_
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
 
-    events = _wait_for_terminal_event(sfn, execution)
+    events = history_when_ended(sfn, execution)
     ended = time.monotonic() - started
     described = sfn.describe_execution(executionArn=execution)
     time.sleep(2.5)  # past the task's own end
@@ -134,4 +122,4 @@ def test_execution_end_a_timed_out_execution_writes_execution_timed_out_when_it_
     assert events[-1]["type"] == "ExecutionTimedOut"
     assert described["status"] == "TIMED_OUT"
     assert later[-1] == "ExecutionTimedOut"
-    assert sum(t in _TERMINAL for t in later) == 1
+    assert sum(t in TERMINAL_EVENTS for t in later) == 1

@@ -9,21 +9,10 @@ task ``TaskStateAborted``, then ``MapStateFailed`` and ``ExecutionFailed`` end i
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from patch_helpers import aws, create_state_machine, history
+from patch_helpers import aws, create_state_machine, history, history_when_ended
 
 from runledger_local.patches import LocalCloud
-
-_TERMINAL = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
-
-
-def _ended(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while not (events := history(sfn, execution_arn)) or events[-1]["type"] not in _TERMINAL:
-        assert time.monotonic() < deadline, "the execution never ended"
-        time.sleep(0.01)
-    return events
 
 
 def test_map_iteration_aborts_the_running_iterations_before_the_map_fails(
@@ -62,7 +51,7 @@ def test_map_iteration_aborts_the_running_iterations_before_the_map_fails(
         "executionArn"
     ]
 
-    _ended(sfn, execution)
+    history_when_ended(sfn, execution)
     time.sleep(2.5)  # the aborted iterations' Wait states are over by now
     events = history(sfn, execution)
     types = [event["type"] for event in events]
@@ -112,7 +101,7 @@ def test_map_iteration_aborts_nothing_when_every_iteration_succeeds(
         "executionArn"
     ]
 
-    types = [event["type"] for event in _ended(sfn, execution)]
+    types = [event["type"] for event in history_when_ended(sfn, execution)]
 
     assert types.count("MapIterationSucceeded") == 3
     assert not [t for t in types if t.endswith("Aborted")]
