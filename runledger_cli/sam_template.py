@@ -164,16 +164,14 @@ def cache_file(path: Path) -> Path | None:
     return Path(root) / f"template-{digest.hexdigest()[:40]}.json"
 
 
-def _read_cache(path: Path) -> str | None:
-    cached = cache_file(path)
+def _read_cache(cached: Path | None) -> str | None:
     try:
         return cached.read_text(encoding="utf-8") if cached is not None else None
     except OSError:
         return None
 
 
-def _write_cache(path: Path, printed: str) -> None:
-    cached = cache_file(path)
+def _write_cache(cached: Path | None, printed: str) -> None:
     if cached is None:
         return
     try:
@@ -197,7 +195,8 @@ def _start_child(path: Path) -> subprocess.Popen[str]:
 def _load_both_in_child(path: Path, cache: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     if path in _read_in_child:
         return _read_in_child[path]
-    stdout = _read_cache(path) if cache else None
+    cached = cache_file(path) if cache else None  # the digest reads the template: once
+    stdout = _read_cache(cached)
     both = None
     if stdout is not None:
         try:
@@ -211,8 +210,7 @@ def _load_both_in_child(path: Path, cache: bool = True) -> tuple[dict[str, Any],
             lines = stderr.strip().splitlines() or [f"exit code {child.returncode}"]
             raise ValueError(f"{path} cannot be read: {lines[-1]}")
         both = json.loads(stdout)
-        if cache:
-            _write_cache(path, stdout)
+        _write_cache(cached, stdout)
     _read_in_child[path] = both["sam"], both["cfn"]
     _attributes_read[path] = both["attributes"]
     return _read_in_child[path]
