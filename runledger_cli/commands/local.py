@@ -108,12 +108,9 @@ def _engine_logs_to(stream: TextIO) -> Iterator[None]:
 def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None) -> int:
     requests = read_requests(paths)  # refused before the local cloud's imports (moto)
 
-    from runledger.pricing import format_usd
-    from runledger_cli.ledger import RunRecord
     from runledger_cli.sam_template import TEMPLATE_PATH, load_both
     from runledger_local.admission import request_problem
-    from runledger_local.cloud import TERMINAL, LocalPipeline
-    from runledger_local.patches import speed_from_env
+    from runledger_local.speed_switch import speed_from_env
 
     # Refused before the cloud starts: written, they would wait for the timeout and start
     # nothing (the template is read in a child, and the cloud reuses what it read).
@@ -125,6 +122,11 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     ]
     if problems:
         raise UsageError("; ".join(problems))
+
+    from runledger.pricing import format_usd
+    from runledger_cli.ledger import RunRecord
+    from runledger_local.cloud import TERMINAL, LocalPipeline
+
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
     last = ""
 

@@ -43,7 +43,6 @@ Only one ``local_aws`` may be active per process (the patches are process-wide).
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -102,6 +101,7 @@ from runledger_local.patches.speed import (
 )
 from runledger_local.runtime.lambdas import LambdaSpec, LocalLambdaContext, environ
 from runledger_local.runtime.local_cloud import LocalCloud
+from runledger_local.speed_switch import speed_from_env
 
 __all__ = [
     "ADAPTATIONS",
@@ -165,14 +165,7 @@ ADAPTATIONS: Final[tuple[str, ...]] = tuple(PATCHES)
 SPEED: Final[frozenset[str]] = frozenset(
     module.NAME for module in _ORDER if module.__name__.startswith(f"{__name__}.speed.")
 )
-#: Set to 0 (or off/false/no) to run the local cloud with every speed mechanism off.
-SPEED_VARIABLE: Final = "RUNLEDGER_LOCAL_SPEED"
 _ACTIVE = threading.Lock()
-
-
-def speed_from_env() -> bool:
-    """Whether speed mechanisms are on (``RUNLEDGER_LOCAL_SPEED``; on unless 0/off/false/no)."""
-    return os.environ.get(SPEED_VARIABLE, "1").strip().lower() not in {"0", "off", "false", "no"}
 
 
 def all_seams() -> tuple[Seam, ...]:

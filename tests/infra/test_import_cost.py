@@ -67,3 +67,23 @@ def test_a_handler_imports_no_xray_sdk_and_no_boto3(handler: str) -> None:
     assert top_level(names) & {"aws_xray_sdk", "boto3", "s3transfer"} == set()
     # Powertools imports botocore's package for its user agent; its clients stay unloaded.
     assert {name for name in names if name.startswith("botocore.")} == set()
+
+
+def test_local_run_refuses_a_request_before_it_imports_the_local_cloud(tmp_path: Path) -> None:
+    # The refusal reads only the template and the admission rules: the engine, the
+    # patches and moto's Batch and Step Functions come with a request worth running.
+    done = tmp_path / "done.json"
+    done.write_text(json.dumps({"pk": "RUN#x", "sk": "REQUEST", "status": "DONE"}))
+    argv = ["runledger", "local", "run", str(done)]
+    code = (
+        "import contextlib, io, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "from runledger_cli.cli import run\n"
+        "err = io.StringIO()\n"
+        "with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):\n"
+        "    run()\n"
+        "assert 'would not start a run' in err.getvalue(), err.getvalue()\n"
+    )
+    names = modules_after(code, cwd=REPO_ROOT)
+    assert "runledger_local.admission" in names
+    assert {"runledger_local.cloud", "runledger_local.patches", "moto.batch"} & names == set()
