@@ -1071,23 +1071,42 @@ _COUNTING_CHILDREN = (
 )
 
 
-def test_a_second_process_reads_the_template_from_the_cache_without_a_child(
-    tmp_path: Path,
-) -> None:
-    first = _in_a_fresh_interpreter(
-        _COUNTING_CHILDREN + "both = sam_template.load_both()", "[len(started), both]", tmp_path
+@pytest.fixture(scope="module")
+def first_reader(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A new Python that reads the template as ``runledger local run`` does (read_ahead
+    while moto starts, load_both, then the graph's and the report's imports), with an
+    empty template cache of its own: one child for every test below, not one each."""
+    cache = tmp_path_factory.mktemp("template-cache")
+    read = _in_a_fresh_interpreter(
+        _COUNTING_CHILDREN + "sam_template.read_ahead()\n"
+        "reading = [child.poll() is None for child in sam_template._reading.values()]\n"
+        "both = sam_template.load_both()  # as the local cloud does\n"
+        "from runledger_cli.graph import workflow_definition_path\n"
+        "from runledger_cli.ledger import table_output_key\n"
+        "import runledger_cli.report",
+        "[len(started), reading, len(sam_template._reading), both,"
+        " str(workflow_definition_path()), table_output_key()]",
+        cache,
     )
+    read["cache"] = cache
+    return read
+
+
+def test_a_second_process_reads_the_template_from_the_cache_without_a_child(
+    first_reader: dict[str, Any],
+) -> None:
+    cache = first_reader["cache"]
     second = _in_a_fresh_interpreter(
         _COUNTING_CHILDREN + "sam_template.read_ahead()\nboth = sam_template.load_both()",
         "[len(started), both]",
-        tmp_path,
+        cache,
     )
 
-    assert first["result"][0] == 1  # the first reads in a child and keeps what it printed
+    assert first_reader["result"][0] == 1  # the first reads in a child and keeps what it printed
     assert second["result"][0] == 0  # no child, not even read_ahead's
-    assert second["result"][1] == first["result"][1]
+    assert second["result"][1] == first_reader["result"][3]
     assert second["here"] == []
-    assert len(list(tmp_path.glob("template-*.json"))) == 1
+    assert len(list(cache.glob("template-*.json"))) == 1
 
 
 def test_the_cache_is_keyed_by_the_template_and_off_when_asked(
@@ -1108,26 +1127,20 @@ def test_the_cache_is_keyed_by_the_template_and_off_when_asked(
     assert cache_file(template) is None
 
 
-def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller() -> None:
-    read = _in_a_fresh_interpreter(
-        "from runledger_cli.sam_template import load_both", "load_both()"
-    )
-    assert read["here"] == []
-    sam, cfn = read["result"]
+def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_caller(
+    first_reader: dict[str, Any],
+) -> None:
+    assert first_reader["here"] == []
+    sam, cfn = first_reader["result"][3]
     assert sam == json.loads(json.dumps(SAM, default=str))
     assert cfn == json.loads(json.dumps(CFN, default=str))
 
 
-def test_read_ahead_starts_the_child_that_load_both_then_waits_for() -> None:
+def test_read_ahead_starts_the_child_that_load_both_then_waits_for(
+    first_reader: dict[str, Any],
+) -> None:
     # The local cloud starts moto while the child reads the template, not after.
-    read = _in_a_fresh_interpreter(
-        _COUNTING_CHILDREN + "sam_template.read_ahead()\n"
-        "reading = [child.poll() is None for child in sam_template._reading.values()]\n"
-        "both = sam_template.load_both()",
-        "[len(started), reading, len(sam_template._reading), both]",
-    )
-    assert read["here"] == []
-    children, reading, left, (sam, cfn) = read["result"]
+    children, reading, left, (sam, cfn), _, _ = first_reader["result"]
     assert reading == [True]  # read_ahead returned while its child was still reading
     assert children == 1  # load_both waited for that child instead of starting another
     assert left == 0
@@ -1135,19 +1148,13 @@ def test_read_ahead_starts_the_child_that_load_both_then_waits_for() -> None:
     assert cfn == json.loads(json.dumps(CFN, default=str))
 
 
-def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process() -> None:
+def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process(
+    first_reader: dict[str, Any],
+) -> None:
     # `runledger local run` writes its reports at the end: they would import cfn-lint
     # (and sympy) into the engine's process, to read what the local cloud had read.
-    read = _in_a_fresh_interpreter(
-        "from runledger_cli.sam_template import load_both\n"
-        "load_both()  # as the local cloud does\n"
-        "from runledger_cli.graph import workflow_definition_path\n"
-        "from runledger_cli.ledger import table_output_key\n"
-        "import runledger_cli.report",
-        "[str(workflow_definition_path()), table_output_key()]",
-    )
-    assert read["here"] == []
-    definition, output = read["result"]
+    assert first_reader["here"] == []
+    definition, output = first_reader["result"][4:]
     machine = SAM["Resources"]["RunWorkflow"]["Properties"]["DefinitionUri"]
     assert definition == str(REPO_ROOT / machine)
     assert SAM["Outputs"][output]["Value"] == {"Ref": "RunsTable"}
