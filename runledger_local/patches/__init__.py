@@ -9,7 +9,8 @@ and Lambda, but leaves holes that stop the pipeline. Each patch is one module wi
 ``features/``  what moto lacks: Lambda handlers in-process and Batch jobs as local
                processes (sibling backends, as moto's own ``*_simple`` ones), ``.sync``,
                integrations' parameters in each API's shape, JSONata and its errors,
-               StartSyncExecution, Step Functions Local's mock config, scaled retries.
+               StartSyncExecution, Step Functions Local's mock config, scaled retries,
+               faults injected into one run's Task states.
 ``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
                of them is applied and the answers are the same (tests/local/
                test_speed_switch.py runs the pipeline both ways and compares).
@@ -61,6 +62,7 @@ from runledger_local.patches.features import (
     retry_sleep,
     service_shapes,
     start_sync_execution,
+    task_faults,
 )
 from runledger_local.patches.features.mock_config import MockConfigError
 from runledger_local.patches.fixes import (
@@ -68,6 +70,7 @@ from runledger_local.patches.fixes import (
     assign_order,
     assigned_variables,
     aws_sdk_errors,
+    batch_task_errors,
     branch_states_errors,
     context_redrive_count,
     describe_execution_output,
@@ -147,6 +150,8 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     stop_execution,
     aws_sdk_errors,
     dynamodb_task_errors,
+    batch_task_errors,
+    task_faults,
     dynamodb_consumed_capacity,
     sqs_queue_urls,
     secret_names,

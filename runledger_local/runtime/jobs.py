@@ -34,6 +34,7 @@ from runledger_local.runtime.lambdas import (
 )
 
 if TYPE_CHECKING:
+    from runledger_local.runtime.faults import JobFault
     from runledger_local.runtime.local_cloud import LocalCloud
 
 LOG = get_logger(__name__)
@@ -218,6 +219,19 @@ def _put_job_logs(job: Any, stream: str, output: bytes, started_ms: int) -> None
         LOG.debug("could not store logs for job %s", job.job_id, exc_info=True)
 
 
+class _NoContainerExit(Exception):
+    """An injected attempt end without a container exit (a reclaimed Spot task)."""
+
+
+def _stand_in(fault: JobFault) -> list[str]:
+    """The process an injected attempt runs instead of the job's command."""
+    if fault.killed:
+        kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+        return [sys.executable, "-c", f"print('injected: killed'); {kill}"]
+    code = fault.exit_code
+    return [sys.executable, "-c", f"print('injected exit {code}'); exit({code})"]
+
+
 def _run_attempt(cloud: LocalCloud, local: LocalJob, number: int) -> dict[str, Any]:
     """Run one attempt; returns the AWS-shaped attempt detail."""
     job = local.job
@@ -237,8 +251,11 @@ def _run_attempt(cloud: LocalCloud, local: LocalJob, number: int) -> dict[str, A
         command = _resolve_command(local.command)
         injected = cloud._injected_exit(job, number)
         if injected is not None:
-            command = [sys.executable, "-c", f"print('injected exit {injected}'); exit({injected})"]
+            command = _stand_in(injected)
+            reason = injected.reason
         try:
+            if injected is not None and injected.exit_code is None:
+                raise _NoContainerExit(injected.status_reason)
             if not command:
                 raise FileNotFoundError("the job definition has no command")
             local.process = processes.start(
@@ -248,6 +265,8 @@ def _run_attempt(cloud: LocalCloud, local: LocalJob, number: int) -> dict[str, A
                 output=output,
                 speed=cloud.speed,
             )
+        except _NoContainerExit as no_exit:
+            status_reason = str(no_exit)  # the task was stopped under it (Spot)
         except OSError as exc:
             reason = f"CannotStartContainerError: {exc}"
             status_reason = "Task failed to start"

@@ -1,7 +1,8 @@
 """``LocalCloud``: the settings and registries of the active local cloud.
 
 Registered Lambda functions, running Batch jobs and their capacity, injected faults
-(``inject_job_exit``, ``hold_next_job``, ``inject_lambda_error``), and the settings every
+(``inject_job_exit``, ``hold_next_job``, ``inject_lambda_error``, ``inject_task_fault``),
+and the settings every
 patch reads (``endpoint_url``, ``batch_workdir``, ``batch_env``, ``lambda_env``,
 ``retry_sleep_scale``, ``speed``). ``runledger_local.patches.local_aws`` makes one.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runledger_local.logs import get_logger
+from runledger_local.runtime.faults import JobFault, TaskFault
 from runledger_local.runtime.jobs import (
     LocalJob,
     default_job_slots,
@@ -68,8 +70,10 @@ class LocalCloud:
         self.retry_sleep_scale = retry_sleep_scale
         #: Speed mechanisms on (runledger_local.patches.SPEED; forked Python jobs).
         self.speed = speed
-        #: Injected job failures: (tags to match, exit code per attempt); see inject_job_exit.
-        self.job_faults: list[tuple[dict[str, str], tuple[int, ...]]] = []
+        #: Injected job failures: (tags to match, end per attempt); see inject_job_exit.
+        self.job_faults: list[tuple[dict[str, str], tuple[JobFault, ...]]] = []
+        #: Injected Task state faults: (run id, state) -> faults left; see inject_task_fault.
+        self.task_faults: dict[tuple[str, str], list[TaskFault]] = {}
         #: Held jobs: (tags to match, release); see hold_next_job.
         self.job_holds: list[tuple[dict[str, str], threading.Event]] = []
         #: Injected Lambda service errors: function name -> [code, HTTP status, times left].
@@ -101,14 +105,37 @@ class LocalCloud:
             self._running_jobs -= 1
             self._job_slots.notify()
 
-    def inject_job_exit(self, tags: Mapping[str, str], exit_codes: Sequence[int]) -> None:
-        """Make jobs whose tags include ``tags`` exit with ``exit_codes[n-1]`` on attempt n.
+    def inject_job_exit(
+        self, tags: Mapping[str, str], exit_codes: Sequence[int | JobFault]
+    ) -> None:
+        """Make jobs whose tags include ``tags`` end attempt n as ``exit_codes[n-1]`` says:
+        an exit code, or a ``JobFault`` (killed for its memory, a reclaimed Spot task).
 
-        The attempt runs a stand-in process instead of the job's command, so retry
-        strategies, ``.sync`` failures and write-backs are exercised with the real exit
-        code; attempts beyond the list run the real command.
+        The attempt runs a stand-in process instead of the job's command (none for a
+        reclaimed Spot task), so retry strategies, ``.sync`` failures and write-backs are
+        exercised with the real exit code and reasons; attempts beyond the list run the
+        real command.
         """
-        self.job_faults.append((dict(tags), tuple(exit_codes)))
+        ends = tuple(e if isinstance(e, JobFault) else JobFault.exit(e) for e in exit_codes)
+        self.job_faults.append((dict(tags), ends))
+
+    def inject_task_fault(self, run_id: str, state: str, *faults: TaskFault) -> None:
+        """Answer the next ``len(faults)`` service calls of Task state ``state`` in
+        executions of run ``run_id`` (their input's ``pk`` is ``RUN#<run_id>``) with
+        ``faults``, one per call, in order; later calls are made for real.
+
+        Raised where moto's engine calls the service (the ``task_faults`` patch), so the
+        state's Retry and Catch see the error name Step Functions reports for it.
+        """
+        with self._faults_lock:
+            self.task_faults.setdefault((run_id, state), []).extend(faults)
+
+    def _take_task_fault(self, run_id: str, state: str) -> TaskFault | None:
+        if not self.task_faults:
+            return None
+        with self._faults_lock:
+            pending = self.task_faults.get((run_id, state))
+            return pending.pop(0) if pending else None
 
     def hold_next_job(self, tags: Mapping[str, str]) -> threading.Event:
         """Hold the next job whose tags include ``tags`` RUNNING, before its command
@@ -133,7 +160,7 @@ class LocalCloud:
                     return release
         return None
 
-    def _injected_exit(self, job: Any, attempt: int) -> int | None:
+    def _injected_exit(self, job: Any, attempt: int) -> JobFault | None:
         if not self.job_faults:
             return None
         tags = job_tags(job)

@@ -19,6 +19,7 @@ from patch_helpers import (
 )
 
 from runledger_local.patches import LocalCloud
+from runledger_local.runtime.faults import OUT_OF_MEMORY, SPOT_INTERRUPTED, JobFault
 
 
 # -------------------------------------------------------------------------- batch_local
@@ -178,6 +179,42 @@ def test_batch_local_injected_exit_codes_replace_matching_attempts_only(
     assert flaky["status"] == "SUCCEEDED"
     # A job whose tags do not match is untouched.
     assert [a["container"]["exitCode"] for a in steady["attempts"]] == [0]
+
+
+def test_batch_local_injected_kills_and_spot_reclaims_end_attempts_as_aws_reports_them(
+    local_cloud: LocalCloud, job_program: Path
+) -> None:
+    batch = aws("batch")
+    # template.yaml's rules: a reclaimed Spot task is retried, any other reason exits.
+    strategy = {
+        "attempts": 3,
+        "evaluateOnExit": [
+            {"onStatusReason": "Your Spot Task was interrupted*", "action": "RETRY"},
+            {"onReason": "*", "action": "EXIT"},
+        ],
+    }
+    create_batch_environment(batch, job_program, retry_strategy=strategy)
+    local_cloud.inject_job_exit({"variant": "oom"}, [JobFault.out_of_memory()])
+    local_cloud.inject_job_exit({"variant": "spot"}, [JobFault.spot_interrupted()])
+
+    def submit(variant: str) -> dict[str, Any]:
+        job_id = batch.submit_job(
+            jobName=variant, jobQueue="spot", jobDefinition="variant-job", tags={"variant": variant}
+        )["jobId"]
+        return wait_for_job(batch, job_id)
+
+    oom, spot = submit("oom"), submit("spot")
+
+    # Killed by SIGKILL: exit code 137 and ECS's reason, which the EXIT rule matches.
+    assert oom["status"] == "FAILED"
+    assert [a["container"].get("exitCode") for a in oom["attempts"]] == [137]
+    assert oom["attempts"][0]["container"]["reason"] == OUT_OF_MEMORY
+    # Reclaimed: no exit code, ECS's stopped reason, retried; attempt 2 runs for real.
+    assert spot["status"] == "SUCCEEDED"
+    first, second = spot["attempts"]
+    assert "exitCode" not in first["container"]
+    assert first["statusReason"] == SPOT_INTERRUPTED
+    assert second["container"]["exitCode"] == 0
 
 
 def test_batch_local_attempt_timeout_kills_the_process_and_is_not_retried(
