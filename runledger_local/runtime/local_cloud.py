@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,9 @@ class LocalCloud:
         self.speed = speed
         #: Injected job failures: (tags to match, end per attempt); see inject_job_exit.
         self.job_faults: list[tuple[dict[str, str], tuple[JobFault, ...]]] = []
-        #: Injected Task state faults: (run id, state) -> faults left; see inject_task_fault.
-        self.task_faults: dict[tuple[str, str], list[TaskFault]] = {}
+        #: Injected Task state faults: (run id, state) -> [(where, fault)] left; see
+        #: inject_task_fault.
+        self.task_faults: dict[tuple[str, str], list[tuple[str | None, TaskFault]]] = {}
         #: Held jobs: (tags to match, release); see hold_next_job.
         self.job_holds: list[tuple[dict[str, str], threading.Event]] = []
         #: Injected Lambda service errors: function name -> [code, HTTP status, times left].
@@ -119,23 +120,38 @@ class LocalCloud:
         ends = tuple(e if isinstance(e, JobFault) else JobFault.exit(e) for e in exit_codes)
         self.job_faults.append((dict(tags), ends))
 
-    def inject_task_fault(self, run_id: str, state: str, *faults: TaskFault) -> None:
+    def inject_task_fault(
+        self, run_id: str, state: str, *faults: TaskFault, where: str | None = None
+    ) -> None:
         """Answer the next ``len(faults)`` service calls of Task state ``state`` in
         executions of run ``run_id`` (their input's ``pk`` is ``RUN#<run_id>``) with
-        ``faults``, one per call, in order; later calls are made for real.
+        ``faults``, one per call, in order; later calls are made for real. ``where``: only
+        the calls whose parameters contain that text (a variant's name, to fault one Map
+        iteration of several).
 
         Raised where moto's engine calls the service (the ``task_faults`` patch), so the
         state's Retry and Catch see the error name Step Functions reports for it.
         """
         with self._faults_lock:
-            self.task_faults.setdefault((run_id, state), []).extend(faults)
+            pending = self.task_faults.setdefault((run_id, state), [])
+            pending.extend((where, fault) for fault in faults)
 
-    def _take_task_fault(self, run_id: str, state: str) -> TaskFault | None:
+    def _take_task_fault(
+        self, run_id: str, state: str, parameters: Callable[[], str]
+    ) -> TaskFault | None:
+        """The next fault for this call, or None; ``parameters()`` is its parameters' text."""
         if not self.task_faults:
             return None
         with self._faults_lock:
             pending = self.task_faults.get((run_id, state))
-            return pending.pop(0) if pending else None
+            if not pending:
+                return None
+            text = parameters() if any(where is not None for where, _ in pending) else ""
+            for index, (where, fault) in enumerate(pending):
+                if where is None or where in text:
+                    del pending[index]
+                    return fault
+            return None
 
     def hold_next_job(self, tags: Mapping[str, str]) -> threading.Event:
         """Hold the next job whose tags include ``tags`` RUNNING, before its command

@@ -22,6 +22,7 @@ fails only the calls asked for, and only in the one run's executions, so a fault
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any, Final
@@ -111,7 +112,10 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             state_credentials: Any,
         ) -> None:
             run_id = run_id_of(env) if cloud.task_faults else None
-            fault = cloud._take_task_fault(run_id, self.name) if run_id else None
+            fault = None
+            if run_id is not None:
+                text = functools.partial(json.dumps, normalised_parameters, default=str)
+                fault = cloud._take_task_fault(run_id, self.name, text)
             if fault is not None and fault.kind == "before" and fault.action is not None:
                 fault.action()
             elif fault is not None:

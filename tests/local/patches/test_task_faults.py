@@ -166,6 +166,35 @@ def test_task_faults_a_state_timeout_is_states_timeout_in_a_task_timed_out_event
     assert aws("batch").list_jobs(jobQueue="spot")["jobSummaryList"] == []  # never submitted
 
 
+def test_task_faults_a_fault_where_the_parameters_hold_a_text_fails_only_that_iteration(
+    local_cloud: LocalCloud,
+) -> None:
+    create_runs_table(aws("dynamodb"))
+    iteration = machine(
+        "arn:aws:states:::dynamodb:putItem",
+        {"TableName": "runs", "Item": {"pk": {"S": "RUN#r-8"}, "sk": {"S": "{% $states.input %}"}}},
+    )
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "Items": ["a", "b", "c"],
+                "ItemProcessor": {"StartAt": "Call", "States": iteration["States"]},
+                "End": True,
+            }
+        },
+    }
+    local_cloud.inject_task_fault(
+        "r-8", "Call", TaskFault.service_error("ValidationException", 400), where='"b"'
+    )
+
+    result, _ = run(definition, "r-8")
+
+    assert [r.get("Error") for r in result] == [None, "DynamoDB.AmazonDynamoDBException", None]
+
+
 @pytest.mark.parametrize(
     ("execution_input", "run_id"),
     [
