@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test test-speed-switch test-faults conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ conformance: install  ## Every case of the project's conformance tier (tests/loc
 # Two interpreters at once (speed on, speed off): its own target, to keep make test short.
 test-speed-switch: install system-deps  ## The same runs with every speed mechanism on and off: identical items and histories
 	$(BIN)/pytest -p no:xdist -m differential tests/local/test_speed_switch.py
+
+# One local cloud for every cell: its own target (about a minute), to keep make test short.
+test-faults: install system-deps  ## Every Task state x every fault class, from the ASL; figures to bench/results/faults.jsonl
+	RUNLEDGER_FAULT_RESULTS=bench/results/faults.jsonl $(BIN)/pytest -p no:xdist -m faults tests/faults
 
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint
 	$(BIN)/ruff check .

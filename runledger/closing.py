@@ -6,10 +6,19 @@ own at the end, so its REQUEST item would stay ``CLAIMED`` or ``RUNNING``. Step 
 sends an EventBridge event for every status change of a Standard workflow's execution;
 the template's rule passes the ``FAILED``, ``TIMED_OUT`` and ``ABORTED`` ones of the run
 workflow to the CloseRun function, which writes the run ``FAILED`` with an error and a
-cause, **only if that execution still owns the run and left it unfinished**::
+cause, **only if that execution still owns the run and left it unfinished, or never
+claimed it and nobody has since**::
 
     SET #status = FAILED, #error, cause, finished_at
-    IF #execution = <this execution> AND #status IN (CLAIMED, RUNNING)
+    IF (#execution = <this execution> AND #status IN (CLAIMED, RUNNING))
+       OR (#status = REQUESTED AND #execution = <the delivered image's execution, or absent>)
+
+The second half closes a run whose ClaimRun failed for good (a permanent error, or
+throttling past its retries): the execution ends at RunFailed without a claim, and the
+request would otherwise wait ``REQUESTED`` forever with nothing running. "Nobody has
+since" is read from the item: still ``REQUESTED`` and still naming the execution it named
+when the record was delivered. A re-run written after that delivery and not yet claimed
+looks the same, so it can be closed with this failure; it then needs writing again.
 
 A run the workflow already ended (RecordFailure or RecordRunFailed wrote ``FAILED``), or
 one a newer execution owns (a re-run), fails the condition and is left as it is: a
@@ -114,17 +123,31 @@ class CloseResult(BaseModel):
     reason: str
 
 
-def run_pk(execution_input: str | None) -> str | None:
-    """The run's ``pk`` in an execution input (the pipe's array of one record), or None."""
+def _record(execution_input: str | None) -> dict[str, Any]:
+    """The pipe's record in an execution input (an array of one), or {}."""
     if not execution_input:
-        return None
+        return {}
     try:
         document = json.loads(execution_input)
     except ValueError:
-        return None
+        return {}
     first = document[0] if isinstance(document, list) and document else None
-    pk = first.get("pk") if isinstance(first, dict) else None
+    return first if isinstance(first, dict) else {}
+
+
+def run_pk(execution_input: str | None) -> str | None:
+    """The run's ``pk`` in an execution input (the pipe's array of one record), or None."""
+    pk = _record(execution_input).get("pk")
     return pk if isinstance(pk, str) and pk else None
+
+
+def delivered_owner(execution_input: str | None) -> str | None:
+    """The ``execution`` the REQUEST item named when its record was delivered (the
+    record's new image, DynamoDB JSON), or None when it named none."""
+    image = _record(execution_input).get("image")
+    execution = image.get("execution") if isinstance(image, dict) else None
+    value = execution.get("S") if isinstance(execution, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def error_and_cause(detail: ExecutionStatusChange) -> tuple[str, str]:
@@ -145,16 +168,28 @@ def finished_at(detail: ExecutionStatusChange, now: dt.datetime | None = None) -
 
 
 def close_arguments(
-    table_name: str, pk: str, execution_arn: str, error: str, cause: str, when: str
+    table_name: str,
+    pk: str,
+    execution_arn: str,
+    error: str,
+    cause: str,
+    when: str,
+    delivered: str | None = None,
 ) -> dict[str, Any]:
-    """The UpdateItem arguments (DynamoDB client) that close one run, conditionally."""
+    """The UpdateItem arguments (DynamoDB client) that close one run, conditionally:
+    owned and open, or unclaimed since the delivery whose image named ``delivered``."""
+    unclaimed = "#execution = :delivered" if delivered else "attribute_not_exists(#execution)"
+    values = {":delivered": {"S": delivered}} if delivered else {}
     return {
         "TableName": table_name,
         "Key": {"pk": {"S": pk}, "sk": {"S": "REQUEST"}},
         "UpdateExpression": (
             "SET #status = :failed, #error = :error, cause = :cause, finished_at = :now"
         ),
-        "ConditionExpression": "#execution = :execution AND #status IN (:claimed, :running)",
+        "ConditionExpression": (
+            "(#execution = :execution AND #status IN (:claimed, :running))"
+            f" OR (#status = :requested AND {unclaimed})"
+        ),
         "ExpressionAttributeNames": {
             "#status": "status",
             "#execution": "execution",
@@ -168,6 +203,8 @@ def close_arguments(
             ":execution": {"S": execution_arn},
             ":claimed": {"S": OPEN_RUN_STATUSES[0]},
             ":running": {"S": OPEN_RUN_STATUSES[1]},
+            ":requested": {"S": "REQUESTED"},
+            **values,
         },
     }
 
@@ -209,13 +246,20 @@ def close_run(
         from runledger.clients import client
 
         stepfunctions = client("stepfunctions")
-    pk = run_pk(execution_input(detail, stepfunctions))
+    delivered = execution_input(detail, stepfunctions)
+    pk = run_pk(delivered)
     if pk is None:
         logger.warning("execution input names no run (no pk): nothing to close", extra=base)
         return CloseResult(**base, outcome="not_a_run", reason="the execution input has no pk")
     error, cause = error_and_cause(detail)
     arguments = close_arguments(
-        table_name, pk, detail.executionArn, error, cause, finished_at(detail, now)
+        table_name,
+        pk,
+        detail.executionArn,
+        error,
+        cause,
+        finished_at(detail, now),
+        delivered_owner(delivered),
     )
     if dynamodb is None:
         from runledger.clients import client

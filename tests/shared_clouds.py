@@ -79,6 +79,7 @@ SHARED_CLOUDS: dict[str, SharedCloud] = {
             "tests/local/test_pipeline.py",
             "tests/local/test_cost.py",
             "tests/report/test_report_local.py",
+            "tests/local/test_fault_slice.py",
         ],
     ),
 }

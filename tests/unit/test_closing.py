@@ -96,6 +96,64 @@ def test_a_final_run_or_another_executions_run_is_left_as_it_is(
     assert request_item(dynamodb) == before
 
 
+OLD = ARN.replace(":one", ":older")
+
+
+@pytest.mark.parametrize(
+    ("item_owner", "image_owner"),
+    [(None, None), (OLD, OLD)],
+    ids=["first-request", "re-run"],
+)
+def test_a_run_its_execution_never_claimed_is_closed_if_nobody_claimed_it_since(
+    dynamodb: Any, item_owner: str | None, image_owner: str | None
+) -> None:
+    """ClaimRun failed for good (RunFailed): the request would wait REQUESTED forever."""
+    item = {"pk": {"S": PK}, "sk": {"S": "REQUEST"}, "status": {"S": "REQUESTED"}}
+    image = dict(item)
+    if item_owner:
+        item["execution"] = {"S": item_owner}
+    if image_owner:
+        image["execution"] = {"S": image_owner}
+    dynamodb.put_item(TableName=TABLE, Item=item)
+    failed = detail(
+        "FAILED",
+        error="DynamoDB.ProvisionedThroughputExceededException",
+        cause="throttled",
+        input=json.dumps([{"pk": PK, "image": image}]),
+    )
+
+    result = close_run(failed, table_name=TABLE, dynamodb=dynamodb)
+
+    assert result.outcome == "closed"
+    closed = request_item(dynamodb)
+    assert (closed["status"], closed["error"], closed["cause"]) == (
+        "FAILED",
+        "DynamoDB.ProvisionedThroughputExceededException",
+        "throttled",
+    )
+
+
+@pytest.mark.parametrize(
+    ("item_owner", "image_owner"),
+    [(OLD, None), (ARN + "-newer", OLD)],
+    ids=["claimed-since-first-request", "claimed-since-re-run"],
+)
+def test_a_requested_run_someone_claimed_since_the_delivery_is_left_as_it_is(
+    dynamodb: Any, item_owner: str, image_owner: str | None
+) -> None:
+    put_run(dynamodb, "REQUESTED", item_owner)
+    image: dict[str, Any] = {"pk": {"S": PK}}
+    if image_owner:
+        image["execution"] = {"S": image_owner}
+    before = request_item(dynamodb)
+    failed = detail("FAILED", input=json.dumps([{"pk": PK, "image": image}]))
+
+    result = close_run(failed, table_name=TABLE, dynamodb=dynamodb)
+
+    assert result.outcome == "already_final"
+    assert request_item(dynamodb) == before
+
+
 def test_an_execution_whose_input_names_no_run_closes_nothing(dynamodb: Any) -> None:
     put_run(dynamodb, "RUNNING")
     result = close_run(detail(input='{"not": "a pipe batch"}'), table_name=TABLE, dynamodb=dynamodb)
