@@ -87,7 +87,7 @@ checkov: checkov-install transformed  ## checkov on the template and its SAM tra
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
 	  -f template.yaml -f $(TRANSFORMED)
 
-check: lint checkov test test-speed-switch conformance  ## Everything CI checks: lint, checkov, test, test-speed-switch, conformance
+check: lint checkov test test-speed-switch test-faults conformance  ## Everything CI checks: lint, checkov, test, test-speed-switch, test-faults, conformance
 
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build

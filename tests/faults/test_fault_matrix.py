@@ -38,6 +38,7 @@ def matrix(request: pytest.FixtureRequest) -> tuple[dict[str, CellResult], DeadL
     pipe_held = missing.counters.records_to_dlq == 1 and missing.status_after == "REQUESTED"
     figures["cells"] += 1
     figures["as_promised"] += int(pipe_held)
+    figures["by_fate"]["DLQ"] = 1
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     line = (
         f"fault cells: {figures['as_promised']} of {figures['cells']} as promised "
