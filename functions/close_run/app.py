@@ -3,7 +3,8 @@
 Event: the EventBridge "Step Functions Execution Status Change" event of the run
 workflow, passed by the template's rule for those three statuses (shape in
 runledger/closing.py). Writes the REQUEST item FAILED with an error and a cause, only if
-this execution still owns the run and left it CLAIMED or RUNNING.
+this execution still owns the run and left it CLAIMED or RUNNING, or never claimed it
+and nobody has since (ClaimRun failed for good).
 
 Returns ``{"execution", "status", "outcome", "pk", "error", "cause", "reason"}``, outcome
 ``closed``, ``already_final`` (the condition was refused: the workflow recorded the end
