@@ -24,6 +24,13 @@ A run the workflow already ended (RecordFailure or RecordRunFailed wrote ``FAILE
 one a newer execution owns (a re-run), fails the condition and is left as it is: a
 normal outcome, reported as ``already_final``.
 
+An execution that does not own its run when it ends (a newer execution claimed it, or
+its REQUEST item was deleted under it) may have written ``VARIANT#`` items before its
+later writes were refused. Those are nobody's record: CloseRun deletes the ones that
+still name this execution (each delete conditional on that), so a deleted run leaves no
+items behind and a re-run with fewer variants none of the stale attempt's
+(``removed_variants``).
+
 The event (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html, "Step
 Functions event examples"; its ``detail`` "provides the same information as the
 DescribeExecution API")::
@@ -121,6 +128,7 @@ class CloseResult(BaseModel):
     error: str | None = None
     cause: str | None = None
     reason: str
+    removed_variants: int = 0  # stale VARIANT# items of this execution deleted
 
 
 def _record(execution_input: str | None) -> dict[str, Any]:
@@ -209,6 +217,52 @@ def close_arguments(
     }
 
 
+def stale_variants(items: list[dict[str, Any]], execution_arn: str) -> list[dict[str, Any]]:
+    """The keys of ``execution_arn``'s VARIANT# items among a run's ``items`` (DynamoDB
+    JSON), unless the run's REQUEST item is that execution's: then they are its record."""
+    request = next((i for i in items if i.get("sk") == {"S": "REQUEST"}), None)
+    if request is not None and request.get("execution") == {"S": execution_arn}:
+        return []
+    return [
+        {"pk": item["pk"], "sk": item["sk"]}
+        for item in items
+        if item.get("sk", {}).get("S", "").startswith("VARIANT#")
+        and item.get("execution") == {"S": execution_arn}
+    ]
+
+
+def remove_stale_variants(dynamodb: Any, table_name: str, pk: str, execution_arn: str) -> int:
+    """Delete the VARIANT# items ``execution_arn`` wrote for a run it does not own; the
+    number deleted. Each delete holds only while the item still names that execution."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = dynamodb.query(**query)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    removed = 0
+    for key in stale_variants(items, execution_arn):
+        try:
+            dynamodb.delete_item(
+                TableName=table_name,
+                Key=key,
+                ConditionExpression="#execution = :execution",
+                ExpressionAttributeNames={"#execution": "execution"},
+                ExpressionAttributeValues={":execution": {"S": execution_arn}},
+            )
+            removed += 1
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # rewritten by a newer execution meanwhile: its record now
+    return removed
+
+
 def execution_input(detail: ExecutionStatusChange, stepfunctions: Any) -> str | None:
     """The execution's input: from the event, or DescribeExecution when it was left out."""
     if detail.inputDetails is None or detail.inputDetails.included:
@@ -268,15 +322,17 @@ def close_run(
     try:
         dynamodb.update_item(**arguments)
     except dynamodb.exceptions.ConditionalCheckFailedException:
+        removed = remove_stale_variants(dynamodb, table_name, pk, detail.executionArn)
         logger.info(
             "run not closed: already final, or owned by another execution",
-            extra={**base, "pk": pk},
+            extra={**base, "pk": pk, "removed_variants": removed},
         )
         return CloseResult(
             **base,
             outcome="already_final",
             pk=pk,
             reason="the run is final already or another execution owns it",
+            removed_variants=removed,
         )
     logger.info("run closed FAILED", extra={**base, "pk": pk, "error": error})
     return CloseResult(

@@ -909,17 +909,30 @@ def test_status_changes_close_run_cannot_take_are_kept_in_its_dead_letter_queue(
     assert rule_arn.endswith(":rule/" + CLOSE_RULE["Name"]["Fn::Sub"])
 
 
-def test_close_run_may_only_update_run_items_and_read_run_workflow_executions() -> None:
+def test_close_run_may_only_update_query_and_delete_run_items_and_read_run_workflow_executions() -> None:
     statements = [
         statement
         for policy in RESOURCES["CloseRunFunctionRole"]["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
     ]
-    actions = {statement["Action"]: statement["Resource"] for statement in statements}
-    assert actions["dynamodb:UpdateItem"] == {"Fn::GetAtt": ["RunsTable", "Arn"]}
+    actions = {
+        action: statement["Resource"]
+        for statement in statements
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    for action in ("dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"):
+        assert actions[action] == {"Fn::GetAtt": ["RunsTable", "Arn"]}
     assert ":execution:${RunWorkflow.Name}:*" in actions["states:DescribeExecution"]["Fn::Sub"]
     assert actions["sqs:SendMessage"] == {"Fn::GetAtt": ["CloseRunDeadLetterQueue", "Arn"]}
-    assert set(actions) == {"dynamodb:UpdateItem", "states:DescribeExecution", "sqs:SendMessage"}
+    assert set(actions) == {
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "states:DescribeExecution",
+        "sqs:SendMessage",
+    }
 
 
 def test_close_run_treats_as_open_exactly_the_statuses_the_workflow_writes_before_the_end() -> None:

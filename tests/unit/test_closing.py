@@ -154,6 +154,54 @@ def test_a_requested_run_someone_claimed_since_the_delivery_is_left_as_it_is(
     assert request_item(dynamodb) == before
 
 
+def put_variant(dynamodb: Any, name: str, execution: str) -> None:
+    item = {"pk": PK, "sk": f"VARIANT#{name}", "status": "SUCCEEDED", "execution": execution}
+    dynamodb.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in item.items()})
+
+
+def partition(dynamodb: Any) -> set[str]:
+    answer = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": PK}},
+    )
+    return {item["sk"]["S"] for item in answer["Items"]}
+
+
+def test_an_execution_whose_request_was_deleted_leaves_no_variant_items(dynamodb: Any) -> None:
+    put_variant(dynamodb, "a", ARN)
+    put_variant(dynamodb, "b", ARN)
+
+    result = close_run(detail("FAILED"), table_name=TABLE, dynamodb=dynamodb)
+
+    assert (result.outcome, result.removed_variants) == ("already_final", 2)
+    assert partition(dynamodb) == set()
+
+
+def test_an_execution_that_lost_its_run_removes_only_its_own_variant_items(
+    dynamodb: Any,
+) -> None:
+    newer = ARN + "-newer"
+    put_run(dynamodb, "RUNNING", newer)
+    put_variant(dynamodb, "a", newer)  # the re-run's
+    put_variant(dynamodb, "b", ARN)  # the stale attempt's, which the re-run does not have
+
+    result = close_run(detail("FAILED"), table_name=TABLE, dynamodb=dynamodb)
+
+    assert (result.outcome, result.removed_variants) == ("already_final", 1)
+    assert partition(dynamodb) == {"REQUEST", "VARIANT#a"}
+
+
+def test_the_variant_items_of_a_run_its_execution_ended_are_its_record(dynamodb: Any) -> None:
+    put_run(dynamodb, "FAILED")  # RecordFailure wrote it: the run and its variants stay
+    put_variant(dynamodb, "a", ARN)
+
+    result = close_run(detail("FAILED"), table_name=TABLE, dynamodb=dynamodb)
+
+    assert (result.outcome, result.removed_variants) == ("already_final", 0)
+    assert partition(dynamodb) == {"REQUEST", "VARIANT#a"}
+
+
 def test_an_execution_whose_input_names_no_run_closes_nothing(dynamodb: Any) -> None:
     put_run(dynamodb, "RUNNING")
     result = close_run(detail(input='{"not": "a pipe batch"}'), table_name=TABLE, dynamodb=dynamodb)
