@@ -206,13 +206,15 @@ def record_failure(run: Execution, table: str, error: str, cause: str) -> dict[s
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
         "UpdateExpression": "SET #status = :failed, #error = :error, cause = :cause, "
         "finished_at = :now",
-        "ConditionExpression": "#execution = :execution",
+        "ConditionExpression": "#execution = :execution AND #status IN (:claimed, :running)",
         "ExpressionAttributeNames": {
             "#status": "status",
             "#execution": "execution",
             "#error": "error",
         },
         "ExpressionAttributeValues": {
+            ":claimed": {"S": "CLAIMED"},
+            ":running": {"S": "RUNNING"},
             ":failed": {"S": "FAILED"},
             ":error": {"S": error},
             ":cause": {"S": cause[:4000]},
@@ -486,9 +488,10 @@ def test_invalid_request_is_recorded_invalid_with_its_reason(workflow: Workflow)
                 "TableName": table,
                 "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
                 "UpdateExpression": "SET #status = :invalid, reason = :reason, finished_at = :now",
-                "ConditionExpression": "#execution = :execution",
+                "ConditionExpression": "#execution = :execution AND #status = :claimed",
                 "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
                 "ExpressionAttributeValues": {
+                    ":claimed": {"S": "CLAIMED"},
                     ":invalid": {"S": "INVALID"},
                     ":reason": {"S": answer["reason"]},
                     ":execution": {"S": run.arn},
@@ -549,10 +552,14 @@ def test_failed_claim_fails_the_execution_without_writing_back(workflow: Workflo
     assert write_backs(run) == {"ClaimRun": [claim(run, table)]}
 
 
-def test_run_taken_over_before_it_starts_is_recorded_failed(workflow: Workflow) -> None:
+def test_run_taken_over_before_it_starts_is_left_to_its_new_owner(workflow: Workflow) -> None:
+    """A newer execution claimed the run (a re-run): MarkRunning and then RecordFailure find
+    it no longer this execution's, so neither writes; the execution fails with MarkRunning's
+    error and the run item stays the newer execution's."""
     case = "MarkRunningFails"
     run = workflow.run(case)
     error, cause = throw(case, "MarkRunning")  # the run is no longer CLAIMED by us
+    assert throw(case, "RecordFailure")[0] == error  # nor open and ours for RecordFailure
     table = workflow.substitutions["RunsTableName"]
 
     assert (run.status, run.error, run.cause) == ("FAILED", error, cause)
