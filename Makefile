@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch test-faults conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test test-speed-switch test-faults test-concurrency conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-speed-switch: install system-deps  ## The same runs with every speed mechan
 # One local cloud for every cell: its own target (about a minute), to keep make test short.
 test-faults: install system-deps  ## Every Task state x every fault class, from the ASL; figures to bench/results/faults.jsonl
 	RUNLEDGER_FAULT_RESULTS=bench/results/faults.jsonl $(BIN)/pytest -p no:xdist -m faults tests/faults
+
+test-concurrency: install  ## Re-runs, deletes, other sort keys and duplicate deliveries mid-run, at several delays; figures to bench/results/concurrency.jsonl
+	RUNLEDGER_CONCURRENCY_RESULTS=bench/results/concurrency.jsonl $(BIN)/pytest -p no:xdist -m concurrency tests/concurrency
 
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint
 	$(BIN)/ruff check .
@@ -87,7 +90,7 @@ checkov: checkov-install transformed  ## checkov on the template and its SAM tra
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
 	  -f template.yaml -f $(TRANSFORMED)
 
-check: lint checkov test test-speed-switch test-faults conformance  ## Everything CI checks: lint, checkov, test, test-speed-switch, test-faults, conformance
+check: lint checkov test test-speed-switch test-faults test-concurrency conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency and conformance tiers
 
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build

@@ -80,6 +80,7 @@ SHARED_CLOUDS: dict[str, SharedCloud] = {
             "tests/local/test_cost.py",
             "tests/report/test_report_local.py",
             "tests/local/test_fault_slice.py",
+            "tests/local/test_concurrency.py",
         ],
     ),
 }
