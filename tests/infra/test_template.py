@@ -909,7 +909,7 @@ def test_status_changes_close_run_cannot_take_are_kept_in_its_dead_letter_queue(
     assert rule_arn.endswith(":rule/" + CLOSE_RULE["Name"]["Fn::Sub"])
 
 
-def test_close_run_may_only_update_query_and_delete_run_items_and_read_run_workflow_executions() -> None:
+def test_close_run_may_only_change_run_items_and_read_run_workflow_executions() -> None:
     statements = [
         statement
         for policy in RESOURCES["CloseRunFunctionRole"]["Properties"]["Policies"]
