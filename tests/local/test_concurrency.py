@@ -9,7 +9,6 @@ from concurrency_cases import CASES
 
 from runledger_local.cloud import LocalPipeline
 
-
 SLICE = ("rerun-while-the-rerun-is-claimed", "delete-mid-run")
 
 
