@@ -25,11 +25,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import Any, Final
 from unittest import mock
 
+from runledger_local.patches import _per_execution as per_execution
 from runledger_local.patches._seams import Seam
 from runledger_local.runtime.local_cloud import LocalCloud
 
@@ -77,6 +77,19 @@ def _type_name(event_type: Any) -> str:
     return str(getattr(event_type, "value", event_type))
 
 
+class _End:
+    """Whether an execution's event manager took its terminal event."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended = False
+
+
+def _end_of(manager: Any) -> tuple[threading.RLock, _End]:
+    return per_execution.state(manager, NAME, _End)
+
+
 @contextlib.contextmanager
 def apply(cloud: LocalCloud) -> Iterator[None]:
     del cloud
@@ -86,8 +99,6 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     timed_out = _PROGRAM_TIMED_OUT.value
     details_of = _EVENT_DETAILS.value
     execution_timed_out = _EXECUTION_TIMED_OUT.value
-    ended: weakref.WeakSet[Any] = weakref.WeakSet()  # event managers past their end
-    lock = threading.Lock()
 
     def add_event(
         self: Any,
@@ -97,13 +108,14 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         timestamp: Any = None,
         update_source_event_id: bool = True,
     ) -> Any:
+        lock, end = _end_of(self)
         with lock:
-            if self in ended:
+            if end.ended:
                 # After the execution's end: what AWS never writes (a branch still
                 # running when its state failed, a second terminal event).
                 return context.last_published_event_id
             if _type_name(event_type) in _TERMINAL:
-                ended.add(self)
+                end.ended = True
             return original_add(
                 self, context, event_type, event_details, timestamp, update_source_event_id
             )
@@ -112,7 +124,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         execution = original_describe(self, execution_arn)
         worker = getattr(execution, "exec_worker", None)
         env = getattr(worker, "env", None)
-        if env is None or env.event_manager not in ended:
+        if env is None or not _end_of(env.event_manager)[1].ended:
             return execution
         # The terminal event is written; the engine's thread sets the status right after.
         deadline = time.monotonic() + _REFLECTION_WAIT

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 from unittest import mock
 
+from runledger_local.patches import _per_execution as per_execution
 from runledger_local.patches._seams import Seam
 from runledger_local.runtime.local_cloud import LocalCloud
 
@@ -48,6 +49,23 @@ _EVENT_TYPES: Final = Seam(NAME, "moto.stepfunctions.parser.api", "HistoryEventT
 SEAMS: Final[tuple[Seam, ...]] = (_EVAL_JOB, _EVAL_BODY, _ADD_EVENT, _EVENT_TYPES)
 
 
+class _Aborts:
+    """One execution's bookkeeping (weak: an execution outlives its frames in moto)."""
+
+    __slots__ = ("aborted", "entered", "iterations", "started")
+
+    def __init__(self) -> None:
+        #: Per event context: the "...StateEntered" type of the state it is in, if any.
+        self.entered: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        self.aborted: weakref.WeakSet[Any] = weakref.WeakSet()  # contexts that write no more
+        #: Iterations past MapIterationStarted.
+        self.started: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Per Map state's environment: its iterations.
+        self.iterations: weakref.WeakKeyDictionary[Any, list[_Iteration]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+
 class _Iteration:
     """One iteration of a Map state: its frame, index, and whether it still runs."""
 
@@ -65,13 +83,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     component_class, body_attribute, original_eval_body = _EVAL_BODY.resolve()
     manager_class, add_attribute, original_add = _ADD_EVENT.resolve()
     event_types = _EVENT_TYPES.value
-    lock = threading.RLock()
-    #: Per event context: the "...StateEntered" type of the state it is in, if any.
-    entered: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-    aborted: weakref.WeakSet[Any] = weakref.WeakSet()  # contexts that write no more
-    started: weakref.WeakSet[Any] = weakref.WeakSet()  # iterations past MapIterationStarted
-    #: Per Map state's environment: its iterations.
-    iterations: weakref.WeakKeyDictionary[Any, list[_Iteration]] = weakref.WeakKeyDictionary()
+
+    def bookkeeping(manager: Any) -> tuple[threading.RLock, _Aborts]:
+        return per_execution.state(manager, NAME, _Aborts)
 
     def add_event(
         self: Any,
@@ -82,50 +96,53 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         update_source_event_id: bool = True,
     ) -> Any:
         name = str(getattr(event_type, "value", event_type))
+        lock, book = bookkeeping(self)
         with lock:
-            if context in aborted:
+            if context in book.aborted:
                 return context.last_published_event_id
             if name == "MapIterationStarted":
-                started.add(context)
+                book.started.add(context)
             elif name.endswith("StateEntered"):
-                entered[context] = name
+                book.entered[context] = name
             elif name.endswith("StateExited"):
-                entered.pop(context, None)
+                book.entered.pop(context, None)
             return original_add(
                 self, context, event_type, event_details, timestamp, update_source_event_id
             )
 
     def eval_job(self: Any, env: Any, job: Any) -> None:
         iteration = _Iteration(env, job.job_index, self._work_name)
+        lock, book = bookkeeping(env.event_manager)
         with lock:
-            iterations.setdefault(self._env, []).append(iteration)
+            book.iterations.setdefault(self._env, []).append(iteration)
         try:
             original_eval_job(self, env, job)
         finally:
             iteration.running = False
 
-    # The abort events are written under ``lock`` with the method this patch wrapped, not
-    # through the event manager: a patch wrapping add_event after this one (execution_end)
-    # takes its own lock first, and the two locks must not be taken in both orders.
+    # The abort events are written with the method this patch wrapped, not through the
+    # event manager: a patch wrapping add_event after this one (execution_end) drops
+    # events after the end, and these are written before it.
     def write(env: Any, event_type: Any, details: Any = None, source: bool = True) -> None:
         original_add(
             env.event_manager, env.event_history_context, event_type, details, None, source
         )
 
-    def state_aborted(env: Any) -> None:
-        state = entered.pop(env.event_history_context, None)
+    def state_aborted(book: _Aborts, env: Any) -> None:
+        state = book.entered.pop(env.event_history_context, None)
         if state is None:
             return
         with contextlib.suppress(ValueError):  # Pass, Choice, ... have no Aborted event
             write(env, event_types(state.replace("StateEntered", "StateAborted")))
 
     def abort_the_others(env: Any) -> None:
+        lock, book = bookkeeping(env.event_manager)
         with lock:
-            mine = iterations.pop(env, [])
+            mine = book.iterations.pop(env, [])
             for iteration in (each for each in mine if each.running):
                 context = iteration.env.event_history_context
-                if context in started:  # one not yet begun ends without a word
-                    state_aborted(iteration.env)
+                if context in book.started:  # one not yet begun ends without a word
+                    state_aborted(book, iteration.env)
                     details = {"name": iteration.name, "index": iteration.index}
                     write(
                         iteration.env,
@@ -133,10 +150,10 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                         {"mapIterationAbortedEventDetails": details},
                         source=False,
                     )
-                aborted.add(context)
+                book.aborted.add(context)
                 iteration.env.set_stop(stop_date=dt.datetime.now(dt.UTC), cause=None, error=None)
             for iteration in (each for each in mine if not each.running):
-                state_aborted(iteration.env)  # the state the failed iteration failed in
+                state_aborted(book, iteration.env)  # the state the failed iteration failed in
 
     def eval_body(self: Any, env: Any) -> None:
         try:
@@ -146,8 +163,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 abort_the_others(env)
             raise
         finally:
+            lock, book = bookkeeping(env.event_manager)
             with lock:
-                iterations.pop(env, None)
+                book.iterations.pop(env, None)
 
     with (
         mock.patch.object(manager_class, add_attribute, add_event),
