@@ -9,17 +9,13 @@ as one JSON line.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import subprocess
 from typing import Any
 
 import pytest
+import tier_figures
 from dead_letters import DeadLettered, dead_lettered
 from fault_matrix import Cell, CellResult, cells, problems, run_cells, summary
 
-from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline
 
 pytestmark = pytest.mark.faults
@@ -39,31 +35,17 @@ def matrix(request: pytest.FixtureRequest) -> tuple[dict[str, CellResult], DeadL
     figures["cells"] += 1
     figures["as_promised"] += int(pipe_held)
     figures["by_fate"]["DLQ"] = 1
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     line = (
         f"fault cells: {figures['as_promised']} of {figures['cells']} as promised "
         f"({figures['states']} Task states + the pipe's target; by fate {figures['by_fate']})"
     )
-    if reporter is not None:
-        reporter.write_line(line)
-    if target := os.environ.get("RUNLEDGER_FAULT_RESULTS"):
-        record = {
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "commit": _commit(),
-            **figures,
-            "failed": sorted(c.id for c in ALL if problems(c, results[c.id]))
-            + ([] if pipe_held else ["pipe-target-missing"]),
-        }
-        with open(REPO_ROOT / target, "a") as results_file:
-            results_file.write(json.dumps(record, sort_keys=True) + "\n")
-    return results, missing
-
-
-def _commit() -> str:
-    answer = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+    tier_figures.say(request.config, line)
+    failed = sorted(c.id for c in ALL if problems(c, results[c.id]))
+    tier_figures.record(
+        "RUNLEDGER_FAULT_RESULTS",
+        {**figures, "failed": failed + ([] if pipe_held else ["pipe-target-missing"])},
     )
-    return answer.stdout.strip() or "unknown"
+    return results, missing
 
 
 @pytest.mark.parametrize("cell", ALL, ids=lambda cell: cell.id)
