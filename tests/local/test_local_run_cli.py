@@ -57,7 +57,7 @@ def test_local_run_prints_a_table_exits_1_and_shows_where_unfinished_runs_stand(
         str(broken),
         str(stuck),
         "--timeout",
-        "10",  # the other three end in about a second; ten leaves room for a slow VM
+        "6",  # the other three end in about a second; six leaves room for a slow VM
         "--reports",
         str(reports),
         timeout=240,
@@ -70,7 +70,7 @@ def test_local_run_prints_a_table_exits_1_and_shows_where_unfinished_runs_stand(
         "kmer-invalid-zero-variants": "INVALID",
         "cli-missing-input": "FAILED",
     }
-    assert "1 run(s) not final after 10 s (--timeout waits longer): cli-stuck" in done.stderr
+    assert "1 run(s) not final after 6 s (--timeout waits longer): cli-stuck" in done.stderr
     # The stuck run's execution was stopped on the way out, quietly: that line is all.
     assert done.stderr.count("\n") == 1, done.stderr
     # Progress and results only: the handlers' JSON logs went to the log file.
