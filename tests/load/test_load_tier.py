@@ -56,7 +56,8 @@ def test_every_request_of_a_load_ends_final_once_and_nothing_is_left_open(
         f"load: final {figures.final} of {figures.requests}, lost {figures.lost}, "
         f"duplicated {figures.duplicated}, non-final {figures.non_final}; "
         f"{figures.executions} executions, {figures.jobs} jobs; written in "
-        f"{figures.write_s:.1f} s, all final after {figures.wall_s:.0f} s "
+        f"{figures.write_s:.1f} s, {'stopped waiting' if figures.lost else 'all final'} "
+        f"after {figures.wall_s:.0f} s "
         f"({bound}), peak memory {peak_mb:.0f} MB; logs: {log}",
     )
     tier_figures.record(
