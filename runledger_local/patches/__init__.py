@@ -71,6 +71,7 @@ from runledger_local.patches.fixes import (
     assigned_variables,
     aws_sdk_errors,
     batch_task_errors,
+    branch_aborts,
     branch_states_errors,
     context_redrive_count,
     describe_execution_output,
@@ -82,7 +83,6 @@ from runledger_local.patches.fixes import (
     execution_end,
     execution_input_size,
     execution_names,
-    map_iteration_aborts,
     parser_error_codes,
     secret_names,
     sqs_queue_urls,
@@ -161,7 +161,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     parser_error_codes,
     describe_execution_output,
     branch_states_errors,
-    map_iteration_aborts,
+    branch_aborts,
     execution_end,
 )
 PATCHES: Final[dict[str, ModuleType]] = {module.NAME: module for module in _ORDER}
