@@ -23,13 +23,15 @@ sibling backend overriding one method, as ``awslambda_simple`` overrides ``invok
   stdout or stderr (print, the Powertools logger), the runtime's error line, END and
   REPORT (``LocalCloud._invoke``). While applied, sys.stdout and sys.stderr are
   ``ThreadRoutedStream``s, which copy a thread's writes only while its invocation asked
-  for Tail; moto's Docker-less backend answered no LogResult. No moto issue found.
+  for Tail. moto's Docker-less backend answered no LogResult (its Docker backend does:
+  getmoto/moto#2973 made that Tail-only); no moto issue found for the Docker-less one.
 
-The only thing patched is which backend the Lambda API uses (``LambdaResponse.backend``),
-plus the engine's ``lambda:invoke`` integration: a Lambda step of an execution waits its
-turn in the order executions started, and its result carries what AWS adds to it
-(``SdkHttpMetadata`` with the response's HTTP headers and status, ``SdkResponseMetadata``
-with its request id: recorded on AWS in LocalStack's AWS-validated snapshots, e.g.
+The only things patched are which backend the Lambda API uses
+(``LambdaResponse.backend``), sys.stdout and sys.stderr (above), and the engine's
+``lambda:invoke`` integration: a Lambda step of an execution waits its turn in the order
+executions started, and its result carries what AWS adds to it (``SdkHttpMetadata``
+with the response's HTTP headers and status, ``SdkResponseMetadata`` with its request id:
+recorded on AWS in LocalStack's AWS-validated snapshots, e.g.
 query_language/test_mixed_query_language), as a state that keeps the whole result sees.
 """
 

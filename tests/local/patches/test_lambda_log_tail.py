@@ -46,6 +46,14 @@ def _register(cloud: LocalCloud, tmp_path: Path) -> None:
     cloud.register_function("tail", code_dir=code, memory_mb=256)
 
 
+def _invoke_machine(sfn: Any, name: str, extra: dict[str, str]) -> str:
+    """A state machine of one ``lambda:invoke`` task of "tail", its input the payload."""
+    parameters = {"FunctionName": "tail", "Payload.$": "$", **extra}
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    definition = {"StartAt": "Invoke", "States": {"Invoke": {**task, "Parameters": parameters}}}
+    return create_state_machine(sfn, name, definition)
+
+
 def _log(response: dict[str, Any]) -> str:
     return base64.b64decode(response["LogResult"]).decode("utf-8", errors="replace")
 
@@ -130,21 +138,7 @@ def test_lambda_invoke_task_with_log_type_tail_keeps_log_result(
 ) -> None:
     _register(local_cloud, tmp_path)
     sfn = aws("stepfunctions")
-    arn = create_state_machine(
-        sfn,
-        "tail-task",
-        {
-            "StartAt": "Invoke",
-            "States": {
-                "Invoke": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": "tail", "Payload.$": "$", "LogType": "Tail"},
-                    "End": True,
-                }
-            },
-        },
-    )
+    arn = _invoke_machine(sfn, "tail-task", {"LogType": "Tail"})
 
     result = output(run_execution(sfn, arn, {"n": 5}))
 
@@ -160,21 +154,7 @@ def test_lambda_invoke_task_without_log_type_has_no_log_result(
 ) -> None:
     _register(local_cloud, tmp_path)
     sfn = aws("stepfunctions")
-    arn = create_state_machine(
-        sfn,
-        "no-tail-task",
-        {
-            "StartAt": "Invoke",
-            "States": {
-                "Invoke": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::lambda:invoke",
-                    "Parameters": {"FunctionName": "tail", "Payload.$": "$"},
-                    "End": True,
-                }
-            },
-        },
-    )
+    arn = _invoke_machine(sfn, "no-tail-task", {})
 
     result = output(run_execution(sfn, arn, {"n": 6}))
 
