@@ -33,6 +33,7 @@ def lambda_handler(event, context):
     print("printed", event.get("n"))
     logger.info("logged %s", event.get("n"))
     print("x" * event.get("pad", 0), file=sys.stderr)
+    sys.stdout.writelines(["lines ", "written\\n"])
     if event.get("fail"):
         raise ValueError("broken on purpose")
     return {"n": event.get("n")}
@@ -71,6 +72,7 @@ def test_log_type_tail_answers_the_invocations_log_base64(
     assert lines[0].endswith(" Version: $LATEST")
     assert "printed 7" in lines
     assert "logged 7" in lines
+    assert "lines written" in lines
     assert lines[-2].startswith("END RequestId: ")
     assert lines[-1].startswith("REPORT RequestId: ")
     assert "Memory Size: 256 MB" in lines[-1]
