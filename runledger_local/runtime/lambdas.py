@@ -15,11 +15,13 @@ give them names unique across functions (shared code belongs in the layer anyway
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import hashlib
 import heapq
 import importlib.util
+import io
 import itertools
 import json
 import os
@@ -28,7 +30,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -143,6 +145,82 @@ class ChainLock:
 
 LAMBDA_LOCK = ChainLock()
 INVOCATION = threading.local()
+#: The log buffer of the invocation whose handler runs in this thread (``LogType: Tail``).
+_OUTPUT = threading.local()
+
+
+class ThreadRoutedStream:
+    """``sys.stdout``/``sys.stderr`` while the local cloud is active: what a thread whose
+    invocation asked for its log writes is copied into that invocation's buffer, then
+    written on as before; other threads' writes go straight through (one attribute
+    lookup). It is installed again at each invocation (``route_output``), so the
+    ``logging.StreamHandler``s a handler makes at its cold start (Powertools' logger
+    binds sys.stdout then) write through it too."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        buffer: io.StringIO | None = getattr(_OUTPUT, "buffer", None)
+        if buffer is not None:
+            buffer.write(text)
+        return int(self._stream.write(text))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_ROUTING: Final = threading.Lock()
+
+
+def route_output() -> None:
+    """Make sys.stdout and sys.stderr ``ThreadRoutedStream``s, if they are not (again:
+    pytest, ``runledger local run`` and others set them anew)."""
+    if isinstance(sys.stdout, ThreadRoutedStream) and isinstance(sys.stderr, ThreadRoutedStream):
+        return
+    with _ROUTING:
+        if not isinstance(sys.stdout, ThreadRoutedStream):
+            sys.stdout = ThreadRoutedStream(sys.stdout)
+        if not isinstance(sys.stderr, ThreadRoutedStream):
+            sys.stderr = ThreadRoutedStream(sys.stderr)
+
+
+@contextlib.contextmanager
+def routed_output() -> Iterator[None]:
+    """sys.stdout and sys.stderr routed while inside (``route_output``); unwrapped after."""
+    route_output()
+    try:
+        yield
+    finally:
+        with _ROUTING:
+            if isinstance(sys.stdout, ThreadRoutedStream):
+                sys.stdout = sys.stdout._stream
+            if isinstance(sys.stderr, ThreadRoutedStream):
+                sys.stderr = sys.stderr._stream
+
+
+@contextlib.contextmanager
+def output_into(buffer: io.StringIO | None) -> Iterator[None]:
+    """While inside, this thread's writes to sys.stdout/stderr are copied into ``buffer``
+    (nothing is captured with None)."""
+    _OUTPUT.buffer = buffer
+    try:
+        yield
+    finally:
+        _OUTPUT.buffer = None
+
+
+#: AWS's LogResult: "The last 4 KB of the execution log, base64-encoded" (Invoke API).
+LOG_TAIL_BYTES: Final = 4096
+
+
+def log_tail(log: str) -> str:
+    """The LogResult header of an invocation whose whole log is ``log``."""
+    return base64.b64encode(log.encode("utf-8")[-LOG_TAIL_BYTES:]).decode("ascii")
 
 
 @contextlib.contextmanager

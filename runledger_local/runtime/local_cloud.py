@@ -9,7 +9,10 @@ patch reads (``endpoint_url``, ``batch_workdir``, ``batch_env``, ``lambda_env``,
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+import math
 import sys
 import threading
 import time
@@ -39,6 +42,8 @@ from runledger_local.runtime.lambdas import (
     error_payload,
     function_name_of,
     json_default,
+    output_into,
+    route_output,
     sys_path,
 )
 
@@ -274,8 +279,13 @@ class LocalCloud:
         env.update(spec.environment)
         return env
 
-    def _invoke(self, name: str, event: Any, region: str, account: str) -> tuple[bytes, bool]:
-        """Run a registered handler; returns (payload, is_function_error)."""
+    def _invoke(
+        self, name: str, event: Any, region: str, account: str, log: io.StringIO | None = None
+    ) -> tuple[bytes, bool]:
+        """Run a registered handler; returns (payload, is_function_error). With ``log``,
+        the invocation's log is written into it as Lambda's runtime writes it to
+        CloudWatch: START, what the handler printed or logged, the runtime's error or
+        timeout line, END and REPORT (without Max Memory Used: one process holds all)."""
         function = self._functions[name]
         spec = function.spec
         request_id = str(uuid.uuid4())
@@ -287,23 +297,51 @@ class LocalCloud:
 
         def run() -> None:
             INVOCATION.chain = chain
-            try:
-                outcome["result"] = function.handler()(event, context)
-            except BaseException as exc:  # the runtime reports every exception
-                outcome["error"] = exc
-            finally:
-                finished.set()
+            with output_into(log):
+                try:
+                    outcome["result"] = function.handler()(event, context)
+                except BaseException as exc:  # the runtime reports every exception
+                    outcome["error"] = exc
+                finally:
+                    finished.set()
 
+        route_output()
         LAMBDA_LOCK.acquire(chain, getattr(INVOCATION, "priority", None) or time.time())
         try:
             env = self._lambda_environment(spec, region, context)
             with environ(env), sys_path((spec.code_dir, *spec.extra_paths)):
+                if log is not None:
+                    log.write(f"START RequestId: {request_id} Version: $LATEST\n")
+                started = time.monotonic()
                 worker = threading.Thread(target=run, name=f"lambda-{spec.name}", daemon=True)
                 worker.start()
                 on_time = finished.wait(spec.timeout)
+                duration = (time.monotonic() - started) * 1000
         finally:
             LAMBDA_LOCK.release()
 
+        payload, failed = self._outcome(spec, request_id, outcome, on_time)
+        if log is not None:
+            if not on_time:
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+                log.write(
+                    f"{now[:-6]}Z {request_id} Task timed out after {spec.timeout:.2f} seconds\n"
+                )
+            elif failed and "error" in outcome:
+                error = json.loads(payload)
+                log.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n")
+                log.write("Traceback (most recent call last):\n" + "".join(error["stackTrace"]))
+            log.write(
+                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
+                f"Duration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
+                f"Memory Size: {spec.memory_mb} MB\t\n"
+            )
+        return payload, failed
+
+    @staticmethod
+    def _outcome(
+        spec: LambdaSpec, request_id: str, outcome: dict[str, Any], on_time: bool
+    ) -> tuple[bytes, bool]:
         if not on_time:
             LOG.warning("Lambda %s timed out after %.2f s", spec.name, spec.timeout)
             message = (

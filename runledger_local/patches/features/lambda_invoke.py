@@ -15,13 +15,23 @@ sibling backend overriding one method, as ``awslambda_simple`` overrides ``invok
   moto's Docker-less answer (the payload, echoed);
 - an invoke of a function that neither knows is ``ResourceNotFoundException`` ("Function
   not found: <arn>"), as on AWS: a misspelled function name fails (a ``lambda:invoke``
-  task fails with ``Lambda.ResourceNotFoundException``).
+  task fails with ``Lambda.ResourceNotFoundException``);
+- an invoke with ``LogType: Tail`` (``X-Amz-Log-Type``; a ``lambda:invoke`` task's
+  ``LogType`` parameter is passed on as it) answers ``LogResult`` (``x-amz-log-result``):
+  "The last 4 KB of the execution log, base64-encoded" (Lambda API reference, Invoke,
+  response). The log is the invocation's own: START, what its handler's thread wrote to
+  stdout or stderr (print, the Powertools logger), the runtime's error line, END and
+  REPORT (``LocalCloud._invoke``). While applied, sys.stdout and sys.stderr are
+  ``ThreadRoutedStream``s, which copy a thread's writes only while its invocation asked
+  for Tail. moto's Docker-less backend answered no LogResult (its Docker backend does:
+  getmoto/moto#2973 made that Tail-only); no moto issue found for the Docker-less one.
 
-The only thing patched is which backend the Lambda API uses (``LambdaResponse.backend``),
-plus the engine's ``lambda:invoke`` integration: a Lambda step of an execution waits its
-turn in the order executions started, and its result carries what AWS adds to it
-(``SdkHttpMetadata`` with the response's HTTP headers and status, ``SdkResponseMetadata``
-with its request id: recorded on AWS in LocalStack's AWS-validated snapshots, e.g.
+The only things patched are which backend the Lambda API uses
+(``LambdaResponse.backend``), sys.stdout and sys.stderr (above), and the engine's
+``lambda:invoke`` integration: a Lambda step of an execution waits its turn in the order
+executions started, and its result carries what AWS adds to it (``SdkHttpMetadata``
+with the response's HTTP headers and status, ``SdkResponseMetadata`` with its request id:
+recorded on AWS in LocalStack's AWS-validated snapshots, e.g.
 query_language/test_mixed_query_language), as a state that keeps the whole result sees.
 """
 
@@ -30,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import io
 import json
 import sys
 import threading
@@ -44,7 +55,13 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.base_backend import BackendDict
 
 from runledger_local.patches._seams import Seam
-from runledger_local.runtime.lambdas import INVOCATION, function_name_of, lambda_service_error
+from runledger_local.runtime.lambdas import (
+    INVOCATION,
+    function_name_of,
+    lambda_service_error,
+    log_tail,
+    routed_output,
+)
 from runledger_local.runtime.local_cloud import LocalCloud
 
 NAME: Final = "lambda_in_process"
@@ -125,7 +142,10 @@ class LocalLambdaBackend(LambdaSimpleBackend):
         injected = cloud._injected_lambda_error(target)
         if injected is not None:
             raise lambda_service_error(*injected)
-        payload, failed = cloud._invoke(target, event, region, account)
+        log = io.StringIO() if headers and headers.get("X-Amz-Log-Type") == "Tail" else None
+        payload, failed = cloud._invoke(target, event, region, account, log)
+        if log is not None:
+            response_headers["x-amz-log-result"] = log_tail(log.getvalue())
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
         response_headers["x-amz-executed-version"] = "$LATEST"
@@ -189,6 +209,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             env.stack[-1].update(sdk_metadata(env.stack[-1]))
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(routed_output())
         stack.enter_context(mock.patch.object(LocalLambdaBackend, "cloud", cloud))
         stack.enter_context(mock.patch.object(response_class, backend_attribute, property(backend)))
         stack.enter_context(
