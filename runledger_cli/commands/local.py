@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections import Counter
@@ -273,6 +274,9 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def local_serve(host: str, port: int, mock_config: Path | None) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop."""
+    taken = _listen_problem(host, port)  # said at once, not after the cloud's start
+    if taken is not None:
+        return _cannot_listen(host, port, taken)
     from runledger_local.cloud import REGION, LocalPipeline
 
     stop = threading.Event()
@@ -297,9 +301,31 @@ def local_serve(host: str, port: int, mock_config: Path | None) -> int:
             stop.wait()
             print("stopping ...", flush=True)
     except OSError as exc:
-        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+        if exc.errno not in _LISTEN_ERRORS:
             raise
-        print(f"runledger local serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
-        return ExitStatus.FAILED
+        return _cannot_listen(host, port, exc)
     print("stopped", flush=True)
     return ExitStatus.OK
+
+
+_LISTEN_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def _listen_problem(host: str, port: int) -> OSError | None:
+    """Why the server could not listen on ``host:port`` (bound as it binds), if it could
+    not; None for any free port (``port`` 0) or an error the server itself would say."""
+    if port == 0:
+        return None
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind(address)
+    except OSError as exc:
+        return exc if exc.errno in _LISTEN_ERRORS else None
+    return None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> int:
+    print(f"runledger local serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+    return ExitStatus.FAILED

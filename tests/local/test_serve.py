@@ -122,7 +122,8 @@ def test_a_taken_port_is_a_clear_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         process = start(taken.getsockname()[1])
-        _, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "cannot listen on" in stderr
     assert "already in use" in stderr
+    assert "starting the local cloud" not in stdout  # refused before the cloud's start
