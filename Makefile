@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch test-faults test-concurrency conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test test-speed-switch test-faults test-concurrency test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test-faults: install system-deps  ## Every Task state x every fault class, from 
 
 test-concurrency: install  ## Re-runs, deletes, other sort keys and duplicate deliveries mid-run, at several delays; figures to bench/results/concurrency.jsonl
 	RUNLEDGER_CONCURRENCY_RESULTS=bench/results/concurrency.jsonl $(BIN)/pytest -p no:xdist -m concurrency tests/concurrency
+
+test-fuzz: install system-deps  ## Hostile request items (Hypothesis), to the table and through runledger local run; figures to bench/results/fuzz.jsonl
+	RUNLEDGER_FUZZ_RESULTS=bench/results/fuzz.jsonl $(BIN)/pytest -p no:xdist -m fuzz tests/fuzz
 
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint
 	$(BIN)/ruff check .
