@@ -72,6 +72,8 @@ _MAX_LINE_CHARS = 300
 _MESSAGES = {
     "missing": "required",
     "extra_forbidden": "unknown attribute",
+    # pydantic's says "a valid dictionary or instance of <the model's Python class>".
+    "model_type": "Input should be a map of attributes",
 }
 
 

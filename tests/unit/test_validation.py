@@ -255,6 +255,24 @@ def test_bad_request_is_invalid_with_a_reason_naming_the_field(problem: str) -> 
     assert len(reason) <= MAX_REASON_CHARS
 
 
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (lambda i: i.update(input=["s3://b/k", 21]), "input: Input should be a map of attributes"),
+        # Found by the fuzz tier (tests/fuzz): a variant written as a string set.
+        (lambda i: i["variants"].__setitem__(2, {"+"}), "variants.2: Input should be a map"),
+    ],
+)
+def test_a_list_or_set_where_a_map_belongs_is_named_in_words_not_python_classes(
+    change: Any, line: str
+) -> None:
+    valid, reason = check(mutate(change))
+
+    assert valid is False
+    assert reason.startswith(line)
+    assert "instance of" not in reason  # was: "... or instance of KmerCountInput" / "Variant"
+
+
 def test_every_problem_is_reported_one_line_each() -> None:
     def many(item: dict[str, Any]) -> None:
         item.pop("cost_center")
