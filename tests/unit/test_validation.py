@@ -180,9 +180,10 @@ BAD_REQUESTS: dict[str, tuple[Any, list[str]]] = {
         lambda i: i["variants"][0].update(capacity="RESERVED"),
         ["variants.0.capacity: Input should be 'ON_DEMAND' or 'SPOT'"],
     ),
+    # The attribute itself is named (found by the fuzz tier: the reason named the variant).
     "memory not a Fargate size for the vcpus": (
         lambda i: i["variants"][0].update(memory_mib=1024),
-        ["variants.0: memory_mib 1024 is not a Fargate size for 1 vCPU; use 2048..8192"],
+        ["variants.0.memory_mib: 1024 is not a Fargate size for 1 vCPU; use 2048..8192"],
     ),
     "vcpus Fargate does not offer": (
         lambda i: i["variants"][1].update(vcpus=3),
@@ -295,7 +296,7 @@ def test_duplicate_names_are_reported_even_when_another_variant_is_invalid() -> 
 
     _, reason = check(mutate(dup_and_bad))
     assert reason.splitlines() == [
-        "variants.2: memory_mib 1024 is not a Fargate size for 2 vCPU; "
+        "variants.2.memory_mib: 1024 is not a Fargate size for 2 vCPU; "
         "use 4096..16384 in steps of 1024",
         'variants.1.name: duplicate variant name "od-1vcpu"',
         'variants.2.name: duplicate variant name "od-1vcpu"',
