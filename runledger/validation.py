@@ -168,7 +168,12 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
         return None, ["image: must be a DynamoDB item (an object of attribute values)"]
     size = request_size(image)
     if size > MAX_REQUEST_BYTES:
-        return None, [f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES}"]
+        sizes = {name: request_size({name: value}) for name, value in image.items()}
+        largest = max(sizes, key=sizes.__getitem__)
+        return None, [
+            f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (its largest "
+            f"attribute, {largest}, is {sizes[largest]} bytes)"
+        ]
     try:
         item = from_dynamodb_json(image)
     except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
