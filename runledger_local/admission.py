@@ -59,6 +59,8 @@ def _item_problem(item: Mapping[str, Any]) -> str | None:
             )
         except (TypeError, ValueError) as exc:  # NaN, Infinity, a type it has no form for
             return f"attribute {name!r} is not a DynamoDB value: {exc}"
+        except RecursionError:  # hundreds of levels deep: DynamoDB takes 32
+            return f"attribute {name!r}: Nesting Levels have exceeded supported limits"
         problem = value_problem(attribute)
         if problem:
             return f"attribute {name!r}: {problem}"

@@ -56,30 +56,45 @@ def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     seen: dict[str, Path] = {}
     for path in paths:
         try:
-            item = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise UsageError(f"{path}: not valid JSON: {exc.msg} ({where})") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: cannot read it: {exc}") from None
-        if not isinstance(item, dict):
-            kind = _JSON_KINDS.get(type(item), "a number")
-            raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
-        run = item.get("pk")
-        if isinstance(run, str):
-            if run and not run.startswith(PK_PREFIX):
-                # The table's runs are RUN#<run id>: without it, nothing (report, cost,
-                # this command) can find the run by its id.
-                raise UsageError(
-                    f"{path}: pk {run!r} is not a run's key: runs are {PK_PREFIX}<run id>"
-                )
-            if run in seen:
-                raise UsageError(
-                    f"{seen[run]} and {path} are both {run}: one would replace the other"
-                )
-            seen[run] = path
-        requests.append(localize_request(item, Path.cwd()))
+            item = _read_json(path)
+            if not isinstance(item, dict):
+                kind = _JSON_KINDS.get(type(item), "a number")
+                raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
+            run = item.get("pk")
+            if isinstance(run, str):
+                if run and not run.startswith(PK_PREFIX):
+                    # The table's runs are RUN#<run id>: without it, nothing (report, cost,
+                    # this command) can find the run by its id.
+                    raise UsageError(
+                        f"{path}: pk {run!r} is not a run's key: runs are {PK_PREFIX}<run id>"
+                    )
+                if run in seen:
+                    raise UsageError(
+                        f"{seen[run]} and {path} are both {run}: one would replace the other"
+                    )
+                seen[run] = path
+            requests.append(localize_request(item, Path.cwd()))
+        except RecursionError:  # reading it, or copying it: hundreds of levels deep
+            raise UsageError(
+                f"{path}: nested too deeply to read (DynamoDB takes at most 32 levels)"
+            ) from None
     return requests
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON document in ``path``; UsageError saying why if it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise UsageError(f"{path}: not valid JSON: {exc.msg} ({where})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it: {exc}") from None
+    except ValueError:  # the reader's limit on an integer's digits
+        raise UsageError(
+            f"{path}: not valid JSON for a request: a number of more than "
+            f"{sys.get_int_max_str_digits():,} digits (DynamoDB numbers have at most 38)"
+        ) from None
 
 
 @contextlib.contextmanager

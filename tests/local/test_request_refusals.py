@@ -1,0 +1,44 @@
+"""Request files ``runledger local run`` refuses before the local cloud starts, in this
+process (tests/fuzz_checks.py's ``cli_in_process``: the cloud is a stand-in that only
+says it was asked for): the failing examples of the fuzz tier (tests/fuzz), kept. Each is
+refused with exit 2 and a message naming the file and the cause, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fuzz_checks import cli_in_process
+
+PREFIX = b'{"pk": "RUN#refused", "sk": "REQUEST", "status": "REQUESTED", '
+
+
+def nested(levels: int) -> bytes:
+    return PREFIX + b'"d": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # Python's JSON reader refuses integers of more than 4,300 digits (ValueError).
+        (PREFIX + b'"n": ' + b"7" * 4301 + b"}", "a number of more than 4,300 digits"),
+        (nested(100_000), "nested too deeply to read (DynamoDB takes at most 32 levels)"),
+        # Read, but too deep to convert to DynamoDB JSON (RecursionError in the admission).
+        (nested(990), "attribute 'd': Nesting Levels have exceeded supported limits"),
+        (nested(400), "attribute 'd': Nesting Levels have exceeded supported limits"),
+    ],
+    ids=["4301-digits", "100000-levels", "990-levels", "400-levels"],
+)
+def test_a_request_file_python_cannot_read_or_convert_is_refused_not_a_traceback(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "hostile.json"
+    path.write_bytes(content)
+
+    code, out, err = cli_in_process(path)
+
+    assert code == 2, err
+    assert f"{path}: " in err
+    assert message in err
+    assert "Traceback" not in err
+    assert "starting the local cloud" not in out
