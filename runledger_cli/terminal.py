@@ -30,6 +30,12 @@ def escaped(text: str) -> str:
     return UNSAFE.sub(_escape, text)
 
 
+def one_line(text: str) -> str:
+    """``text`` escaped, its newlines and tabs too (``\\x0a``, ``\\x09``): one line of
+    output, whatever it holds (an error naming a file, a run id in a table's row)."""
+    return escaped(text).replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 class EscapingStream:
     """A text stream that escapes (``escaped``) what is written to ``stream``."""
 

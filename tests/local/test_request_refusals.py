@@ -38,7 +38,23 @@ def test_a_request_file_python_cannot_read_or_convert_is_refused_not_a_traceback
     code, out, err = cli_in_process(path)
 
     assert code == 2, err
-    assert f"{path}: " in err
+    assert err.startswith(f"runledger: error: {path}: ")
     assert message in err
-    assert "Traceback" not in err
+    assert err.count("\n") == 1  # one line, no traceback
     assert "starting the local cloud" not in out
+
+
+@pytest.mark.parametrize("name", ["line\nbreak.json", "tab\there.json", "plain.json"])
+def test_a_refusal_is_one_line_whatever_the_file_is_called(tmp_path: Path, name: str) -> None:
+    """Found by the fuzz tier: argparse's usage line came first, and a newline in a file's
+    name broke the message in two."""
+    path = tmp_path / name
+    path.write_bytes(b"[]")
+
+    code, _, err = cli_in_process(path)
+
+    assert code == 2
+    assert err.splitlines() == [
+        f"runledger: error: {tmp_path}/{name.replace(chr(10), '\\x0a').replace(chr(9), '\\x09')}"
+        ": a request is one JSON object (a table item), not an array"
+    ]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from runledger_cli.terminal import EscapingStream, escaped
+from runledger_cli.terminal import EscapingStream, escaped, one_line
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,8 @@ def test_the_stream_escapes_what_is_written_and_passes_the_rest_through() -> Non
     assert written == len("run \x1b[2Jgone\n")
     assert target.getvalue() == "run \\x1b[2Jgone\n"
     assert stream.isatty() is False
+
+
+def test_one_line_escapes_newlines_and_tabs_too() -> None:
+    assert one_line("a\nb\tc\x1b") == "a\\x0ab\\x09c\\x1b"
+    assert one_line("kmer-ünïcode-运行") == "kmer-ünïcode-运行"
