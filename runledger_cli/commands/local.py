@@ -18,10 +18,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runledger_cli.errors import ExitStatus, UsageError
 from runledger_cli.sam_template import REPO_ROOT
+
+if TYPE_CHECKING:
+    from runledger_cli.ledger import RunRecord
 
 #: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
@@ -40,6 +43,20 @@ def _duration(request: dict[str, Any]) -> str:
         return "-"
     seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
     return f"{seconds:.1f}s"
+
+
+def run_row(run: RunRecord) -> str:
+    """The row of ``runledger local run``'s table for ``run``."""
+    from runledger.pricing import format_usd
+
+    ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
+    cost = run.request.get("cost", {}).get("total_usd")
+    note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
+    return (
+        f"{run.run_id:<36} {run.status:<10} {f'{ok}/{len(run.variants)} ok':<12} "
+        f"{_duration(run.request):>9} {format_usd(float(cost)) if cost else '-':>11}  "
+        f"{str(note)[:60]}"
+    )
 
 
 _JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
@@ -138,8 +155,6 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     if problems:
         raise UsageError("; ".join(problems))
 
-    from runledger.pricing import format_usd
-    from runledger_cli.ledger import RunRecord
     from runledger_local.cloud import TERMINAL, LocalPipeline
 
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
@@ -193,15 +208,8 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     failed = 0
     for pk in pks:
         run = runs[pk]
-        ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
-        cost = run.request.get("cost", {}).get("total_usd")
-        note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
         failed += run.status == "FAILED"
-        print(
-            f"{run.run_id:<36} {run.status:<10} {f'{ok}/{len(run.variants)} ok':<12} "
-            f"{_duration(run.request):>9} {format_usd(float(cost)) if cost else '-':>11}  "
-            f"{str(note)[:60]}"
-        )
+        print(run_row(run))
     print(
         f"\npipe: {counters.records_read} stream records read, "
         f"{counters.records_filtered_out} write-backs filtered out, "
