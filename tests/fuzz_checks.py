@@ -12,6 +12,7 @@ written to the runs table, or handed to ``runledger local run``.
   its output escaped as the ``runledger`` script escapes it, the local cloud replaced by a
   stand-in that only says it was asked for: a file is refused (exit 2, one line naming it,
   no traceback) or admitted, as its kind says.
+* ``cli_row``: the row of the command's table for a run whose item holds anything.
 * ``cli_batch``: the real ``runledger local run`` on many files at once, in a subprocess:
   each run INVALID, the control SUCCEEDED, one table row per run, a report per run, exit 0,
   nothing unescaped on the terminal.
@@ -47,8 +48,11 @@ from hostile_items import (
     unreadable,
 )
 
+from runledger.dynamo import from_dynamodb_json
 from runledger.models import VARIANT_SK_PREFIX
 from runledger_cli.cli import main
+from runledger_cli.commands.local import run_row
+from runledger_cli.ledger import RunRecord, run_id_of
 from runledger_cli.terminal import EscapingStream
 from runledger_local.cloud import LocalPipeline
 
@@ -321,6 +325,26 @@ def cli_hostile(directory: Path, hostile: Hostile, stem: str) -> Checked:
 
 def cli_document(directory: Path, document: HostileFile, stem: str) -> Checked:
     return cli_file(write_file(directory, stem, document.content), "refused", repr(document))
+
+
+def cli_row(hostile: Hostile) -> Checked:
+    """The row ``runledger local run`` prints for a run whose item (a table dialect Hostile
+    the table stores) holds anything, the attributes the workflow writes included: one
+    line, escaped, and no exception."""
+    item = from_dynamodb_json(hostile.item(next(SERIALS)))
+    run = RunRecord(run_id=run_id_of(str(item.get("pk"))), request=item)
+    out = io.StringIO()
+    try:
+        EscapingStream(out).write(run_row(run) + "\n")
+    except Exception as exc:
+        problems = [f"run_row raised {type(exc).__name__}: {exc} {_where(exc)}"]
+    else:
+        problems = output_problems(out.getvalue(), "")
+        if out.getvalue().count("\n") != 1:
+            problems.append(f"the row is {out.getvalue().count(chr(10))} lines")
+    checked = Checked(Counter({"cli-row" if not problems else "broken": 1}))
+    checked.problems += [f"{hostile!r}: {problem}" for problem in problems]
+    return checked
 
 
 def local_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -24,6 +24,7 @@ from fuzz_checks import (
     cli_document,
     cli_hostile,
     cli_refused_subprocess,
+    cli_row,
     request_file,
     table_batch,
 )
@@ -45,10 +46,10 @@ from runledger_local.cloud import LocalPipeline
 
 pytestmark = pytest.mark.fuzz
 #: Items per run: BATCHES x BATCH to the table, FILES + DOCUMENTS through the command in
-#: this process, ADMITTED through one real ``runledger local run``, REFUSED through it one
-#: by one.
+#: this process, ADMITTED through one real ``runledger local run``, REFUSED (twice: a
+#: request and a document) through it one by one, ROWS as the rows of its table.
 BATCHES, BATCH = 34, 12
-FILES, DOCUMENTS, ADMITTED, REFUSED = 150, 30, 30, 3
+FILES, DOCUMENTS, ADMITTED, REFUSED, ROWS = 150, 30, 30, 3, 200
 MINIMUM_ITEMS = 500
 TRIED = Checked()
 FILTER = pipe_filter()
@@ -120,6 +121,14 @@ def test_files_that_hold_no_request_are_refused_in_one_line(
     assert _tally(cli_document(directory, document, stem)) == []
 
 
+@settings(PROFILE, max_examples=ROWS)
+@given(hostile=table_items().filter(lambda h: not h.refused))
+def test_the_commands_row_of_a_run_is_one_escaped_line_whatever_its_item_holds(
+    hostile: Hostile,
+) -> None:
+    assert _tally(cli_row(hostile)) == []
+
+
 def _drawn(strategy: st.SearchStrategy[Hostile], count: int) -> list[Hostile]:
     """``count`` examples of ``strategy`` (the first is its simplest), for checks that start
     a real command for all of them at once (so: no shrinking)."""
@@ -153,7 +162,7 @@ def test_the_tier_tried_enough_items_of_every_kind() -> None:
     """Last in the module: at least MINIMUM_ITEMS items, and every kind among them."""
     outcomes = TRIED.outcomes
     assert sum(n for kind, n in outcomes.items() if kind != "cli-control") >= MINIMUM_ITEMS
-    for kind in ("refused", "filtered", "dead-lettered", "invalid", "cli-refused"):
+    for kind in ("refused", "filtered", "dead-lettered", "invalid", "cli-refused", "cli-row"):
         assert outcomes[kind] > 0, kind
     assert outcomes["cli-admitted"] > 0
     assert outcomes["cli-invalid"] == ADMITTED
