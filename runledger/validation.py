@@ -174,10 +174,14 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
             f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (its largest "
             f"attribute, {largest}, is {sizes[largest]} bytes)"
         ]
-    try:
-        item = from_dynamodb_json(image)
-    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
-        return None, [f"image: not valid DynamoDB JSON ({exc})"]
+    item: dict[str, Any] = {}
+    for name, value in image.items():  # one by one, to name the attribute
+        try:
+            item.update(from_dynamodb_json({name: value}))
+        except ArithmeticError:  # decimal's signals: their text is a list of classes
+            return None, [f"{name}: not valid DynamoDB JSON (a number DynamoDB cannot store)"]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            return None, [f"{name}: not valid DynamoDB JSON ({exc})"]
 
     problems: list[str] = _workflow_attribute_problems(image)
     if pk is None:

@@ -334,17 +334,19 @@ def test_request_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> 
         ("RUN#x", None, "image: must be a DynamoDB item"),
         ("RUN#x", [1, 2], "image: must be a DynamoDB item"),
         ("RUN#x", "text", "image: must be a DynamoDB item"),
-        ("RUN#x", {"workflow": {"Q": "x"}}, "image: not valid DynamoDB JSON"),
-        ("RUN#x", {"workflow": "kmer-count"}, "image: not valid DynamoDB JSON"),
-        ("RUN#x", {"workflow": {}}, "image: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": {"Q": "x"}}, "workflow: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": "kmer-count"}, "workflow: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": {}}, "workflow: not valid DynamoDB JSON"),
         (None, {}, "pk: required"),
         (42, {}, "pk: required"),
         ("RUN#x", {"variants": {"SS": ["a", "b"]}}, "variants: Input should be a valid list"),
         ("RUN#x", {"cost_center": {"B": "AAEC"}}, "cost_center: Input should be a valid string"),
         ("RUN#x", {"workflow": {"NULL": True}}, "workflow: Input should be a valid string"),
-        ("RUN#x", {"input": {"N": "1E+400"}}, "image: not valid DynamoDB JSON"),
+        # Named, in words: decimal's signals read "[<class 'decimal.Overflow'>]".
+        ("RUN#x", {"input": {"N": "1E+400"}},
+         "input: not valid DynamoDB JSON (a number DynamoDB cannot store)"),
     ],
-)
+)  # fmt: skip
 def test_malformed_image_is_invalid_and_never_raises(
     pk: object, image: object, expected: str
 ) -> None:
@@ -363,7 +365,7 @@ def test_unexpected_failure_inside_the_check_is_reported_not_raised(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(validation, "from_dynamodb_json", explode)
-    result = validate_request("RUN#x", {})
+    result = validate_request("RUN#x", {"pk": {"S": "RUN#x"}})
     assert result.valid is False
     assert result.reason == "request: could not be read (RuntimeError: disk on fire)"
 
