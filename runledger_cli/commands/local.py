@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from runledger_cli.errors import ExitStatus, UsageError
 from runledger_cli.sam_template import REPO_ROOT
+from runledger_cli.terminal import one_line
 
 if TYPE_CHECKING:
     from runledger_cli.ledger import RunRecord
@@ -38,24 +39,37 @@ def _default_requests() -> list[Path]:
 
 
 def _duration(request: dict[str, Any]) -> str:
-    start, end = request.get("claimed_at"), request.get("finished_at")
-    if not (start and end):
+    start: Any = request.get("claimed_at")
+    end: Any = request.get("finished_at")
+    try:
+        seconds = (
+            dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)
+        ).total_seconds()
+    except (TypeError, ValueError):  # not both there, or not times (a run not yet claimed)
         return "-"
-    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
     return f"{seconds:.1f}s"
 
 
-def run_row(run: RunRecord) -> str:
-    """The row of ``runledger local run``'s table for ``run``."""
+def _cost(request: dict[str, Any]) -> str:
     from runledger.pricing import format_usd
 
+    cost = request.get("cost")
+    total = cost.get("total_usd") if isinstance(cost, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int | float) or not total:
+        return "-"
+    return format_usd(float(total))
+
+
+def run_row(run: RunRecord) -> str:
+    """The row of ``runledger local run``'s table for ``run``: one line, whatever the
+    run's item holds (its id, status and note escaped; a cost or times of another type, as
+    a request not yet claimed may carry them, shown as ``-``)."""
     ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
-    cost = run.request.get("cost", {}).get("total_usd")
     note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
     return (
-        f"{run.run_id:<36} {run.status:<10} {f'{ok}/{len(run.variants)} ok':<12} "
-        f"{_duration(run.request):>9} {format_usd(float(cost)) if cost else '-':>11}  "
-        f"{str(note)[:60]}"
+        f"{one_line(run.run_id):<36} {one_line(run.status):<10} "
+        f"{f'{ok}/{len(run.variants)} ok':<12} {_duration(run.request):>9} "
+        f"{_cost(run.request):>11}  {one_line(note[:60])}"
     )
 
 
@@ -163,10 +177,14 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     def progress(runs: dict[str, RunRecord]) -> None:
         nonlocal last
         statuses = Counter(run.status for run in runs.values())
-        variants = Counter(v.get("status") for run in runs.values() for v in run.variants.values())
-        line = "runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        variants = Counter(
+            str(v.get("status")) for run in runs.values() for v in run.variants.values()
+        )
+        line = "runs: " + ", ".join(f"{n} {one_line(s)}" for s, n in sorted(statuses.items()))
         if variants:
-            line += " | variants: " + ", ".join(f"{n} {s}" for s, n in sorted(variants.items()))
+            line += " | variants: " + ", ".join(
+                f"{n} {one_line(s)}" for s, n in sorted(variants.items())
+            )
         if line != last:
             print(line, file=terminal, flush=True)
             last = line
@@ -195,7 +213,7 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
         except (TimeoutError, KeyboardInterrupt) as exc:  # show where the runs stand
             interrupted = isinstance(exc, KeyboardInterrupt)
             runs = {pk: pipeline.read_run(pk) for pk in pks}
-        unfinished = [run.run_id for run in runs.values() if run.status not in TERMINAL]
+        unfinished = [one_line(run.run_id) for run in runs.values() if run.status not in TERMINAL]
         counters = pipeline.pipe.counters
         if reports:  # one HTML page per run (runledger_cli.report): ~60 ms each
             from runledger_cli.report import report_lines

@@ -110,7 +110,10 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
         written = write_run_reports(cloud, run_ids, out_dir)
     except GraphvizMissingError as exc:
         return f"reports not written: {exc}"
-    width = max((len(run_id) for run_id in written), default=0)
+    from runledger_cli.terminal import one_line
+
+    shown = {one_line(run_id): path for run_id, path in written.items()}  # ids from the table
+    width = max((len(run_id) for run_id in shown), default=0)
     return "reports (open in a browser):\n" + "\n".join(
-        f"  {run_id:<{width}}  {path}" for run_id, path in written.items()
+        f"  {run_id:<{width}}  {path}" for run_id, path in shown.items()
     )
