@@ -20,6 +20,11 @@ from runledger_cli.terminal import EscapingStream, escaped, one_line
             "zero\\u200bwidth\\u2066isolate\\u2028line\\ufeff",
         ),
         ("kmer-ünïcode-运行 tabs\tand\nnewlines", "kmer-ünïcode-运行 tabs\tand\nnewlines"),  # kept
+        # Found by the fuzz tier (tests/fuzz): invisible or unassigned, they reached the
+        # terminal raw (an Arabic letter mark reorders text like U+202E; tags hide it).
+        ("soft\xadhyphen\u061cmark", "soft\\xadhyphen\\u061cmark"),
+        ("tag\U000e0041s\U000c3ca2", "tag\\U000e0041s\\U000c3ca2"),
+        ("no\xa0break\ue000private\ud800", "no\\xa0break\\ue000private\\ud800"),
     ],
 )
 def test_characters_that_change_the_display_are_escaped_the_rest_kept(
