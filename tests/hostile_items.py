@@ -870,9 +870,17 @@ def _nested_json(levels: int) -> bytes:
     )
 
 
+#: Requests whose text JSON can write and UTF-8 (so DynamoDB) cannot: a lone surrogate.
+SURROGATES: Final = tuple(
+    b'{"pk": "RUN#s", "sk": "REQUEST", "status": "REQUESTED", ' + member + b"}"
+    for member in (b'"notes": "\\ud800"', b'"\\udfff": 1', b'"input": {"uri": ["\\ud83d"]}')
+)
+
+
 def hostile_files() -> st.SearchStrategy[HostileFile]:
     """Files that are no request: not JSON, not one object, not UTF-8, numbers Python's
-    JSON reader will not read (over 4,300 digits), nesting past its recursion limit."""
+    JSON reader will not read (over 4,300 digits), nesting past its recursion limit, text
+    that is not Unicode."""
     documents = st.one_of(
         st.recursive(
             st.one_of(st.none(), st.booleans(), st.integers(), texts),
@@ -882,7 +890,8 @@ def hostile_files() -> st.SearchStrategy[HostileFile]:
         st.sampled_from((b"", b"{", b"\xff\xfe{}", b"\xef\xbb\xbf{}", b"{'pk': 1}", b"NaN")).map(
             lambda b: (b, f"bytes {b!r}")
         ),
-        st.sampled_from((33, 990, 5_000, 100_000)).map(
+        st.sampled_from(SURROGATES).map(lambda b: (b, "a lone surrogate (JSON's \\ud800)")),
+        st.sampled_from((40, 990, 5_000, 100_000)).map(
             lambda n: (_nested_json(n), f"{n} levels of nesting")
         ),
         st.sampled_from((4_301, 10_000)).map(
