@@ -64,6 +64,10 @@ def _item_problem(item: Mapping[str, Any]) -> str | None:
         problem = value_problem(attribute)
         if problem:
             return f"attribute {name!r}: {problem}"
+        try:
+            item_size({name: attribute})
+        except UnicodeEncodeError:  # JSON's "\ud800": DynamoDB's strings are UTF-8
+            return f"attribute {name!r} holds text that is not Unicode (a lone surrogate)"
     size = item_size(to_dynamodb_json(item))
     if size > MAX_ITEM_BYTES:
         return f"the item is {size:,} bytes; DynamoDB items are at most 400 KB ({MAX_ITEM_BYTES:,})"

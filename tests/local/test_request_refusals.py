@@ -26,8 +26,20 @@ def nested(levels: int) -> bytes:
         # Read, but too deep to convert to DynamoDB JSON (RecursionError in the admission).
         (nested(990), "attribute 'd': Nesting Levels have exceeded supported limits"),
         (nested(400), "attribute 'd': Nesting Levels have exceeded supported limits"),
+        # JSON can write a lone surrogate, UTF-8 cannot (UnicodeEncodeError sizing it).
+        (PREFIX + b'"notes": "\\ud800"}', "attribute 'notes' holds text that is not Unicode"),
+        (PREFIX + b'"\\udfff": 1}', "attribute '\\udfff' holds text that is not Unicode"),
+        (PREFIX + b'"input": {"uri": ["\\ud83d"]}}', "attribute 'input' holds text that is not"),
     ],
-    ids=["4301-digits", "100000-levels", "990-levels", "400-levels"],
+    ids=[
+        "4301-digits",
+        "100000-levels",
+        "990-levels",
+        "400-levels",
+        "surrogate-value",
+        "surrogate-name",
+        "surrogate-nested",
+    ],
 )
 def test_a_request_file_python_cannot_read_or_convert_is_refused_not_a_traceback(
     tmp_path: Path, content: bytes, message: str
