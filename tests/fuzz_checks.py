@@ -53,7 +53,7 @@ from runledger.models import VARIANT_SK_PREFIX
 from runledger_cli.cli import main
 from runledger_cli.commands.local import run_row
 from runledger_cli.ledger import RunRecord, run_id_of
-from runledger_cli.terminal import EscapingStream
+from runledger_cli.terminal import EscapingStream, one_line
 from runledger_local.cloud import LocalPipeline
 
 RUNLEDGER = Path(sys.executable).with_name("runledger")
@@ -260,9 +260,7 @@ def refusal_problems(code: object, out: str, err: str, path: Path) -> list[str]:
 
 
 def _escaped_name(path: Path) -> str:
-    out = io.StringIO()
-    EscapingStream(out).write(path.name)
-    return out.getvalue()
+    return one_line(path.name)
 
 
 def write_file(directory: Path, stem: str, content: bytes) -> Path:
