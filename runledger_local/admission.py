@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Overflow, Subnormal, Underflow
 from typing import Any
 
 from runledger.dynamo import to_dynamodb_json
@@ -44,6 +45,15 @@ def _source_table(template: Mapping[str, Any], pipe: Mapping[str, Any]) -> Mappi
     return table
 
 
+def _why(error: ArithmeticError) -> str:
+    """What decimal's signal ``error`` means for a number, in words."""
+    if isinstance(error, Overflow):
+        return "too large"
+    if isinstance(error, Underflow | Subnormal):
+        return "too small"
+    return "too many digits"
+
+
 def _item_problem(item: Mapping[str, Any]) -> str | None:
     """Why PutItem would refuse ``item`` (a plain mapping), naming the attribute, or None."""
     for name, value in item.items():
@@ -53,9 +63,8 @@ def _item_problem(item: Mapping[str, Any]) -> str | None:
             attribute = to_dynamodb_json({name: value})[name]
         except ArithmeticError as exc:  # decimal's Inexact/Rounded, Overflow, ...
             return (
-                f"attribute {name!r} holds a number DynamoDB cannot store "
-                f"({type(exc).__name__.lower()}: at most 38 significant digits, magnitude "
-                "1E-130 to 9.9E125)"
+                f"attribute {name!r} holds a number DynamoDB cannot store ({_why(exc)}: "
+                "at most 38 significant digits, magnitude 1E-130 to 9.9E125)"
             )
         except (TypeError, ValueError) as exc:  # NaN, Infinity, a type it has no form for
             return f"attribute {name!r} is not a DynamoDB value: {exc}"
