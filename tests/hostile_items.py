@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from runledger.dynamo import to_attribute_value, to_dynamodb_json
@@ -926,3 +926,18 @@ def unreadable(text: str) -> str | None:
 
 #: Names of request files: any text a file name may hold (no "/" or NUL, 200 bytes).
 file_stems = texts.filter(lambda t: "/" not in t and "\x00" not in t and _utf8(t) <= 200)
+
+
+def drawn(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """``count`` examples of ``strategy`` under PROFILE (the first is its simplest), for
+    checks that try them all at once, in a real command or one batch of runs (so: no
+    shrinking)."""
+    examples: list[Any] = []
+
+    @settings(PROFILE, max_examples=count, phases=(Phase.explicit, Phase.generate))
+    @given(strategy)
+    def draw(example: Any) -> None:
+        examples.append(example)
+
+    draw()
+    return examples

@@ -81,6 +81,7 @@ SHARED_CLOUDS: dict[str, SharedCloud] = {
             "tests/report/test_report_local.py",
             "tests/local/test_fault_slice.py",
             "tests/local/test_concurrency.py",
+            "tests/local/test_fuzz_slice.py",
         ],
     ),
 }

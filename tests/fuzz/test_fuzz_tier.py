@@ -9,6 +9,7 @@ each batch succeeds. With RUNLEDGER_FUZZ_RESULTS set, the figures are appended t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -35,13 +36,14 @@ from hostile_items import (
     Hostile,
     HostileFile,
     build,
+    drawn,
     file_items,
     file_stems,
     hostile_files,
     pipe_filter,
     table_items,
 )
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runledger_cli.sam_template import REPO_ROOT
@@ -69,8 +71,10 @@ def figures(request: pytest.FixtureRequest) -> Iterator[None]:
     items = sum(n for kind, n in outcomes.items() if kind != "cli-control")
     line = f"fuzz: {items} items in {wall:.0f} s, {len(TRIED.problems)} problems: {outcomes}"
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None:  # past the capture of the teardown's output, as it ends
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
     if target := os.environ.get("RUNLEDGER_FUZZ_RESULTS"):
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
@@ -132,20 +136,6 @@ def test_the_commands_row_of_a_run_is_one_escaped_line_whatever_its_item_holds(
     assert _tally(cli_row(hostile)) == []
 
 
-def _drawn(strategy: st.SearchStrategy[Hostile], count: int) -> list[Hostile]:
-    """``count`` examples of ``strategy`` (the first is its simplest), for checks that start
-    a real command for all of them at once (so: no shrinking)."""
-    drawn: list[Hostile] = []
-
-    @settings(PROFILE, max_examples=count, phases=(Phase.explicit, Phase.generate))
-    @given(strategy)
-    def draw(hostile: Hostile) -> None:
-        drawn.append(hostile)
-
-    draw()
-    return drawn
-
-
 #: Failing examples the tier found, kept in its batch through the real command: an empty
 #: input.uri, which the command made the current folder (the run FAILED, not INVALID).
 KEPT = (build(FILE, [Change(("input", "uri"), FILE.plain(""), names=("input.uri",))]),)
@@ -153,7 +143,7 @@ KEPT = (build(FILE, [Change(("input", "uri"), FILE.plain(""), names=("input.uri"
 
 def test_admitted_files_end_invalid_through_the_real_command(tmp_path: Path) -> None:
     admitted = file_items().filter(lambda h: h.cli_kind(FILTER) == "invalid")
-    batch = [*KEPT, *_drawn(admitted, ADMITTED - len(KEPT))]
+    batch = [*KEPT, *drawn(admitted, ADMITTED - len(KEPT))]
     assert _tally(cli_batch(tmp_path, batch)) == []
 
 
@@ -161,9 +151,9 @@ def test_refusals_by_the_real_command_are_one_escaped_line(tmp_path: Path) -> No
     refused = file_items().filter(lambda h: h.cli_kind(FILTER) == "refused")
     files = [
         (f"request-{n}", request_file(tmp_path, h, "r")[0].read_bytes())
-        for n, h in enumerate(_drawn(refused, REFUSED))
+        for n, h in enumerate(drawn(refused, REFUSED))
     ]
-    documents = [(d.what, d.content) for d in _drawn(hostile_files(), REFUSED)]
+    documents = [(d.what, d.content) for d in drawn(hostile_files(), REFUSED)]
     assert _tally(cli_refused_subprocess(tmp_path, [*files, *documents])) == []
 
 
