@@ -20,8 +20,8 @@ model documents (empty: as documented):
   moment (at-least-once delivery). One execution claims and does the work; the other ends
   at AlreadyClaimed.
 
-tests/local/test_concurrency.py runs the two that found defects once in ``make test``; tests/concurrency
-(``make test-concurrency``) runs each at several delays, several times.
+tests/local/test_concurrency.py runs the two that found defects once in ``make test``;
+tests/concurrency (``make test-concurrency``) runs each at several delays, several times.
 """
 
 from __future__ import annotations
