@@ -4,16 +4,12 @@ RUNLEDGER_CONCURRENCY_RESULTS set, the figures are appended to that file (one JS
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
+import tier_figures
 from concurrency_cases import CASES
 
-from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline
 
 pytestmark = pytest.mark.concurrency
@@ -31,22 +27,11 @@ def cloud(request: pytest.FixtureRequest) -> Iterator[LocalPipeline]:
     held = {name: sum(results) for name, results in OUTCOMES.items()}
     tried = {name: len(results) for name, results in OUTCOMES.items()}
     line = f"concurrency: {sum(held.values())} of {sum(tried.values())} as documented {held}"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-    if target := os.environ.get("RUNLEDGER_CONCURRENCY_RESULTS"):
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        record = {
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "commit": commit or "unknown",
-            "delays_s": list(DELAYS),
-            "tried": tried,
-            "as_documented": held,
-        }
-        with open(REPO_ROOT / target, "a") as results:
-            results.write(json.dumps(record, sort_keys=True) + "\n")
+    tier_figures.say(request.config, line)
+    tier_figures.record(
+        "RUNLEDGER_CONCURRENCY_RESULTS",
+        {"delays_s": list(DELAYS), "tried": tried, "as_documented": held},
+    )
 
 
 @pytest.mark.parametrize(("name", "delay", "n"), TRIES, ids=[f"{c}-{d}s-{n}" for c, d, n in TRIES])

@@ -9,16 +9,12 @@ each batch succeeds. With RUNLEDGER_FUZZ_RESULTS set, the figures are appended t
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tier_figures
 from fuzz_checks import (
     Checked,
     cli_batch,
@@ -46,7 +42,6 @@ from hostile_items import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline
 
 pytestmark = pytest.mark.fuzz
@@ -70,25 +65,16 @@ def figures(request: pytest.FixtureRequest) -> Iterator[None]:
     outcomes = dict(sorted(TRIED.outcomes.items()))
     items = sum(n for kind, n in outcomes.items() if kind != "cli-control")
     line = f"fuzz: {items} items in {wall:.0f} s, {len(TRIED.problems)} problems: {outcomes}"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None:  # past the capture of the teardown's output, as it ends
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(line)
-    if target := os.environ.get("RUNLEDGER_FUZZ_RESULTS"):
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        record = {
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "commit": commit or "unknown",
+    tier_figures.say(request.config, line)
+    tier_figures.record(
+        "RUNLEDGER_FUZZ_RESULTS",
+        {
             "items": items,
             "outcomes": outcomes,
             "problems": len(TRIED.problems),
             "wall_s": round(wall, 1),
-        }
-        with open(REPO_ROOT / target, "a") as results:
-            results.write(json.dumps(record, sort_keys=True) + "\n")
+        },
+    )
 
 
 @pytest.fixture(scope="module")
