@@ -26,8 +26,6 @@ import contextlib
 import io
 import itertools
 import json
-import subprocess
-import sys
 import time
 import traceback
 from collections import Counter
@@ -47,6 +45,7 @@ from hostile_items import (
     tag,
     unreadable,
 )
+from runledger_process import local_run
 
 from runledger.dynamo import from_dynamodb_json
 from runledger.models import VARIANT_SK_PREFIX
@@ -56,7 +55,6 @@ from runledger_cli.ledger import RunRecord, run_id_of
 from runledger_cli.terminal import EscapingStream, one_line
 from runledger_local.cloud import LocalPipeline
 
-RUNLEDGER = Path(sys.executable).with_name("runledger")
 #: Every item gets its own run: pk = <prefix>fz<serial, 6 digits><suffix>.
 SERIALS = itertools.count(1)
 #: How long a batch's runs may take to end (they take about a second on an idle machine).
@@ -345,16 +343,6 @@ def cli_row(hostile: Hostile) -> Checked:
     return checked
 
 
-def local_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(RUNLEDGER), "local", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def cli_batch(directory: Path, hostiles: Sequence[Hostile]) -> Checked:
     """Every (admitted) file dialect Hostile and a control in one real ``runledger local
     run``: each run INVALID, the control SUCCEEDED, one row and one report per run."""
@@ -364,7 +352,7 @@ def cli_batch(directory: Path, hostiles: Sequence[Hostile]) -> Checked:
     control = write_file(directory, "control", json.dumps(item).encode()), item["pk"][4:]
     reports = directory / "reports"
     paths = [str(path) for path, _ in [*files, control]]
-    done = local_run(*paths, "--timeout", "200", "--reports", str(reports))
+    done = local_run(*paths, "--timeout", "200", "--reports", str(reports), timeout=300)
     checked.problems += output_problems(done.stdout, done.stderr)
     if done.returncode != 0:
         checked.problems.append(f"exit {done.returncode}: {done.stderr[-1000:]!r}")
