@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch test-faults test-concurrency test-load conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test test-speed-switch test-faults test-concurrency test-load test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ test-concurrency: install  ## Re-runs, deletes, other sort keys and duplicate de
 test-load: install  ## 1,000 requests of 3 variants through the whole local pipeline, within a bound it prints; figures to bench/results/load.jsonl
 	RUNLEDGER_LOAD_RESULTS=bench/results/load.jsonl $(BIN)/pytest -p no:xdist -m load tests/load
 
+test-fuzz: install system-deps  ## Hostile request items (Hypothesis), to the table and through runledger local run; figures to bench/results/fuzz.jsonl
+	RUNLEDGER_FUZZ_RESULTS=bench/results/fuzz.jsonl $(BIN)/pytest -p no:xdist -m fuzz tests/fuzz
+
 lint: install transformed  ## ruff, mypy, cfn-lint (+ serverless rules) on the template and its SAM transform, sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -94,7 +97,7 @@ checkov: checkov-install transformed  ## checkov on the template and its SAM tra
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
 	  -f template.yaml -f $(TRANSFORMED)
 
-check: lint checkov test test-speed-switch test-faults test-concurrency conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency and conformance tiers
+check: lint checkov test test-speed-switch test-faults test-concurrency test-fuzz conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency, fuzz and conformance tiers
 
 build: install  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build

@@ -222,8 +222,28 @@ def dynamo_ready(value: Any) -> Any:
     return value
 
 
-def _decode_binary(value: Any) -> Any:
-    """Base64 strings in ``B``/``BS`` (DynamoDB JSON on the wire) -> bytes, recursively."""
+def _reduced(number: Any) -> Any:
+    """An ``N`` text of more than 38 digits whose significant ones are 38 at most (1
+    followed by 125 zeros: DynamoDB stores it) rewritten without its trailing zeros, which
+    the 38-digit codec would refuse (decimal.Rounded); any other value as it is."""
+    if not isinstance(number, str) or len(number) <= 38:  # 38 digits at most
+        return number
+    try:
+        sign, digits, exponent = Decimal(number.strip()).as_tuple()
+    except ArithmeticError:
+        return number
+    if not isinstance(exponent, int):  # NaN, Infinity: the codec refuses them
+        return number
+    kept = list(digits)
+    while len(kept) > 1 and kept[-1] == 0:
+        kept.pop()
+        exponent += 1
+    return str(Decimal((sign, tuple(kept), exponent)))
+
+
+def _from_wire(value: Any) -> Any:
+    """DynamoDB JSON as the wire and the stream carry it, for the codec, recursively:
+    base64 strings in ``B``/``BS`` as bytes, numbers as ``_reduced``."""
     if not isinstance(value, Mapping) or len(value) != 1:
         return value
     ((kind, inner),) = value.items()
@@ -231,23 +251,29 @@ def _decode_binary(value: Any) -> Any:
         return {"B": base64.b64decode(inner)}
     if kind == "BS" and isinstance(inner, list):
         return {"BS": [base64.b64decode(v) if isinstance(v, str) else v for v in inner]}
+    if kind == "N":
+        return {"N": _reduced(inner)}
+    if kind == "NS" and isinstance(inner, list):
+        return {"NS": [_reduced(v) for v in inner]}
     if kind == "M" and isinstance(inner, Mapping):
-        return {"M": {name: _decode_binary(v) for name, v in inner.items()}}
+        return {"M": {name: _from_wire(v) for name, v in inner.items()}}
     if kind == "L" and isinstance(inner, list):
-        return {"L": [_decode_binary(v) for v in inner]}
+        return {"L": [_from_wire(v) for v in inner]}
     return value
 
 
 def from_dynamodb_json(image: Mapping[str, Any]) -> dict[str, Any]:
     """An attribute map in DynamoDB JSON (a stream ``NewImage``) as plain values.
 
-    Binary values may be bytes or, as in JSON from the wire, base64 strings.
+    Binary values may be bytes or, as in JSON from the wire, base64 strings. A number
+    DynamoDB stores is read even when written with more than 38 digits, its trailing zeros
+    (boto3's codec raises decimal.Rounded for ``1`` followed by 125 zeros).
 
     Raises:
         TypeError, ValueError, AttributeError, ArithmeticError: a value is not valid
             DynamoDB JSON.
     """
-    return {name: plain(deserialize(_decode_binary(value))) for name, value in image.items()}
+    return {name: plain(deserialize(_from_wire(value))) for name, value in image.items()}
 
 
 def to_attribute_value(value: Any) -> dict[str, Any]:

@@ -72,6 +72,8 @@ _MAX_LINE_CHARS = 300
 _MESSAGES = {
     "missing": "required",
     "extra_forbidden": "unknown attribute",
+    # pydantic's says "a valid dictionary or instance of <the model's Python class>".
+    "model_type": "Input should be a map of attributes",
 }
 
 
@@ -166,11 +168,20 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
         return None, ["image: must be a DynamoDB item (an object of attribute values)"]
     size = request_size(image)
     if size > MAX_REQUEST_BYTES:
-        return None, [f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES}"]
-    try:
-        item = from_dynamodb_json(image)
-    except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
-        return None, [f"image: not valid DynamoDB JSON ({exc})"]
+        sizes = {name: request_size({name: value}) for name, value in image.items()}
+        largest = max(sizes, key=sizes.__getitem__)
+        return None, [
+            f"request is {size} bytes; the limit is {MAX_REQUEST_BYTES} (its largest "
+            f"attribute, {largest}, is {sizes[largest]} bytes)"
+        ]
+    item: dict[str, Any] = {}
+    for name, value in image.items():  # one by one, to name the attribute
+        try:
+            item.update(from_dynamodb_json({name: value}))
+        except ArithmeticError:  # decimal's signals: their text is a list of classes
+            return None, [f"{name}: not valid DynamoDB JSON (a number DynamoDB cannot store)"]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            return None, [f"{name}: not valid DynamoDB JSON ({exc})"]
 
     problems: list[str] = _workflow_attribute_problems(image)
     if pk is None:
@@ -281,6 +292,9 @@ def _describe_errors(errors: list[ErrorDetails], *, run_id_known: bool) -> list[
         message = _MESSAGES.get(error["type"], error["msg"])
         if error["type"] == "duplicate_variant_name":
             loc += [ctx["index"], "name"]
+        elif error["type"] == "fargate_combination":  # raised for the variant as a whole
+            loc.append("memory_mib")
+            message = message.removeprefix("memory_mib ")
         elif loc == ["pk"] and error["type"] == "string_pattern_mismatch":
             message = f"run id {_short(str(error['input']))} must match {ctx['pattern']}"
         path = ".".join(str(part) for part in loc) or "request"

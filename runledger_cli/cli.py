@@ -22,8 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from runledger_cli.errors import UsageError
-from runledger_cli.terminal import EscapingStream
+from runledger_cli.errors import ExitStatus, UsageError
+from runledger_cli.terminal import EscapingStream, one_line
 
 COMMANDS = (
     "runledger_cli.commands.local",
@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UsageError as exc:
-        parser.error(str(exc))
+        # One line, the cause (argparse's own errors print the usage line first).
+        print(f"{parser.prog}: error: {one_line(str(exc))}", file=sys.stderr)
+        return ExitStatus.USAGE
 
 
 def run() -> NoReturn:

@@ -4,30 +4,41 @@ A run id, a reason or a cause comes from whoever wrote the table item. Printed r
 control character or a bidirectional override in it could rewrite what the terminal
 shows (an ESC sequence recolouring or clearing lines, U+202E reversing the rest of a
 line). ``runledger`` writes its standard output and error through ``EscapingStream``: such
-characters appear as ``\\x1b`` or ``\\u202e``; newlines and tabs, and every printable
-character in any script, are kept.
+characters appear as ``\\x1b``, ``\\u202e`` or ``\\U000e0041``; newlines and tabs, and
+every printable character in any script, are kept.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final, TextIO
 
-#: C0 controls but tab and newline, DEL and C1 controls, zero-width and directional
-#: marks, bidirectional embeddings, overrides and isolates, line/paragraph separators, BOM.
-UNSAFE: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
-)
+#: Kept though Python does not call them printable: they lay out lines, not rewrite them.
+_LAYOUT: Final = frozenset("\n\t")
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def escaped(text: str) -> str:
-    """``text`` with every character that could change the terminal's display escaped."""
-    return UNSAFE.sub(_escape, text)
+    """``text`` with every character that could change the terminal's display escaped:
+    every one Python's ``str.isprintable`` refuses (as ``repr`` escapes them) but newline
+    and tab. That is controls (C0, DEL, C1), format characters (bidirectional marks,
+    embeddings, overrides and isolates, the Arabic letter mark, zero-width and invisible
+    ones, soft hyphens, tags, the BOM), separators other than the space (line, paragraph,
+    no-break), private-use and unassigned code points, and lone surrogates."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in _LAYOUT else _escape(c) for c in text)
+
+
+def one_line(text: str) -> str:
+    """``text`` escaped, its newlines and tabs too (``\\x0a``, ``\\x09``): one line of
+    output, whatever it holds (an error naming a file, a run id in a table's row)."""
+    return escaped(text).replace("\n", "\\x0a").replace("\t", "\\x09")
 
 
 class EscapingStream:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Overflow, Subnormal, Underflow
 from typing import Any
 
 from runledger.dynamo import to_dynamodb_json
@@ -44,6 +45,15 @@ def _source_table(template: Mapping[str, Any], pipe: Mapping[str, Any]) -> Mappi
     return table
 
 
+def _why(error: ArithmeticError) -> str:
+    """What decimal's signal ``error`` means for a number, in words."""
+    if isinstance(error, Overflow):
+        return "too large"
+    if isinstance(error, Underflow | Subnormal):
+        return "too small"
+    return "too many digits"
+
+
 def _item_problem(item: Mapping[str, Any]) -> str | None:
     """Why PutItem would refuse ``item`` (a plain mapping), naming the attribute, or None."""
     for name, value in item.items():
@@ -53,15 +63,20 @@ def _item_problem(item: Mapping[str, Any]) -> str | None:
             attribute = to_dynamodb_json({name: value})[name]
         except ArithmeticError as exc:  # decimal's Inexact/Rounded, Overflow, ...
             return (
-                f"attribute {name!r} holds a number DynamoDB cannot store "
-                f"({type(exc).__name__.lower()}: at most 38 significant digits, magnitude "
-                "1E-130 to 9.9E125)"
+                f"attribute {name!r} holds a number DynamoDB cannot store ({_why(exc)}: "
+                "at most 38 significant digits, magnitude 1E-130 to 9.9E125)"
             )
         except (TypeError, ValueError) as exc:  # NaN, Infinity, a type it has no form for
             return f"attribute {name!r} is not a DynamoDB value: {exc}"
+        except RecursionError:  # hundreds of levels deep: DynamoDB takes 32
+            return f"attribute {name!r}: Nesting Levels have exceeded supported limits"
         problem = value_problem(attribute)
         if problem:
             return f"attribute {name!r}: {problem}"
+        try:
+            item_size({name: attribute})
+        except UnicodeEncodeError:  # JSON's "\ud800": DynamoDB's strings are UTF-8
+            return f"attribute {name!r} holds text that is not Unicode (a lone surrogate)"
     size = item_size(to_dynamodb_json(item))
     if size > MAX_ITEM_BYTES:
         return f"the item is {size:,} bytes; DynamoDB items are at most 400 KB ({MAX_ITEM_BYTES:,})"

@@ -8,6 +8,7 @@ are AWS's (see that module for the sources); ``item_size`` follows the developer
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,11 @@ TABLE_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]+")
 MAX_DEPTH: Final = 32
 MAX_DIGITS: Final = 38
 _MAGNITUDE: Final = "Attempting to store a number with magnitude"
+_NUMBER: Final = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INVALID: Final = "One or more parameter values were invalid"
+#: A set's type -> the word AWS's messages use for it.
+_SETS: Final = {"SS": "string", "NS": "number", "BS": "binary"}
+_ONE_TYPE: Final = "must contain exactly one of the supported datatypes"
 #: The request members that must be present, per action (moto's snake_case names).
 REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
     "put_item": ("Item",),
@@ -74,8 +80,11 @@ def constraint_errors(action: str, params: Mapping[str, Any]) -> str | None:
 def number_problem(text: Any) -> str | None:
     """Why DynamoDB refuses the number ``text`` (an ``N`` value), or None."""
     try:
-        number = Decimal(str(text).strip())
+        # Digits, a point and an exponent: not Python's ``1_000``, NaN or Infinity.
+        number = Decimal(str(text).strip()) if _NUMBER.fullmatch(str(text).strip()) else None
     except InvalidOperation:
+        number = None
+    if number is None:
         number = Decimal("NaN")
     if not number.is_finite():
         return f"The parameter cannot be converted to a numeric value: {text}"
@@ -95,13 +104,17 @@ def value_problem(value: Any, depth: int = 0) -> str | None:
     """Why DynamoDB refuses the attribute value ``value`` (``{"S": ...}``), or None."""
     if not isinstance(value, Mapping):
         return None  # moto's own parsing answers for the shape
+    if not value:  # moto: StopIteration, or IndexError in a map or list
+        return f"Supplied AttributeValue is empty, {_ONE_TYPE}"
+    if len(value) > 1:  # moto kept the first
+        return f"Supplied AttributeValue has more than one datatypes set, {_ONE_TYPE}"
     if depth > MAX_DEPTH:
         return "Nesting Levels have exceeded supported limits"
     for kind, inner in value.items():
         if kind == "N":
             problem = number_problem(inner)
-        elif kind == "NS" and isinstance(inner, list):
-            problem = next(filter(None, map(number_problem, inner)), None)
+        elif kind in _SETS and isinstance(inner, list):
+            problem = set_problem(kind, inner)
         elif kind == "M" and isinstance(inner, Mapping):
             problem = attributes_problem(inner, depth + 1)
         elif kind == "L" and isinstance(inner, list):
@@ -113,11 +126,37 @@ def value_problem(value: Any, depth: int = 0) -> str | None:
     return None
 
 
+def set_problem(kind: str, members: list[Any]) -> str | None:
+    """Why DynamoDB refuses the set ``members`` of type ``kind`` (SS, NS or BS), or None:
+    empty (moto refused only SS and NS), a number it refuses, or a member twice (1 and
+    1.0 are one number)."""
+    if not members:
+        return f"1 validation error detected: {_INVALID}: An {_SETS[kind]} set  may not be empty"
+    if kind == "NS":
+        problem = next(filter(None, map(number_problem, members)), None)
+        if problem:
+            return problem
+        distinct: set[object] = {Decimal(str(member).strip()) for member in members}
+    else:
+        distinct = set(map(_member_text, members))
+    if len(distinct) < len(members):
+        shown = ", ".join(map(_member_text, members))
+        return f"{_INVALID}: Input collection [{shown}] contains duplicates."
+    return None
+
+
+def _member_text(member: Any) -> str:
+    """A set member as the wire shows it: binary in base64 (moto may hold it decoded)."""
+    if isinstance(member, bytes | bytearray):
+        return base64.b64encode(member).decode("ascii")
+    return str(member)
+
+
 def attributes_problem(attributes: Mapping[str, Any], depth: int = 0) -> str | None:
     """Why DynamoDB refuses a map of attribute names to values, or None."""
     for name, value in attributes.items():
         if name == "":
-            return "One or more parameter values were invalid: An attribute name may not be empty"
+            return f"{_INVALID}: An attribute name may not be empty"
         problem = value_problem(value, depth)
         if problem:
             return problem

@@ -23,6 +23,7 @@ def localize_request(item: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """
     request: dict[str, Any] = json.loads(json.dumps(item))
     uri = request.get("input", {}).get("uri") if isinstance(request.get("input"), dict) else None
-    if isinstance(uri, str) and "://" not in uri and not uri.startswith("/"):
+    # Not an empty one: made the current folder, it would run (and fail) as a path.
+    if isinstance(uri, str) and uri and "://" not in uri and not uri.startswith("/"):
         request["input"]["uri"] = str((base / uri).resolve())
     return request

@@ -82,6 +82,7 @@ SHARED_CLOUDS: dict[str, SharedCloud] = {
             "tests/local/test_fault_slice.py",
             "tests/local/test_concurrency.py",
             "tests/local/test_load_slice.py",
+            "tests/local/test_fuzz_slice.py",
         ],
     ),
 }

@@ -19,10 +19,14 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from runledger_cli.errors import ExitStatus, UsageError
 from runledger_cli.sam_template import REPO_ROOT
+from runledger_cli.terminal import one_line
+
+if TYPE_CHECKING:
+    from runledger_cli.ledger import RunRecord
 
 #: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
@@ -36,11 +40,38 @@ def _default_requests() -> list[Path]:
 
 
 def _duration(request: dict[str, Any]) -> str:
-    start, end = request.get("claimed_at"), request.get("finished_at")
-    if not (start and end):
+    start: Any = request.get("claimed_at")
+    end: Any = request.get("finished_at")
+    try:
+        seconds = (
+            dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)
+        ).total_seconds()
+    except (TypeError, ValueError):  # not both there, or not times (a run not yet claimed)
         return "-"
-    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
     return f"{seconds:.1f}s"
+
+
+def _cost(request: dict[str, Any]) -> str:
+    from runledger.pricing import format_usd
+
+    cost = request.get("cost")
+    total = cost.get("total_usd") if isinstance(cost, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int | float) or not total:
+        return "-"
+    return format_usd(float(total))
+
+
+def run_row(run: RunRecord) -> str:
+    """The row of ``runledger local run``'s table for ``run``: one line, whatever the
+    run's item holds (its id, status and note escaped; a cost or times of another type, as
+    a request not yet claimed may carry them, shown as ``-``)."""
+    ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
+    note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
+    return (
+        f"{one_line(run.run_id):<36} {one_line(run.status):<10} "
+        f"{f'{ok}/{len(run.variants)} ok':<12} {_duration(run.request):>9} "
+        f"{_cost(run.request):>11}  {one_line(note[:60])}"
+    )
 
 
 _JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
@@ -57,30 +88,45 @@ def read_requests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     seen: dict[str, Path] = {}
     for path in paths:
         try:
-            item = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise UsageError(f"{path}: not valid JSON: {exc.msg} ({where})") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: cannot read it: {exc}") from None
-        if not isinstance(item, dict):
-            kind = _JSON_KINDS.get(type(item), "a number")
-            raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
-        run = item.get("pk")
-        if isinstance(run, str):
-            if run and not run.startswith(PK_PREFIX):
-                # The table's runs are RUN#<run id>: without it, nothing (report, cost,
-                # this command) can find the run by its id.
-                raise UsageError(
-                    f"{path}: pk {run!r} is not a run's key: runs are {PK_PREFIX}<run id>"
-                )
-            if run in seen:
-                raise UsageError(
-                    f"{seen[run]} and {path} are both {run}: one would replace the other"
-                )
-            seen[run] = path
-        requests.append(localize_request(item, Path.cwd()))
+            item = _read_json(path)
+            if not isinstance(item, dict):
+                kind = _JSON_KINDS.get(type(item), "a number")
+                raise UsageError(f"{path}: a request is one JSON object (a table item), not {kind}")
+            run = item.get("pk")
+            if isinstance(run, str):
+                if run and not run.startswith(PK_PREFIX):
+                    # The table's runs are RUN#<run id>: without it, nothing (report, cost,
+                    # this command) can find the run by its id.
+                    raise UsageError(
+                        f"{path}: pk {run!r} is not a run's key: runs are {PK_PREFIX}<run id>"
+                    )
+                if run in seen:
+                    raise UsageError(
+                        f"{seen[run]} and {path} are both {run}: one would replace the other"
+                    )
+                seen[run] = path
+            requests.append(localize_request(item, Path.cwd()))
+        except RecursionError:  # reading it, or copying it: hundreds of levels deep
+            raise UsageError(
+                f"{path}: nested too deeply to read (DynamoDB takes at most 32 levels)"
+            ) from None
     return requests
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON document in ``path``; UsageError saying why if it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise UsageError(f"{path}: not valid JSON: {exc.msg} ({where})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it: {exc}") from None
+    except ValueError:  # the reader's limit on an integer's digits
+        raise UsageError(
+            f"{path}: not valid JSON for a request: a number of more than "
+            f"{sys.get_int_max_str_digits():,} digits (DynamoDB numbers have at most 38)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -124,8 +170,6 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     if problems:
         raise UsageError("; ".join(problems))
 
-    from runledger.pricing import format_usd
-    from runledger_cli.ledger import RunRecord
     from runledger_local.cloud import TERMINAL, LocalPipeline
 
     print(f"starting the local cloud from {REPO_ROOT / 'template.yaml'} ...", flush=True)
@@ -134,10 +178,14 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     def progress(runs: dict[str, RunRecord]) -> None:
         nonlocal last
         statuses = Counter(run.status for run in runs.values())
-        variants = Counter(v.get("status") for run in runs.values() for v in run.variants.values())
-        line = "runs: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        variants = Counter(
+            str(v.get("status")) for run in runs.values() for v in run.variants.values()
+        )
+        line = "runs: " + ", ".join(f"{n} {one_line(s)}" for s, n in sorted(statuses.items()))
         if variants:
-            line += " | variants: " + ", ".join(f"{n} {s}" for s, n in sorted(variants.items()))
+            line += " | variants: " + ", ".join(
+                f"{n} {one_line(s)}" for s, n in sorted(variants.items())
+            )
         if line != last:
             print(line, file=terminal, flush=True)
             last = line
@@ -166,7 +214,7 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
         except (TimeoutError, KeyboardInterrupt) as exc:  # show where the runs stand
             interrupted = isinstance(exc, KeyboardInterrupt)
             runs = {pk: pipeline.read_run(pk) for pk in pks}
-        unfinished = [run.run_id for run in runs.values() if run.status not in TERMINAL]
+        unfinished = [one_line(run.run_id) for run in runs.values() if run.status not in TERMINAL]
         counters = pipeline.pipe.counters
         if reports:  # one HTML page per run (runledger_cli.report): ~60 ms each
             from runledger_cli.report import report_lines
@@ -179,15 +227,8 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
     failed = 0
     for pk in pks:
         run = runs[pk]
-        ok = sum(v.get("status") == "SUCCEEDED" for v in run.variants.values())
-        cost = run.request.get("cost", {}).get("total_usd")
-        note = str(run.request.get("reason") or run.request.get("error") or "").replace("\n", "; ")
         failed += run.status == "FAILED"
-        print(
-            f"{run.run_id:<36} {run.status:<10} {f'{ok}/{len(run.variants)} ok':<12} "
-            f"{_duration(run.request):>9} {format_usd(float(cost)) if cost else '-':>11}  "
-            f"{str(note)[:60]}"
-        )
+        print(run_row(run))
     print(
         f"\npipe: {counters.records_read} stream records read, "
         f"{counters.records_filtered_out} write-backs filtered out, "

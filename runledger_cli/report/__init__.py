@@ -16,6 +16,7 @@ asset. ``browser`` opens a page in headless Chromium.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,9 +74,18 @@ class Cloud(Protocol):
     def client(self, service: str) -> Any: ...
 
 
+#: Characters of a run id kept in its page's name (file systems take 255 bytes of name).
+MAX_NAME_CHARS = 100
+
+
 def report_path(out_dir: Path, run_id: str) -> Path:
-    """Where a run's page goes in ``out_dir``: its id made a safe file name."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    """Where a run's page goes in ``out_dir``: its id made a safe file name. An id that
+    had to change (other characters, or longer than MAX_NAME_CHARS: the table holds any)
+    ends with a hash of the whole id, so that two ids never share a page."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in run_id)
+    if safe != run_id or len(safe) > MAX_NAME_CHARS:
+        digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        safe = f"{safe[:MAX_NAME_CHARS]}-{digest}"
     return out_dir / f"{'run' if safe[:1] in '-.' else ''}{safe}.html"
 
 
@@ -110,7 +120,10 @@ def report_lines(cloud: Cloud, run_ids: Sequence[str], out_dir: Path) -> str:
         written = write_run_reports(cloud, run_ids, out_dir)
     except GraphvizMissingError as exc:
         return f"reports not written: {exc}"
-    width = max((len(run_id) for run_id in written), default=0)
+    from runledger_cli.terminal import one_line
+
+    shown = {one_line(run_id): path for run_id, path in written.items()}  # ids from the table
+    width = max((len(run_id) for run_id in shown), default=0)
     return "reports (open in a browser):\n" + "\n".join(
-        f"  {run_id:<{width}}  {path}" for run_id, path in written.items()
+        f"  {run_id:<{width}}  {path}" for run_id, path in shown.items()
     )

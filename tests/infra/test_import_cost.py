@@ -74,14 +74,13 @@ def test_local_run_refuses_a_request_before_it_imports_the_local_cloud(tmp_path:
     # patches and moto's Batch and Step Functions come with a request worth running.
     done = tmp_path / "done.json"
     done.write_text(json.dumps({"pk": "RUN#x", "sk": "REQUEST", "status": "DONE"}))
-    argv = ["runledger", "local", "run", str(done)]
+    argv = ["local", "run", str(done)]
     code = (
         "import contextlib, io, sys\n"
-        f"sys.argv = {argv!r}\n"
-        "from runledger_cli.cli import run\n"
+        "from runledger_cli.cli import main\n"
         "err = io.StringIO()\n"
-        "with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):\n"
-        "    run()\n"
+        "with contextlib.redirect_stderr(err):\n"
+        f"    assert main({argv!r}) == 2\n"
         "assert 'would not start a run' in err.getvalue(), err.getvalue()\n"
     )
     names = modules_after(code, cwd=REPO_ROOT)

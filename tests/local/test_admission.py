@@ -44,7 +44,11 @@ def template() -> dict[str, Any]:
             {"notes": "x" * 410_000},
             "the item is 410,",  # the rest is the size, then the limit
         ),
-        ({"n": int("1" * 40)}, "attribute 'n' holds a number DynamoDB cannot store"),
+        # In words: it said "(inexact: ...", decimal's signal (a Python class) lowercased.
+        ({"n": int("1" * 40)},
+         "attribute 'n' holds a number DynamoDB cannot store (too many digits: at most 38"),
+        ({"n": 10**127}, "attribute 'n' holds a number DynamoDB cannot store (too large: "),
+        ({"n": 1e-200}, "attribute 'n' holds a number DynamoDB cannot store (too small: "),
         ({"": "x"}, "an attribute has an empty name (PutItem refuses it)"),
         ({"deep": nested(33)},
          "attribute 'deep': Nesting Levels have exceeded supported limits"),

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from runledger_process import local_run
 
 from runledger_cli.sam_template import REPO_ROOT
 
-RUNLEDGER = Path(sys.executable).with_name("runledger")
 REQUESTS = REPO_ROOT / "events" / "requests"
-
-
-def local_run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(RUNLEDGER), "local", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def request_file(tmp_path: Path, name: str, uri: str | None = None, **changes: object) -> Path:

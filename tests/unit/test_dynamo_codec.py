@@ -253,11 +253,35 @@ def test_from_dynamodb_json_is_boto3_then_plain() -> None:
         "nested": {"M": {"l": {"L": [{"NS": ["1", "2.5"]}, {"B": b"raw"}]}}},
     }
     expected = {
-        name: dynamo.plain(_boto3_deserialize(dynamo._decode_binary(value)))
+        name: dynamo.plain(_boto3_deserialize(dynamo._from_wire(value)))
         for name, value in wire.items()
     }
     assert exact(dynamo.from_dynamodb_json(wire)) == exact(expected)
     assert dynamo.from_dynamodb_json(wire)["n"] == 12345678901234567890123456789012345678
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1" + "0" * 125, 10**125),  # found by the fuzz tier: boto3's codec raised Rounded
+        ("-25" + "0" * 60, -25 * 10**60),
+        ("0." + "0" * 60 + "5", 5e-61),
+        ("1" * 38 + "0" * 3, int("1" * 38) * 1000),
+        ("1" + "0" * 39, 10**39),
+    ],
+)
+def test_from_dynamodb_json_reads_numbers_dynamodb_stores_written_with_trailing_zeros(
+    text: str, number: float
+) -> None:
+    assert dynamo.from_dynamodb_json({"n": {"N": text}, "s": {"NS": [text]}}) == {
+        "n": number,
+        "s": {number},
+    }
+
+
+def test_from_dynamodb_json_still_refuses_numbers_dynamodb_cannot_store() -> None:
+    with pytest.raises(ArithmeticError):
+        dynamo.from_dynamodb_json({"n": {"N": "1" * 39 + "0" * 3}})  # 39 significant digits
 
 
 def test_plain_still_unwraps_boto3_binary() -> None:

@@ -71,7 +71,7 @@ def check_validate(event: dict[str, Any], result: dict[str, Any], stem: str) -> 
         assert result["valid"] is False
         assert result["request"] is None
         assert 'variants.1.name: duplicate variant name "od-1vcpu"' in result["reason"]
-        assert "variants.2: memory_mib 1024" in result["reason"]
+        assert "variants.2.memory_mib: 1024" in result["reason"]
     else:
         assert result["valid"] is True
         assert result["reason"] is None
@@ -215,7 +215,7 @@ INVALID_REQUEST_REASONS = {
     ],
     "kmer-invalid-duplicate-names.json": ['variants.1.name: duplicate variant name "od-1vcpu"'],
     "kmer-invalid-fargate-size.json": [
-        "variants.0: memory_mib 1024 is not a Fargate size for 1 vCPU",
+        "variants.0.memory_mib: 1024 is not a Fargate size for 1 vCPU",
         "variants.1.vcpus: must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3",
     ],
     "kmer-invalid-input-values.json": [

@@ -180,9 +180,10 @@ BAD_REQUESTS: dict[str, tuple[Any, list[str]]] = {
         lambda i: i["variants"][0].update(capacity="RESERVED"),
         ["variants.0.capacity: Input should be 'ON_DEMAND' or 'SPOT'"],
     ),
+    # The attribute itself is named (found by the fuzz tier: the reason named the variant).
     "memory not a Fargate size for the vcpus": (
         lambda i: i["variants"][0].update(memory_mib=1024),
-        ["variants.0: memory_mib 1024 is not a Fargate size for 1 vCPU; use 2048..8192"],
+        ["variants.0.memory_mib: 1024 is not a Fargate size for 1 vCPU; use 2048..8192"],
     ),
     "vcpus Fargate does not offer": (
         lambda i: i["variants"][1].update(vcpus=3),
@@ -240,7 +241,12 @@ BAD_REQUESTS: dict[str, tuple[Any, list[str]]] = {
     "run id too long": (lambda i: i.update(pk="RUN#" + "a" * 81), ["pk: run id 'aaaa"]),
     "oversized": (
         lambda i: i["input"].update(uri="s3://b/" + "x" * 70_000),
-        ["request is 70", " bytes; the limit is 65536"],
+        ["request is 70", " bytes; the limit is 65536 (its largest attribute, input, is 70"],
+    ),
+    # Found by the fuzz tier (tests/fuzz): the reason named no attribute.
+    "oversized by an unknown attribute": (
+        lambda i: i.update(notes="x" * 70_000),
+        ["the limit is 65536 (its largest attribute, notes, is 70018 bytes)"],
     ),
 }
 
@@ -253,6 +259,24 @@ def test_bad_request_is_invalid_with_a_reason_naming_the_field(problem: str) -> 
     for text in expected:
         assert text in reason
     assert len(reason) <= MAX_REASON_CHARS
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (lambda i: i.update(input=["s3://b/k", 21]), "input: Input should be a map of attributes"),
+        # Found by the fuzz tier (tests/fuzz): a variant written as a string set.
+        (lambda i: i["variants"].__setitem__(2, {"+"}), "variants.2: Input should be a map"),
+    ],
+)
+def test_a_list_or_set_where_a_map_belongs_is_named_in_words_not_python_classes(
+    change: Any, line: str
+) -> None:
+    valid, reason = check(mutate(change))
+
+    assert valid is False
+    assert reason.startswith(line)
+    assert "instance of" not in reason  # was: "... or instance of KmerCountInput" / "Variant"
 
 
 def test_every_problem_is_reported_one_line_each() -> None:
@@ -277,7 +301,7 @@ def test_duplicate_names_are_reported_even_when_another_variant_is_invalid() -> 
 
     _, reason = check(mutate(dup_and_bad))
     assert reason.splitlines() == [
-        "variants.2: memory_mib 1024 is not a Fargate size for 2 vCPU; "
+        "variants.2.memory_mib: 1024 is not a Fargate size for 2 vCPU; "
         "use 4096..16384 in steps of 1024",
         'variants.1.name: duplicate variant name "od-1vcpu"',
         'variants.2.name: duplicate variant name "od-1vcpu"',
@@ -299,8 +323,8 @@ def test_request_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> 
     # the uri itself is then too long, so only the size verdict is asserted here
     assert "the limit is" not in (validate_request(item["pk"], at_limit).reason or "")
     item["input"]["uri"] += "x"
-    assert validate_request(item["pk"], to_image(item)).reason == (
-        "request is 65537 bytes; the limit is 65536"
+    assert (validate_request(item["pk"], to_image(item)).reason or "").startswith(
+        "request is 65537 bytes; the limit is 65536 (its largest attribute, input, is "
     )
 
 
@@ -310,17 +334,19 @@ def test_request_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> 
         ("RUN#x", None, "image: must be a DynamoDB item"),
         ("RUN#x", [1, 2], "image: must be a DynamoDB item"),
         ("RUN#x", "text", "image: must be a DynamoDB item"),
-        ("RUN#x", {"workflow": {"Q": "x"}}, "image: not valid DynamoDB JSON"),
-        ("RUN#x", {"workflow": "kmer-count"}, "image: not valid DynamoDB JSON"),
-        ("RUN#x", {"workflow": {}}, "image: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": {"Q": "x"}}, "workflow: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": "kmer-count"}, "workflow: not valid DynamoDB JSON"),
+        ("RUN#x", {"workflow": {}}, "workflow: not valid DynamoDB JSON"),
         (None, {}, "pk: required"),
         (42, {}, "pk: required"),
         ("RUN#x", {"variants": {"SS": ["a", "b"]}}, "variants: Input should be a valid list"),
         ("RUN#x", {"cost_center": {"B": "AAEC"}}, "cost_center: Input should be a valid string"),
         ("RUN#x", {"workflow": {"NULL": True}}, "workflow: Input should be a valid string"),
-        ("RUN#x", {"input": {"N": "1E+400"}}, "image: not valid DynamoDB JSON"),
+        # Named, in words: decimal's signals read "[<class 'decimal.Overflow'>]".
+        ("RUN#x", {"input": {"N": "1E+400"}},
+         "input: not valid DynamoDB JSON (a number DynamoDB cannot store)"),
     ],
-)
+)  # fmt: skip
 def test_malformed_image_is_invalid_and_never_raises(
     pk: object, image: object, expected: str
 ) -> None:
@@ -339,7 +365,7 @@ def test_unexpected_failure_inside_the_check_is_reported_not_raised(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(validation, "from_dynamodb_json", explode)
-    result = validate_request("RUN#x", {})
+    result = validate_request("RUN#x", {"pk": {"S": "RUN#x"}})
     assert result.valid is False
     assert result.reason == "request: could not be read (RuntimeError: disk on fire)"
 

@@ -17,6 +17,11 @@ AWS-validated snapshots, error_handling/test_task_service_dynamodb):
   attributes up to 32 levels deep");
 - an attribute with an empty name (AWS's wording for this one is not in any recorded
   answer: ours says what is wrong);
+- an attribute value with no type (``{}``: moto raised StopIteration, or IndexError inside
+  a map or list) or more than one (moto kept the first), a binary set that is empty (moto
+  refused empty string and number sets only), a set holding a member twice (``1`` and
+  ``1.0`` are one number), and a number in Python's syntax only (``1_000``): AWS's
+  messages as SDK users report them (the fuzz tier, tests/fuzz, found these);
 - an empty string or binary in a ``Key`` (moto checks PutItem's only).
 
 An UpdateItem whose expression fails part-way (``SET a = :a ADD n :s`` with a string

@@ -40,8 +40,21 @@ def nested(levels: int) -> dict[str, Any]:
         ({"N": "1E-131"}, "Number underflow. Attempting to store a number with magnitude"),
         (nested(33), "Nesting Levels have exceeded supported limits"),
         ({"L": [nested(32)]}, "Nesting Levels have exceeded supported limits"),
+        # Found by the fuzz tier (tests/fuzz): moto crashed on the first two (StopIteration;
+        # IndexError inside a map), kept one type of the third and stored the others.
+        ({}, "Supplied AttributeValue is empty, must contain exactly one of the supported"),
+        ({"M": {"a": {}}}, "Supplied AttributeValue is empty"),
+        ({"S": "REQUESTED", "N": "1"}, "Supplied AttributeValue has more than one datatypes set"),
+        ({"BS": []}, "1 validation error detected: One or more parameter values were invalid: "
+                     "An binary set  may not be empty"),
+        ({"SS": ["x", "x"]}, "One or more parameter values were invalid: Input collection [x, x] "
+                             "contains duplicates."),
+        ({"NS": ["1", "1.0"]}, "One or more parameter values were invalid: Input collection"),
+        ({"L": [{"BS": [b"x", b"x"]}]}, "One or more parameter values were invalid: Input "
+                                        "collection [eA==, eA==] contains duplicates."),
+        ({"N": "1_000"}, "The parameter cannot be converted to a numeric value: 1_000"),
     ],
-)
+)  # fmt: skip
 def test_dynamodb_validation_refuses_values_aws_refuses_in_put_and_update(
     local_cloud: LocalCloud, attribute: dict[str, Any], message: str
 ) -> None:
@@ -75,6 +88,8 @@ def test_dynamodb_validation_accepts_what_aws_accepts(local_cloud: LocalCloud) -
         "tiny": {"N": "1E-130"},
         "deep": nested(32),
         "zero": {"N": "0.000"},
+        "set with an empty string": {"SS": ["", "x"]},
+        "numbers": {"NS": ["1", "1.5", "+2", "3e2"]},
     }
 
     ddb.put_item(TableName="runs", Item=item)
