@@ -259,6 +259,10 @@ class RuleRunner:
             except (BotoCoreError, ClientError) as exc:
                 self._count(poll_errors=1)
                 logger.warning("rule runner pass failed", extra={"error": repr(exc)})
+            except Exception:  # the poller must outlive one bad pass (as the pipe's does):
+                # a dead thread would leave every later failed run unclosed
+                self._count(poll_errors=1)
+                logger.exception("rule runner pass failed")
             self._stop.wait(self.poll_interval)
 
     def _read_rules(self) -> list[_Rule]:

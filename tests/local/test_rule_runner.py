@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import time
 from typing import Any
 
 import pytest
@@ -249,3 +250,26 @@ def test_an_invoke_that_succeeds_on_a_retry_is_not_dead_lettered(
     assert len(clients["lambda_client"].calls) == 2
     assert clients["sqs"].sent == []
     assert rules.answers(failed["executionArn"]) == [{"outcome": "closed"}]
+
+
+def test_the_polling_thread_outlives_a_pass_that_raises_what_it_did_not_expect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules, _ = runner([], [{"Id": "CloseRun", "Arn": FUNCTION}])
+    passes: list[int] = []
+
+    def run_once() -> list[str]:
+        passes.append(1)
+        if len(passes) == 1:
+            raise KeyError("a shape the runner did not expect")
+        return []
+
+    monkeypatch.setattr(rules, "run_once", run_once)
+    rules.poll_interval = 0.01
+    with rules:
+        deadline = time.monotonic() + 5
+        while len(passes) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    assert len(passes) >= 3  # it went on polling after the pass that raised
+    assert rules.counters.poll_errors == 1
