@@ -372,7 +372,7 @@ def takeover(pipeline: LocalPipeline, cell: Cell) -> Callable[[], None]:
         sfn = pipeline.client("stepfunctions")
         mine = _read_request(pipeline, cell.pk).get("execution")
         if cell.state.name == "ClaimRun":
-            (first,) = [e for e in running_executions(pipeline) if _input_pk(sfn, e) == cell.pk]
+            (first,) = [e for e in running_executions(pipeline) if input_pk(sfn, e) == cell.pk]
             execution_input = sfn.describe_execution(executionArn=first)["input"]
             newer = sfn.start_execution(
                 stateMachineArn=pipeline.state_machine_arn, input=execution_input
@@ -449,7 +449,8 @@ def running_executions(pipeline: LocalPipeline) -> list[str]:
     return [e["executionArn"] for e in pipeline.executions() if e["status"] == "RUNNING"]
 
 
-def _input_pk(sfn: Any, execution_arn: str) -> str | None:
+def input_pk(sfn: Any, execution_arn: str) -> str | None:
+    """The run key of an execution's input (the pipe's one-record array), if it has one."""
     records = json.loads(sfn.describe_execution(executionArn=execution_arn)["input"])
     return records[0].get("pk") if isinstance(records, list) and records else None
 
@@ -468,7 +469,7 @@ def run_cells(
     quiet = 0  # polls in a row with unfinished runs but no execution of theirs running
     while time.monotonic() < deadline and quiet < 6:
         open_runs = {pk for pk in pks if pipeline.read_run(pk).status not in TERMINAL}
-        running = {_input_pk(sfn, arn) for arn in running_executions(pipeline)} & pks
+        running = {input_pk(sfn, arn) for arn in running_executions(pipeline)} & pks
         if not open_runs and not running:
             break
         quiet = quiet + 1 if not running else 0  # stuck: nothing left that could end them
@@ -477,7 +478,7 @@ def run_cells(
     by_pk: dict[str, list[dict[str, Any]]] = {pk: [] for pk in pks}
     for execution in pipeline.executions():
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        pk = _input_pk(sfn, execution["executionArn"])
+        pk = input_pk(sfn, execution["executionArn"])
         if pk in by_pk:
             by_pk[pk].append(described)
     jobs = faulted_jobs(pipeline, {c.run_id for c in chosen if c.fault.job is not None})

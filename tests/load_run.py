@@ -26,7 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fault_matrix import execution_events, input_pk
+
 from runledger.dynamo import to_dynamodb_json
+from runledger_cli.ledger import read_items, run_id_of
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import TERMINAL, LocalPipeline
 from runledger_local.local_paths import localize_request
@@ -97,36 +100,13 @@ class LoadFigures:
         return figures
 
 
-def _partition(pipeline: LocalPipeline, pk: str) -> list[dict[str, Any]]:
-    dynamodb = pipeline.client("dynamodb")
-    query: dict[str, Any] = {
-        "TableName": pipeline.table_name,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": pk}},
-        "ConsistentRead": True,
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        page = dynamodb.query(**query)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def _claimed(sfn: Any, execution_arn: str) -> bool:
     """Whether the execution got past ClaimRun (its claim succeeded)."""
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        for event in page["events"]:
-            if event["type"] == "TaskStateExited" and (
-                event["stateExitedEventDetails"]["name"] == "ClaimRun"
-            ):
-                return True
-        if not page.get("nextToken"):
-            return False
-        kwargs["nextToken"] = page["nextToken"]
+    return any(
+        event["type"] == "TaskStateExited"
+        and event["stateExitedEventDetails"]["name"] == "ClaimRun"
+        for event in execution_events(sfn, execution_arn)
+    )
 
 
 def _jobs_by_variant(pipeline: LocalPipeline, run_ids: set[str]) -> Counter[tuple[str, str]]:
@@ -163,9 +143,7 @@ class Executions:
         for execution in reversed(self.pipeline.executions()):
             arn = execution["executionArn"]
             if arn not in self._pk_of:
-                records = json.loads(sfn.describe_execution(executionArn=arn)["input"])
-                first = records[0] if isinstance(records, list) and records else {}
-                self._pk_of[arn] = first.get("pk") if isinstance(first, dict) else None
+                self._pk_of[arn] = input_pk(sfn, arn)
             pk = self._pk_of[arn]
             if pk in found:
                 found[pk].append((arn, execution["status"]))
@@ -192,14 +170,15 @@ def ledger(
     if running:
         figures.details.append(f"{running} execution(s) still running")
     variants = {item["pk"]: [v["name"] for v in item["variants"]] for item in items}
-    run_ids = {pk.removeprefix("RUN#") for pk in pks}
+    run_ids = {run_id_of(pk) for pk in pks}
     jobs = _jobs_by_variant(pipeline, run_ids)
     figures.jobs = sum(jobs.values())
     statuses: Counter[str] = Counter()
     for pk in sorted(pks):
-        found = {item["sk"]["S"]: item for item in _partition(pipeline, pk)}
+        items = read_items(pipeline.client("dynamodb"), pipeline.table_name, pk)
+        found = {item["sk"]: item for item in items}
         request = found.pop("REQUEST", None)
-        status = request["status"]["S"] if request else "missing"
+        status = request["status"] if request else "missing"
         statuses[status] += 1
         if status in TERMINAL:
             figures.final += 1
@@ -208,13 +187,13 @@ def ledger(
             figures.non_final += request is not None
             figures.details.append(f"{pk}: {status}")
         for sk, item in found.items():
-            if item.get("status", {}).get("S") not in TERMINAL:
+            if item.get("status") not in TERMINAL:
                 figures.non_final += 1
                 figures.details.append(f"{pk} {sk}: {item.get('status')}")
         working = executions[pk]
         if len(working) > 1:
             working = [arn for arn in working if _claimed(sfn, arn)]
-        run_id = pk.removeprefix("RUN#")
+        run_id = run_id_of(pk)
         extra_jobs = [v for v in variants[pk] if jobs[run_id, v] > 1]
         if len(working) > 1 or extra_jobs:
             figures.duplicated += 1
