@@ -64,6 +64,8 @@ def test_a_run_whose_execution_times_out_ends_failed_with_states_timeout(
     assert sfn.describe_execution(executionArn=execution)["status"] == "TIMED_OUT"
     assert (result.status, result.request["error"]) == ("FAILED", "States.Timeout")
     assert "TimeoutSeconds" in result.request["cause"]
+    # CloseRun's write is seen before the rule runner has stored its answer: wait for it.
+    wait_until(lambda: bool(pipeline.rules.answers(execution)), timeout=10)
     assert [a["outcome"] for a in pipeline.rules.answers(execution)] == ["closed"]
     assert held not in result.variants  # its job was still running
 
