@@ -485,6 +485,7 @@ def test_an_aborted_run_is_closed_failed_with_the_stops_error_and_cause(
     # (On AWS ExecutionAborted is the last event; moto's Map iterations still add theirs
     # after it: issue 23.)
     assert "ExecutionAborted" in {e["type"] for e in history(pipeline, execution)}
+    wait_until(lambda: bool(pipeline.rules.answers(execution)))  # stored after CloseRun's write
     assert [a["outcome"] for a in pipeline.rules.answers(execution)] == ["closed"]
 
 
