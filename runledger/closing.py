@@ -11,14 +11,17 @@ claimed it and nobody has since**::
 
     SET #status = FAILED, #error, cause, finished_at
     IF (#execution = <this execution> AND #status IN (CLAIMED, RUNNING))
-       OR (#status = REQUESTED AND #execution = <the delivered image's execution, or absent>)
+       OR (#status = REQUESTED AND (claimed_at absent OR claimed_at < <the delivery's time>))
 
 The second half closes a run whose ClaimRun failed for good (a permanent error, or
 throttling past its retries): the execution ends at RunFailed without a claim, and the
 request would otherwise wait ``REQUESTED`` forever with nothing running. "Nobody has
-since" is read from the item: still ``REQUESTED`` and still naming the execution it named
-when the record was delivered. A re-run written after that delivery and not yet claimed
-looks the same, so it can be closed with this failure; it then needs writing again.
+since" is read from the item: still ``REQUESTED``, and its last claim (``claimed_at``,
+written by every ClaimRun) older than the delivery that started this execution (the
+pipe's ``delivered_at``, its ingestion time). A re-run written after that delivery and
+not yet claimed looks the same, so it can be closed with this failure; it then needs
+writing again. An input without ``delivered_at`` (an execution started before the pipe
+sent it) counts only a run never claimed as unclaimed.
 
 A run the workflow already ended (RecordFailure or RecordRunFailed wrote ``FAILED``), or
 one a newer execution owns (a re-run), fails the condition and is left as it is: a
@@ -149,13 +152,25 @@ def run_pk(execution_input: str | None) -> str | None:
     return pk if isinstance(pk, str) and pk else None
 
 
-def delivered_owner(execution_input: str | None) -> str | None:
-    """The ``execution`` the REQUEST item named when its record was delivered (the
-    record's new image, DynamoDB JSON), or None when it named none."""
-    image = _record(execution_input).get("image")
-    execution = image.get("execution") if isinstance(image, dict) else None
-    value = execution.get("S") if isinstance(execution, dict) else None
-    return value if isinstance(value, str) else None
+def delivered_at(execution_input: str | None) -> str | None:
+    """When the pipe received the record that started the execution (its
+    ``delivered_at``), as the workflow writes times (``claimed_at``: UTC, milliseconds,
+    ``Z``) so that the two compare as strings; None when absent or not a time."""
+    value = _record(execution_input).get("delivered_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return _iso(moment)
+
+
+def _iso(moment: dt.datetime) -> str:
+    utc = moment.astimezone(dt.UTC)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def error_and_cause(detail: ExecutionStatusChange) -> tuple[str, str]:
@@ -172,7 +187,7 @@ def finished_at(detail: ExecutionStatusChange, now: dt.datetime | None = None) -
         moment = dt.datetime.fromtimestamp(detail.stopDate / 1000, dt.UTC)
     else:
         moment = now or dt.datetime.now(dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _iso(moment)
 
 
 def close_arguments(
@@ -185,8 +200,10 @@ def close_arguments(
     delivered: str | None = None,
 ) -> dict[str, Any]:
     """The UpdateItem arguments (DynamoDB client) that close one run, conditionally:
-    owned and open, or unclaimed since the delivery whose image named ``delivered``."""
-    unclaimed = "#execution = :delivered" if delivered else "attribute_not_exists(#execution)"
+    owned and open, or not claimed since the delivery at ``delivered`` (None: never)."""
+    unclaimed = "attribute_not_exists(claimed_at)"
+    if delivered:
+        unclaimed = f"({unclaimed} OR claimed_at < :delivered)"
     values = {":delivered": {"S": delivered}} if delivered else {}
     return {
         "TableName": table_name,
@@ -313,7 +330,7 @@ def close_run(
         error,
         cause,
         finished_at(detail, now),
-        delivered_owner(delivered),
+        delivered_at(delivered),
     )
     if dynamodb is None:
         from runledger.clients import client

@@ -44,9 +44,9 @@ PK_PREFIX = "RUN#"
 REQUEST_SK = "REQUEST"
 VARIANT_SK_PREFIX = "VARIANT#"
 MAX_VARIANTS = 50
-#: Largest request image accepted, as compact JSON of the DynamoDB-JSON stream image. It
-#: keeps the request well inside Step Functions' 256 KiB state payload and is one
-#: EventBridge Pipes request (Pipes bill every 64 KB of payload as one request).
+#: Largest request item accepted, as compact JSON of its DynamoDB JSON. It keeps the
+#: request well inside Step Functions' 256 KiB state payload and is one EventBridge Pipes
+#: request (Pipes bill every 64 KB of payload as one request).
 MAX_REQUEST_BYTES = 64 * 1024
 
 #: Attributes the workflow writes on a request item (or that exist on re-runs); the

@@ -1,16 +1,18 @@
 """Decide whether a request item can run, and if not, say why in words a person can act on.
 
-The input is the stream's ``NewImage`` (DynamoDB JSON) and the item's ``pk``. The result
-is a ``ValidationResult``: valid with the normalized ``RunRequest``, or invalid with a
-reason of one line per problem, each naming the attribute (``variants.1.name: duplicate
-variant name "od-1vcpu"``). Nothing a user can write into the table makes this raise:
-an invalid request is an outcome the state machine records, not an error.
+The input is the REQUEST item (DynamoDB JSON, as ``read_request_item`` reads it) and its
+``pk``. The result is a ``ValidationResult``: valid with the normalized ``RunRequest``, or
+invalid with a reason of one line per problem, each naming the attribute
+(``variants.1.name: duplicate variant name "od-1vcpu"``), and in both cases the claim's
+``attempt``. Nothing a user can write into the table makes this raise: an invalid request
+is an outcome the state machine records, not an error.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,10 +48,12 @@ class RunLimits(BaseModel):
 
 
 class ValidateRequestEvent(StepEvent):
-    """validate_request's event: ``{"pk": "RUN#...", "image": <NewImage, DynamoDB JSON>}``.
+    """validate_request's event: ``{"pk": "RUN#...", "limits": {...}}``, the item read
+    from the table; or, to try the function alone (``sam local invoke``), with the item
+    itself as ``"image"`` (DynamoDB JSON), which is then validated without a read.
 
-    Both are ``Any`` on purpose: whatever the table holds must end as ``valid: false``
-    with a reason, never as a parse error.
+    ``pk`` and ``image`` are ``Any`` on purpose: whatever the table holds must end as
+    ``valid: false`` with a reason, never as a parse error.
     """
 
     pk: Any = None
@@ -63,6 +67,7 @@ class ValidationResult(BaseModel):
     valid: bool
     request: RunRequest | None = Field(description="The normalized request when valid.")
     reason: str | None = Field(description="One line per problem when invalid (<= 1000 chars).")
+    attempt: int = Field(default=1, ge=1, description="This claim's attempt (next_attempt).")
 
 
 #: Longest reason returned (the state machine writes it on the item).
@@ -77,8 +82,43 @@ _MESSAGES = {
 }
 
 
+#: A whole ``attempt`` the next claim counts on; anything else starts again at 1.
+_ATTEMPT = re.compile(r"[0-9]{1,9}")
+
+#: Why an item cannot be validated when the table no longer has it.
+GONE_REASON = "request: the REQUEST item no longer exists (deleted after it was claimed)"
+
+
+def next_attempt(image: object) -> int:
+    """This claim's attempt: the item's ``attempt`` + 1, or 1 when it is absent, not a
+    whole number (reported as a problem: it must not fail the run) or over 9 digits (no
+    run gets there: counting on could pass DynamoDB's 38 digits). Never raises."""
+    attempt = image.get("attempt") if isinstance(image, Mapping) else None
+    number = attempt.get("N") if isinstance(attempt, Mapping) else None
+    if isinstance(number, str) and _ATTEMPT.fullmatch(number):
+        return int(number) + 1
+    return 1
+
+
+def read_request_item(pk: str, table_name: str, dynamodb: Any = None) -> dict[str, Any] | None:
+    """The REQUEST item of ``pk`` as the table holds it now (a consistent read, DynamoDB
+    JSON), or None when there is none. ``dynamodb`` is a boto3 client (default:
+    runledger.clients'); service errors propagate (botocore retries throttling first)."""
+    if dynamodb is None:
+        from runledger.clients import client
+
+        dynamodb = client("dynamodb")
+    answer = dynamodb.get_item(
+        TableName=table_name,
+        Key={"pk": {"S": pk}, "sk": {"S": "REQUEST"}},
+        ConsistentRead=True,
+    )
+    item = answer.get("Item")
+    return item if isinstance(item, dict) else None
+
+
 def request_size(image: Any) -> int:
-    """Size in bytes of the image as compact UTF-8 JSON (how it travels through the pipe)."""
+    """Size in bytes of the item as compact UTF-8 JSON of its DynamoDB JSON."""
     text = json.dumps(image, separators=(",", ":"), ensure_ascii=False, default=str)
     return len(text.encode("utf-8"))
 
@@ -89,7 +129,7 @@ def validate_request(
     input_locations: Sequence[str] | None = None,
     limits: RunLimits | None = None,
 ) -> ValidationResult:
-    """Validate a request item given its key ``pk`` and its stream image (DynamoDB JSON).
+    """Validate a request item given its key ``pk`` and the item (DynamoDB JSON).
 
     ``pk`` may be ``None``; the image's own ``pk`` is used then. ``input_locations`` are
     the URI prefixes the job may read (its role's S3 read grants, ``file://`` offline); an
@@ -106,12 +146,13 @@ def validate_request(
     except Exception as exc:  # bad input must end as a reason, never as an error
         logger.warning("request could not be checked", extra={"pk": repr(pk)[:200]}, exc_info=True)
         run_id, outcome = None, [f"request: could not be read ({type(exc).__name__}: {exc})"]
+    attempt = next_attempt(image)
     if isinstance(outcome, RunRequest):
         logger.info("request is valid", extra={"run_id": run_id})
-        return ValidationResult(valid=True, request=outcome, reason=None)
+        return ValidationResult(valid=True, request=outcome, reason=None, attempt=attempt)
     reason = format_reason(outcome)
     logger.info("request is invalid", extra={"run_id": run_id, "reason": reason})
-    return ValidationResult(valid=False, request=None, reason=reason)
+    return ValidationResult(valid=False, request=None, reason=reason, attempt=attempt)
 
 
 def readable_uri(uri: str) -> str:
@@ -236,9 +277,9 @@ _TYPE_NAMES = {
 def _workflow_attribute_problems(image: Mapping[str, Any]) -> list[str]:
     """Attributes the workflow itself keeps on the item, written with the wrong type.
 
-    ``attempt`` counts the run's attempts (ClaimRun writes the image's attempt + 1). The
-    claim goes through whatever it holds, so that such a request ends INVALID with this
-    reason instead of failing the claim and staying unfinished.
+    ``attempt`` counts the run's attempts (``next_attempt``: the item's + 1). The run goes
+    on whatever it holds (counting from 1 again), so that such a request ends INVALID with
+    this reason instead of failing and staying unfinished.
     """
     attempt = image.get("attempt")
     if attempt is None:

@@ -119,6 +119,8 @@ def value_problem(value: Any, depth: int = 0) -> str | None:
             problem = attributes_problem(inner, depth + 1)
         elif kind == "L" and isinstance(inner, list):
             problem = next((p for v in inner if (p := value_problem(v, depth + 1))), None)
+        elif kind == "NULL" and inner is not True:  # moto checks it at the top level only
+            problem = f"{_INVALID}: Null attribute value types must have the value of true"
         else:
             problem = None
         if problem:

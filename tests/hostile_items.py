@@ -16,9 +16,9 @@ to four ``Change``\\ s, each on its own top-level attribute:
   ``attempt`` (wrong types, which make the request INVALID; whole numbers, which do not),
   ``execution``, ``claimed_at``, ``summary``, ``cost``, ... (anything: the claim replaces
   or removes them);
-* size: a 70 KB attribute (over the request limit of 64 KiB), a 300 KB one (over the
-  pipe's 256 KB target input: DynamoDB stores it, the pipe cannot deliver it) and a 420 KB
-  one (over DynamoDB's 400 KB).
+* size: a 70 KB attribute (over the request limit of 64 KiB), a 300 KB one (over an
+  execution's 256 KB input: DynamoDB stores it, and the pipe sends only its key, so it
+  ends INVALID too) and a 420 KB one (over DynamoDB's 400 KB).
 
 Values come in two forms. ``table_items()`` are DynamoDB's low-level JSON (``{"S": ...}``)
 and hold every type the table can: S (unicode, control characters, bidirectional
@@ -33,11 +33,10 @@ request (not JSON, not an object, not UTF-8).
 Every item carries at least one change that makes the request INVALID by the contract, so
 none of them may run. What must become of it, ``Hostile.kind``: ``refused`` (DynamoDB's
 PutItem refuses it; ``runledger local run`` refuses it, exit 2), ``filtered`` (the pipe's
-filter, read from template.yaml, drops its stream record: it starts nothing),
-``dead-lettered`` (stored, but over the pipe's target input: no run starts and the record
-lands in the pipe's DLQ, as on AWS), or ``invalid`` (it runs, and ends INVALID with a
-reason naming one of ``Hostile.names``). ``runledger local run`` refuses what the table
-would refuse or the pipe would not run, so a file is ``refused`` or ``invalid``.
+filter, read from template.yaml, drops its stream record: it starts nothing), or
+``invalid`` (it runs, and ends INVALID with a reason naming one of ``Hostile.names``).
+``runledger local run`` refuses what the table would refuse or the pipe would not run, so
+a file is ``refused`` or ``invalid``.
 """
 
 from __future__ import annotations
@@ -95,11 +94,12 @@ PROFILE: Final = settings.get_profile(os.environ.get("RUNLEDGER_FUZZ_PROFILE", "
 
 SAMPLE = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
 #: Item kinds: what must become of an item (the module's docstring).
-KINDS: Final = ("refused", "filtered", "dead-lettered", "invalid")
+KINDS: Final = ("refused", "filtered", "invalid")
 #: DynamoDB's limits (the developer guide's "Quotas" and "Data types" pages).
 MAX_DEPTH: Final = 32
-#: Sizes of the one large attribute an item may carry, by what must become of it.
-OVERSIZED: Final = {"invalid": 70_000, "dead-lettered": 300_000, "refused": 420_000}
+#: Sizes of the one large attribute an item may carry: over the request limit, over an
+#: execution's input (both INVALID), over DynamoDB's item size (refused).
+OVERSIZED: Final = {"request": 70_000, "execution-input": 300_000, "refused": 420_000}
 
 
 def sample_request() -> dict[str, Any]:
@@ -438,8 +438,7 @@ class Change:
     ``names`` are the attributes an INVALID reason may name for it (empty: it does not
     make the request invalid); ``refused``, whether PutItem refuses it whatever its
     value (a key DynamoDB refuses, an item over 400 KB); ``cli_refused``, whether
-    ``runledger local run`` refuses it though DynamoDB would store it (a pk without RUN#,
-    an item over the pipe's limit); ``dead_letters``: too large for the pipe's target.
+    ``runledger local run`` refuses it though DynamoDB would store it (a pk without RUN#).
     """
 
     path: tuple[str | int, ...]
@@ -447,7 +446,6 @@ class Change:
     names: tuple[str, ...] = ()
     refused: bool = False
     cli_refused: bool = False
-    dead_letters: bool = False
 
     def __repr__(self) -> str:
         where = ".".join(map(str, self.path))
@@ -478,7 +476,6 @@ class Hostile:
     changes: tuple[Change, ...]
     refused: bool  # DynamoDB refuses it
     cli_refused: bool
-    dead_letters: bool
     names: tuple[str, ...]
 
     def pk_value(self, serial: int) -> Value | None:
@@ -498,7 +495,7 @@ class Hostile:
         image = self.item(serial) if self.dialect == "table" else to_dynamodb_json(self.item(0))
         if not pipe_filter.passes(insert_record(image)):
             return "filtered"
-        return "dead-lettered" if self.dead_letters else "invalid"
+        return "invalid"
 
     def cli_kind(self, pipe_filter: PipeFilter) -> str:
         """What ``runledger local run`` must do with the item as a request file."""
@@ -643,7 +640,8 @@ def request_changes(dialect: Dialect, sample: Mapping[str, Any]) -> st.SearchStr
         variants,
         _unknown(d, ()),
         d.values().map(lambda v: Change(("run_id",), v, names=("run_id",))),
-        _oversized(d, "invalid"),
+        _oversized(d, "request"),
+        _oversized(d, "execution-input"),
         _attempt(d, invalid=True),
         pk_changes(d).filter(lambda c: bool(c.names)),
     )
@@ -681,16 +679,7 @@ def _unknown(dialect: Dialect, at: tuple[str | int, ...]) -> st.SearchStrategy[C
 def _oversized(dialect: Dialect, kind: str) -> st.SearchStrategy[Change]:
     """The unknown attribute ``notes`` holding ``OVERSIZED[kind]`` characters."""
     value = dialect.plain("x" * OVERSIZED[kind])
-    return st.just(
-        Change(
-            ("notes",),
-            value,
-            names=("notes",),
-            refused=kind == "refused",
-            cli_refused=kind == "dead-lettered",
-            dead_letters=kind == "dead-lettered",
-        )
-    )
+    return st.just(Change(("notes",), value, names=("notes",), refused=kind == "refused"))
 
 
 def _attempt(dialect: Dialect, *, invalid: bool) -> st.SearchStrategy[Change]:
@@ -757,7 +746,7 @@ def workflow_changes(dialect: Dialect) -> tuple[st.SearchStrategy[Change], ...]:
             st.sampled_from(names),
             dialect.values(),
         ),
-        _oversized(dialect, "dead-lettered"),
+        _oversized(dialect, "execution-input"),
         _oversized(dialect, "refused"),
     )
     return status, st.one_of(sk_other, sk_refused), written
@@ -823,7 +812,6 @@ def build(dialect: Dialect, changes: Iterable[Change]) -> Hostile:
         or any(c.refused for c in applied)
         or any(v.refused for v in attributes.values()),
         cli_refused=any(c.cli_refused for c in applied),
-        dead_letters=any(c.dead_letters for c in applied),
         names=tuple(dict.fromkeys(n for c in applied for n in c.names)),
     )
 

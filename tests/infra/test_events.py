@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+from moto import mock_aws
 from moto.events.models import EventPattern
 
-from runledger_cli.sam_template import REPO_ROOT, load_cfn
+from runledger import clients
+from runledger_cli.sam_template import REPO_ROOT, load_cfn, table_schema
 from runledger_local.pipe_runner import render_input_template
 
 EVENTS = REPO_ROOT / "events"
@@ -31,28 +35,48 @@ def test_sample_stream_record_passes_the_pipe_filter() -> None:
 
 def test_pipe_input_is_the_input_template_applied_to_the_sample_stream_record() -> None:
     record = load("stream_record_insert.json")
-    rendered = render_input_template(PIPE["TargetParameters"]["InputTemplate"], record)
-    assert load("pipe_input.json") == [rendered]
+    (expected,) = load("pipe_input.json")
+    ingestion = {"aws.pipes.event.ingestion-time": expected["delivered_at"]}
+    rendered = render_input_template(PIPE["TargetParameters"]["InputTemplate"], record, ingestion)
+    assert rendered == expected
 
 
-def test_pipe_input_carries_the_request_written_in_events_requests() -> None:
+def test_pipe_input_names_the_request_of_events_requests_by_its_key_only() -> None:
     (delivered,) = load("pipe_input.json")
     request = load("requests/kmer-valid.json")
     assert delivered["pk"] == request["pk"]
-    assert delivered["image"]["workflow"] == {"S": request["workflow"]}
-    assert len(delivered["image"]["variants"]["L"]) == len(request["variants"])
+    assert set(delivered) == {"pk", "event_id", "event_name", "sequence_number", "delivered_at"}
 
 
-def test_pipe_input_validates_through_the_validate_handler(
-    load_handler: Any, lambda_context: Any
+def test_the_pipe_input_of_the_largest_item_dynamodb_holds_stays_small() -> None:
+    """An item may hold 400 KB, an execution's input 256 KB: the pipe sends only the key,
+    so that no request is dead-lettered for its size (ValidateRequest reads the item)."""
+    record = load("stream_record_insert.json")
+    record["dynamodb"]["NewImage"]["notes"] = {"S": "x" * 399_000}
+    rendered = render_input_template(PIPE["TargetParameters"]["InputTemplate"], record, {})
+    assert len(json.dumps([rendered]).encode()) < 1024
+
+
+def test_pipe_input_validates_through_the_validate_handler_reading_the_item(
+    load_handler: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The exact payload the ValidateRequest state builds from the pipe input; the
+    handler reads the item the sample stream record wrote."""
     (delivered,) = load("pipe_input.json")
-    # The exact payload the ValidateRequest state builds from the pipe input.
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": delivered["pk"], "image": delivered["image"]}, lambda_context
-    )
+    item = load("stream_record_insert.json")["dynamodb"]["NewImage"]
+    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-events")
+    clients._client.cache_clear()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(TableName="runs-events", **table_schema())
+        dynamodb.put_item(TableName="runs-events", Item=item)
+        result = load_handler("validate_request").lambda_handler(
+            {"pk": delivered["pk"]}, lambda_context
+        )
+    clients._client.cache_clear()
     assert result["valid"] is True, result["reason"]
     assert result["request"]["run_id"] == delivered["pk"].removeprefix("RUN#")
+    assert result["attempt"] == 1
 
 
 # Where each kind of events/ file is proven.

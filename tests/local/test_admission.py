@@ -3,6 +3,7 @@ with the attribute named (runledger_local.admission, runledger_local.dynamodb_ru
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -64,17 +65,23 @@ def test_an_item_putitem_would_refuse_is_refused_naming_the_attribute(
 
 
 def test_an_item_at_the_limits_is_admitted(template: dict[str, Any]) -> None:
-    # 250 KB: under the pipe's 256 KB StartExecution input, which is lower than 400 KB.
-    at_limits = {**VALID, "pk": "RUN#" + "x" * 2044, "n": int("1" * 38), "notes": "x" * 250_000}
+    # 390 KB: under DynamoDB's 400 KB; the pipe sends only the key, so no input limit binds.
+    at_limits = {**VALID, "pk": "RUN#" + "x" * 2044, "n": int("1" * 38), "notes": "x" * 390_000}
 
     assert request_problem(template, at_limits) is None
 
 
 def test_an_item_whose_pipe_input_would_exceed_256_kb_is_refused(template: dict[str, Any]) -> None:
-    # Under DynamoDB's 400 KB, over StartExecution's 262,144 bytes once the pipe wraps it.
-    found = request_problem(template, {**VALID, "notes": "x" * 270_000})
+    """Read from the template: a pipe that sent the whole item would make an input
+    StartExecution refuses, and the record would go to the DLQ."""
+    whole_item = copy.deepcopy(template)
+    target = whole_item["Resources"]["RunsPipe"]["Properties"]["TargetParameters"]
+    target["InputTemplate"] = '{"pk": "<$.dynamodb.Keys.pk.S>", "image": <$.dynamodb.NewImage>}'
+
+    found = request_problem(whole_item, {**VALID, "notes": "x" * 270_000})
 
     assert found is not None
     assert found.startswith("the pipe runledger-local-RunsPipe would start its run with an input")
     assert "StartExecution takes at most 262,144" in found
-    assert request_problem(template, {**VALID, "notes": "x" * 250_000}) is None
+    assert request_problem(whole_item, {**VALID, "notes": "x" * 250_000}) is None
+    assert request_problem(template, {**VALID, "notes": "x" * 270_000}) is None

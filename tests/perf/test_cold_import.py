@@ -64,7 +64,12 @@ _TIMED = (
 )
 #: The AWS client each handler that calls AWS creates on its first invocation (boto3 is
 #: imported then, runledger.clients): timed too, to show what its first call adds.
-FIRST_CLIENT = {"close_run": "dynamodb", "collect_metrics": "s3", "summarize_run": "stepfunctions"}
+FIRST_CLIENT = {
+    "close_run": "dynamodb",
+    "collect_metrics": "s3",
+    "summarize_run": "stepfunctions",
+    "validate_request": "dynamodb",
+}
 
 
 def layer_site() -> Path:

@@ -88,8 +88,8 @@ def claim(run: Execution, table: str) -> dict[str, Any]:
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
         "ReturnValues": "UPDATED_NEW",
-        "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now, "
-        "attempt = :attempt REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
+        "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now "
+        "REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
         "ConditionExpression": "#status = :requested",
         "ExpressionAttributeNames": {
             "#status": "status",
@@ -101,16 +101,21 @@ def claim(run: Execution, table: str) -> dict[str, Any]:
             ":requested": {"S": "REQUESTED"},
             ":execution": {"S": run.arn},
             ":now": {"S": EnteredTime(run, "ClaimRun")},
-            ":attempt": {"N": "1"},
         },
     }
 
 
-def mark_running(run: Execution, table: str, variant_count: int) -> dict[str, Any]:
+def validated_attempt(case: str) -> dict[str, str]:
+    """The claim's attempt as the item gets it: what ValidateRequest answered (mocked)."""
+    return {"N": str(lambda_payloads(case, "ValidateRequest")[0]["attempt"])}
+
+
+def mark_running(run: Execution, table: str, variant_count: int, case: str) -> dict[str, Any]:
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-        "UpdateExpression": "SET #status = :running, started_at = :now, variant_count = :count",
+        "UpdateExpression": "SET #status = :running, started_at = :now, variant_count = :count, "
+        "attempt = :attempt",
         "ConditionExpression": "#execution = :execution AND #status = :claimed",
         "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
         "ExpressionAttributeValues": {
@@ -119,14 +124,16 @@ def mark_running(run: Execution, table: str, variant_count: int) -> dict[str, An
             ":execution": {"S": run.arn},
             ":now": {"S": EnteredTime(run, "MarkRunning")},
             ":count": {"N": str(variant_count)},
+            ":attempt": validated_attempt(case),
         },
     }
 
 
 def claimed(case: str) -> dict[str, Any]:
-    """What ClaimRun wrote (its mocked ``UPDATED_NEW`` answer): the run keeps its attempt
-    and claim time from it."""
-    return dict(mocked_responses(case, "ClaimRun")[0]["Return"]["Attributes"])
+    """The claim the run's items carry: its time from what ClaimRun wrote (its mocked
+    ``UPDATED_NEW`` answer), its attempt from what ValidateRequest answered."""
+    written = mocked_responses(case, "ClaimRun")[0]["Return"]["Attributes"]
+    return {**written, "attempt": validated_attempt(case)}
 
 
 def variant_write(claim_marks: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +260,7 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
     assert run.transitions == estimated_transitions(len(variants)) == 20
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants))],
+        "MarkRunning": [mark_running(run, table, len(variants), "HappyPath")],
         "RecordVariant": [
             record_variant(run, table, c, i, "HappyPath") for i, c in enumerate(collected)
         ],
@@ -329,7 +336,7 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
     assert run.transitions == estimated_transitions(len(variants)) + 2 == 14
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants))],
+        "MarkRunning": [mark_running(run, table, len(variants), case)],
         "RecordVariant": [
             record_variant(run, table, lambda_payloads(case, "CollectMetrics")[0], 0, case)
         ],
@@ -390,7 +397,7 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     assert run.transitions == estimated_transitions(3) - 1 == 19
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, 3)],
+        "MarkRunning": [mark_running(run, table, 3, case)],
         "RecordVariant": [record_variant(run, table, c, i, case) for i, c in enumerate(collected)],
         "RecordVariantFailure": [
             record_variant_failure(run, table, "od-2vcpu", error, cause, 0, case)
@@ -435,7 +442,7 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
     failures = [throw(case, "RunJob", i) for i in range(len(variants))]
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants))],
+        "MarkRunning": [mark_running(run, table, len(variants), case)],
         "RecordVariantFailure": [
             record_variant_failure(run, table, name, e, c, i, case)
             for i, (name, (e, c)) in enumerate(zip(variants, failures, strict=True))
@@ -487,13 +494,15 @@ def test_invalid_request_is_recorded_invalid_with_its_reason(workflow: Workflow)
             {
                 "TableName": table,
                 "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-                "UpdateExpression": "SET #status = :invalid, reason = :reason, finished_at = :now",
+                "UpdateExpression": "SET #status = :invalid, reason = :reason, finished_at = :now, "
+                "attempt = :attempt",
                 "ConditionExpression": "#execution = :execution AND #status = :claimed",
                 "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
                 "ExpressionAttributeValues": {
                     ":claimed": {"S": "CLAIMED"},
                     ":invalid": {"S": "INVALID"},
                     ":reason": {"S": answer["reason"]},
+                    ":attempt": validated_attempt(case),
                     ":execution": {"S": run.arn},
                     ":now": {"S": EnteredTime(run, "RecordInvalid")},
                 },
@@ -567,7 +576,7 @@ def test_run_taken_over_before_it_starts_is_left_to_its_new_owner(workflow: Work
     assert run.transitions == 6
     assert write_backs(run) == {
         "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(request_variants(case)))],
+        "MarkRunning": [mark_running(run, table, len(request_variants(case)), case)],
         "RecordFailure": [record_failure(run, table, error, cause)],
     }
 

@@ -12,6 +12,7 @@ from runledger.closing import (
     CAUSE_LIMIT,
     ExecutionStatusChange,
     close_run,
+    delivered_at,
     finished_at,
     run_pk,
 )
@@ -37,7 +38,7 @@ def detail(status: str = "TIMED_OUT", **fields: Any) -> ExecutionStatusChange:
         "executionArn": ARN,
         "status": status,
         "stopDate": int(STOPPED.timestamp() * 1000),
-        "input": json.dumps([{"pk": PK, "image": {}}]),
+        "input": json.dumps([{"pk": PK, "delivered_at": "2026-12-01T00:00:00.000Z"}]),
         **fields,
     }
     return ExecutionStatusChange.model_validate(values)
@@ -96,33 +97,40 @@ def test_a_final_run_or_another_executions_run_is_left_as_it_is(
     assert request_item(dynamodb) == before
 
 
-OLD = ARN.replace(":one", ":older")
+DELIVERED = "2026-12-01T00:00:00.500Z"  # the pipe's delivered_at (its ingestion time)
 
 
-@pytest.mark.parametrize(
-    ("item_owner", "image_owner"),
-    [(None, None), (OLD, OLD)],
-    ids=["first-request", "re-run"],
-)
-def test_a_run_its_execution_never_claimed_is_closed_if_nobody_claimed_it_since(
-    dynamodb: Any, item_owner: str | None, image_owner: str | None
-) -> None:
-    """ClaimRun failed for good (RunFailed): the request would wait REQUESTED forever."""
+def put_requested(dynamodb: Any, claimed_at: str | None) -> None:
     item = {"pk": {"S": PK}, "sk": {"S": "REQUEST"}, "status": {"S": "REQUESTED"}}
-    image = dict(item)
-    if item_owner:
-        item["execution"] = {"S": item_owner}
-    if image_owner:
-        image["execution"] = {"S": image_owner}
+    if claimed_at is not None:
+        item |= {"claimed_at": {"S": claimed_at}, "execution": {"S": ARN + "-older"}}
     dynamodb.put_item(TableName=TABLE, Item=item)
-    failed = detail(
+
+
+def unclaimed_failure(delivered_at: str | None = DELIVERED) -> ExecutionStatusChange:
+    record: dict[str, Any] = {"pk": PK}
+    if delivered_at is not None:
+        record["delivered_at"] = delivered_at
+    return detail(
         "FAILED",
         error="DynamoDB.ProvisionedThroughputExceededException",
         cause="throttled",
-        input=json.dumps([{"pk": PK, "image": image}]),
+        input=json.dumps([record]),
     )
 
-    result = close_run(failed, table_name=TABLE, dynamodb=dynamodb)
+
+@pytest.mark.parametrize(
+    "claimed_at",
+    [None, "2026-12-01T00:00:00.499Z"],
+    ids=["first-request", "re-run-of-an-earlier-claim"],
+)
+def test_a_run_its_execution_never_claimed_is_closed_if_nobody_claimed_it_since(
+    dynamodb: Any, claimed_at: str | None
+) -> None:
+    """ClaimRun failed for good (RunFailed): the request would wait REQUESTED forever."""
+    put_requested(dynamodb, claimed_at)
+
+    result = close_run(unclaimed_failure(), table_name=TABLE, dynamodb=dynamodb)
 
     assert result.outcome == "closed"
     closed = request_item(dynamodb)
@@ -134,24 +142,35 @@ def test_a_run_its_execution_never_claimed_is_closed_if_nobody_claimed_it_since(
 
 
 @pytest.mark.parametrize(
-    ("item_owner", "image_owner"),
-    [(OLD, None), (ARN + "-newer", OLD)],
-    ids=["claimed-since-first-request", "claimed-since-re-run"],
+    ("claimed_at", "delivered_at"),
+    [
+        ("2026-12-01T00:00:00.500Z", DELIVERED),
+        ("2026-12-01T00:00:07.000Z", DELIVERED),
+        # The same instant written with an offset: compared as the workflow writes times.
+        ("2026-12-01T00:00:07.000Z", "2026-12-01T01:00:00.5+01:00"),
+        # No delivery time (an execution started before the pipe sent one): only a run
+        # never claimed counts as unclaimed.
+        ("2026-11-01T00:00:00.000Z", None),
+    ],
+    ids=["claimed-at-the-delivery", "claimed-since", "offset-delivery-time", "no-delivery-time"],
 )
 def test_a_requested_run_someone_claimed_since_the_delivery_is_left_as_it_is(
-    dynamodb: Any, item_owner: str, image_owner: str | None
+    dynamodb: Any, claimed_at: str, delivered_at: str | None
 ) -> None:
-    put_run(dynamodb, "REQUESTED", item_owner)
-    image: dict[str, Any] = {"pk": {"S": PK}}
-    if image_owner:
-        image["execution"] = {"S": image_owner}
+    put_requested(dynamodb, claimed_at)
     before = request_item(dynamodb)
-    failed = detail("FAILED", input=json.dumps([{"pk": PK, "image": image}]))
 
-    result = close_run(failed, table_name=TABLE, dynamodb=dynamodb)
+    result = close_run(unclaimed_failure(delivered_at), table_name=TABLE, dynamodb=dynamodb)
 
     assert result.outcome == "already_final"
     assert request_item(dynamodb) == before
+
+
+def test_delivered_at_is_read_as_the_workflow_writes_times() -> None:
+    record = [{"pk": PK, "delivered_at": "2026-12-01T01:00:00.5+01:00"}]
+    assert delivered_at(json.dumps(record)) == DELIVERED
+    for value in ("yesterday", 17, None):
+        assert delivered_at(json.dumps([{"pk": PK, "delivered_at": value}])) is None
 
 
 def put_variant(dynamodb: Any, name: str, execution: str) -> None:

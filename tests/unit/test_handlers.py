@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +13,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from runledger.results import MetricsNotFoundError
+from runledger.validation import GONE_REASON
 from runledger_cli.sam_template import table_schema
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
@@ -66,7 +67,9 @@ def seed_results(s3: Any, results_uri: str, metrics: dict[str, Any]) -> None:
 
 
 def check_validate(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
-    assert set(result) == {"valid", "request", "reason"}
+    assert set(result) == {"valid", "request", "reason", "attempt"}
+    # This claim's attempt: the item's attempt + 1 (the invalid sample was run once).
+    assert result["attempt"] == int(event["image"].get("attempt", {"N": "0"})["N"]) + 1
     if stem.endswith("_invalid"):
         assert result["valid"] is False
         assert result["request"] is None
@@ -302,6 +305,50 @@ def test_validate_handler_answers_invalid_for_any_event_object(
     result = load_handler("validate_request").lambda_handler(event, lambda_context)
     assert result["valid"] is False
     assert result["reason"]
+
+
+@pytest.fixture
+def runs_table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The moto runs table as RUNS_TABLE_NAME, with runledger's cached clients reset."""
+    from runledger import clients
+
+    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-test")
+    clients._client.cache_clear()
+    yield dynamodb
+    clients._client.cache_clear()
+
+
+def test_validate_handler_reads_the_claimed_item_and_numbers_the_claim(
+    runs_table: Any, load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    event = json.loads((EVENTS_DIR / "validate_request.json").read_text())
+    item = event["image"] | {"status": {"S": "CLAIMED"}, "attempt": {"N": "4"}}
+    runs_table.put_item(TableName="runs-test", Item=item)
+    result = load_handler("validate_request").lambda_handler(
+        {"pk": event["pk"], "limits": event["limits"]}, lambda_context
+    )
+    assert (result["valid"], result["attempt"]) == (True, 5), result["reason"]
+    assert result["request"]["run_id"] == event["pk"].removeprefix("RUN#")
+
+
+def test_validate_handler_answers_invalid_for_an_item_over_what_a_run_may_carry(
+    runs_table: Any, load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    """An item DynamoDB holds (up to 400 KB) but an execution's input could not (256 KB):
+    the pipe sends only its key, and the request ends INVALID, naming its size."""
+    event = json.loads((EVENTS_DIR / "validate_request.json").read_text())
+    item = event["image"] | {"notes": {"S": "x" * 300_000}}
+    runs_table.put_item(TableName="runs-test", Item=item)
+    result = load_handler("validate_request").lambda_handler({"pk": event["pk"]}, lambda_context)
+    assert result["valid"] is False
+    assert "the limit is 65536 (its largest attribute, notes," in result["reason"]
+
+
+def test_validate_handler_answers_invalid_when_the_item_is_gone(
+    runs_table: Any, load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    result = load_handler("validate_request").lambda_handler({"pk": "RUN#gone"}, lambda_context)
+    assert (result["valid"], result["reason"], result["attempt"]) == (False, GONE_REASON, 1)
 
 
 def emitted_metrics(stdout: str) -> dict[str, Any]:

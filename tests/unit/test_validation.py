@@ -17,6 +17,7 @@ from runledger.validation import (
     MAX_REASON_CHARS,
     RunLimits,
     format_reason,
+    next_attempt,
     validate_request,
     worst_case_seconds,
 )
@@ -504,3 +505,29 @@ def test_without_a_concurrency_limit_every_variant_runs_in_one_wave() -> None:
     unlimited = LIMITS.model_copy(update={"max_concurrency": 0})
     request = RunRequest.model_validate(without_keys(with_variants(40, 3600)))
     assert worst_case_seconds(request, unlimited) == 3600 * 3 + 1800
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [
+        (None, 1),
+        ({"N": "4"}, 5),
+        ({"N": "999999999"}, 1_000_000_000),
+        ({"N": "1234567890"}, 1),  # over 9 digits: counted again from 1, not reported
+        ({"N": "2.5"}, 1),
+        ({"S": "3"}, 1),
+        ("3", 1),
+    ],
+)
+def test_next_attempt_counts_on_a_whole_attempt_and_starts_again_otherwise(
+    attempt: object, expected: int
+) -> None:
+    image = to_image(valid_item())
+    image.pop("attempt", None)
+    if attempt is not None:
+        image["attempt"] = attempt
+    assert next_attempt(image) == expected
+    assert validate_request(image["pk"]["S"], image).attempt == expected
+    problems = validate_request(image["pk"]["S"], image).reason or ""
+    wrong_type = attempt is not None and expected == 1 and attempt != {"N": "1234567890"}
+    assert ("attempt:" in problems) is wrong_type

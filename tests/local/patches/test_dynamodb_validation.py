@@ -53,6 +53,10 @@ def nested(levels: int) -> dict[str, Any]:
         ({"L": [{"BS": [b"x", b"x"]}]}, "One or more parameter values were invalid: Input "
                                         "collection [eA==, eA==] contains duplicates."),
         ({"N": "1_000"}, "The parameter cannot be converted to a numeric value: 1_000"),
+        # Found by the fuzz tier: moto checks NULL only at the top of an item.
+        ({"L": [{"NULL": False}]}, "One or more parameter values were invalid: Null attribute "
+                                   "value types must have the value of true"),
+        ({"M": {"a": {"NULL": False}}}, "One or more parameter values were invalid: Null"),
     ],
 )  # fmt: skip
 def test_dynamodb_validation_refuses_values_aws_refuses_in_put_and_update(
