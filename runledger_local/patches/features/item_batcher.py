@@ -25,7 +25,9 @@ keeps two definitions that differ only in their batchers apart in the parse cach
 as InvalidDefinition otherwise) and its expressions are built by moto's own parser, as a
 Pass state's ``Parameters`` (JSONPath) or ``Output`` (JSONata), so they are evaluated as
 moto evaluates those, with the Map state's input, variables and context, when the Map
-run starts. No moto issue found.
+run starts. A definition refused while moto builds it leaves no QueryLanguage scope
+behind in moto's Preprocessor (which shares them between instances and popped them only
+on success, so every later JSONPath definition was refused). No moto issue found.
 
 Not from an AWS recording: the wording of the definition errors; an item larger than
 ``MaxInputBytesPerBatch`` alone is a batch of its own; a limit that is not a positive
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from unittest import mock
 
-from runledger_local.patches._seams import Seam
+from runledger_local.patches._seams import AdaptationBrokenError, Seam
 from runledger_local.runtime.local_cloud import LocalCloud
 
 NAME: Final = "item_batcher"
@@ -350,8 +352,22 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     run_owner, run_attribute, original_map_run = _MAP_RUN.resolve()
     comment_class, map_data, item_data = _COMMENT.value, _MAP_DATA.value, _ITEM_DATA.value
 
+    scopes = getattr(preprocessor, "_query_language_per_scope", None)
+    if not isinstance(scopes, list):
+        raise AdaptationBrokenError(NAME, "Preprocessor._query_language_per_scope is no list")
+
     def parse(definition: str) -> Any:
-        return current_parse(carry_item_batchers(definition))
+        # moto's Preprocessor keeps its QueryLanguage scopes in a list shared by every
+        # instance (a class attribute) and pops them only on success: a definition
+        # refused mid-visit (as a bad ItemBatcher is, here) left its scopes behind, and
+        # every later JSONPath definition was read in a stale JSONata scope
+        # ("Unsupported declaration in QueryLanguage=JSONPath block").
+        depth = len(scopes)
+        try:
+            return current_parse(carry_item_batchers(definition))
+        except BaseException:
+            del scopes[depth:]
+            raise
 
     def build(text: str) -> Any:
         # moto's parser, not the patched parse: this runs inside a (cached) parse.

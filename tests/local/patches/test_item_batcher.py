@@ -223,3 +223,22 @@ def test_batches_fills_each_batch_up_to_both_limits() -> None:
     assert batches([1, 2, 3], max_items=None, max_bytes=15) == [{"Items": [1, 2]}, {"Items": [3]}]
     assert batches(["too large"], max_items=None, max_bytes=5) == [{"Items": ["too large"]}]
     assert batches([], max_items=1, max_bytes=100) == []
+
+
+def test_item_batcher_a_refused_jsonata_batcher_leaves_later_jsonpath_definitions_alone(
+    local_cloud: LocalCloud,
+) -> None:
+    # moto's Preprocessor shares its QueryLanguage scopes between parses and popped them
+    # only on success: a refusal inside a JSONata machine made every later JSONPath
+    # definition "Unsupported declaration in QueryLanguage=JSONPath block".
+    sfn = aws("stepfunctions")
+    with pytest.raises(ClientError):
+        create_state_machine(sfn, "refused", _map({"MaxItemsPerBatchPath": "$.n"}, jsonata=True))
+    later = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"a.$": "$.a"}, "End": True}},
+    }
+
+    arn = create_state_machine(sfn, "later", later)
+
+    assert output(run_execution(sfn, arn, {"a": 1})) == {"a": 1}
