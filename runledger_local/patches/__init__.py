@@ -10,7 +10,8 @@ and Lambda, but leaves holes that stop the pipeline. Each patch is one module wi
                processes (sibling backends, as moto's own ``*_simple`` ones), ``.sync``,
                integrations' parameters in each API's shape, JSONata and its errors,
                StartSyncExecution, Step Functions Local's mock config, scaled retries,
-               faults injected into one run's Task states.
+               faults injected into one run's Task states, a Distributed Map's
+               ItemBatcher.
 ``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
                of them is applied and the answers are the same (tests/local/
                test_speed_switch.py runs the pipeline both ways and compares).
@@ -54,6 +55,7 @@ from runledger_local.patches import start_execution
 from runledger_local.patches._seams import AdaptationBrokenError, Seam, check_all
 from runledger_local.patches.features import (
     batch_sync,
+    item_batcher,
     jsonata,
     jsonata_errors,
     lambda_invoke,
@@ -85,6 +87,7 @@ from runledger_local.patches.fixes import (
     execution_names,
     intrinsic_escapes,
     parser_error_codes,
+    s3_sdk_objects,
     secret_names,
     sqs_queue_urls,
     stop_execution,
@@ -139,6 +142,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     mock_config,
     start_sync_execution,
     asl_parse_cache,
+    item_batcher,  # after asl_parse_cache: it wraps the (cached) parse
     server_dispatch,
     wire_json,
     dynamodb_items,
@@ -150,6 +154,7 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     dynamodb_atomic,
     stop_execution,
     aws_sdk_errors,
+    s3_sdk_objects,
     dynamodb_task_errors,
     batch_task_errors,
     task_faults,
