@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test test-speed-switch test-faults test-concurrency test-load test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test workloads test-speed-switch test-faults test-concurrency test-load test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -99,8 +99,11 @@ checkov: checkov-install transformed  ## checkov on the template and its SAM tra
 
 check: lint checkov test test-speed-switch test-faults test-concurrency test-fuzz conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency, fuzz and conformance tiers
 
-build: install  ## sam build (functions and the shared layer, arm64)
+build: install workloads  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build
+
+workloads: install  ## Write runledger/workloads.json from template.yaml's workload declarations
+	$(BIN)/python -m runledger_cli.workloads
 
 # One process, no xdist: the budgets compare timings taken side by side.
 perf: install  ## Performance budgets (pytest -m perf): each handler's cold import <= 1.3x bare Powertools

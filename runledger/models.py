@@ -1,6 +1,6 @@
 """The run request contract, and the shapes more than one Lambda step shares.
 
-``RunRequest`` (with ``Variant`` and the workflow's input model) is the contract of a run
+``RunRequest`` (with ``Variant`` and the workload's declared input) is the contract of a run
 request and its documentation: the docstrings and field descriptions below are what the
 README and ``RunRequest.model_json_schema()`` show. A request item in the runs table looks
 like this (plain JSON; the table stores it as DynamoDB JSON)::
@@ -30,12 +30,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from runledger.workflows import WORKFLOWS, WorkflowInput
+from runledger.workflows import workflows
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 COST_CENTER_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -221,9 +222,11 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     run_id: RunId
-    workflow: str = Field(description="A registered workflow; today only 'kmer-count'.")
+    workflow: str = Field(description="A declared workload (template.yaml), e.g. 'kmer-count'.")
     cost_center: CostCenter
-    input: WorkflowInput = Field(description="The workflow's input (kmer-count: uri and k).")
+    input: dict[str, Any] = Field(
+        description="The workload's input, as its declared schema says (kmer-count: uri, k)."
+    )
     variants: list[Variant] = Field(
         min_length=1,
         max_length=MAX_VARIANTS,
@@ -233,11 +236,12 @@ class RunRequest(BaseModel):
     @field_validator("workflow")
     @classmethod
     def _workflow_is_registered(cls, workflow: str) -> str:
-        if workflow not in WORKFLOWS:
+        known = workflows()
+        if workflow not in known:
             raise PydanticCustomError(
                 "unknown_workflow",
                 "unknown workflow {workflow}; known: {known}",
-                {"workflow": repr(workflow)[:100], "known": ", ".join(sorted(WORKFLOWS))},
+                {"workflow": repr(workflow)[:100], "known": ", ".join(sorted(known))},
             )
         return workflow
 
@@ -257,14 +261,17 @@ class RunRequest(BaseModel):
         return variants
 
     @model_validator(mode="after")
-    def _input_matches_the_workflow(self) -> RunRequest:
-        expected = WORKFLOWS[self.workflow].input_model
-        if not isinstance(self.input, expected):
+    def _input_fits_the_workflow(self) -> RunRequest:
+        """The input, checked against the workload's model. ``validate_request`` reports
+        each of its problems by attribute (``input.k: ...``) and drops this summary."""
+        try:
+            workflows()[self.workflow].validated(self.input)
+        except ValidationError as exc:
             raise PydanticCustomError(
                 "workflow_input",
-                "input does not match workflow {workflow}",
-                {"workflow": repr(self.workflow)},
-            )
+                "input does not fit workflow {workflow} ({count} problem(s))",
+                {"workflow": repr(self.workflow), "count": exc.error_count()},
+            ) from None
         return self
 
 

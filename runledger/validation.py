@@ -29,7 +29,7 @@ from runledger.models import (
     run_id_from_pk,
 )
 from runledger.storage import parse_location
-from runledger.workflows import get_workflow
+from runledger.workflows import get_workflow, workflows
 
 logger = Logger(child=True)
 
@@ -79,6 +79,7 @@ _MESSAGES = {
     "extra_forbidden": "unknown attribute",
     # pydantic's says "a valid dictionary or instance of <the model's Python class>".
     "model_type": "Input should be a map of attributes",
+    "dict_type": "Input should be a map of attributes",
 }
 
 
@@ -248,7 +249,10 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
     try:
         request = RunRequest.model_validate(fields)
     except ValidationError as exc:
-        described = _describe_errors(exc.errors(include_url=False), run_id_known=run_id is not None)
+        # The input's summary error gives way to its problems, each by attribute.
+        errors = [e for e in exc.errors(include_url=False) if e["type"] != "workflow_input"]
+        errors = sorted([*errors, *_input_errors(fields)], key=_field_order)  # as written
+        described = _describe_errors(errors, run_id_known=run_id is not None)
         # pydantic checks unique names only once every variant is valid; say it anyway.
         for line in [*described, *_duplicate_names(fields.get("variants"))]:
             if line not in problems:
@@ -257,6 +261,31 @@ def _check(pk: object, image: object) -> tuple[str | None, RunRequest | list[str
         if not problems:
             return run_id, request
     return run_id, problems
+
+
+def _field_order(error: ErrorDetails) -> int:
+    """Where the error's field comes in RunRequest (its problems are reported that way)."""
+    order = list(RunRequest.model_fields)
+    first = error["loc"][0] if error["loc"] else None
+    return order.index(first) if first in order else len(order)
+
+
+def _input_errors(fields: Mapping[str, Any]) -> list[ErrorDetails]:
+    """The problems of ``fields["input"]`` against its workload's model, located under
+    ``input`` (none when the workload is unknown or the input is not a map: the request's
+    own errors say so)."""
+    name, raw = fields.get("workflow"), fields.get("input")
+    known = workflows()
+    if not isinstance(name, str) or name not in known or not isinstance(raw, Mapping):
+        return []
+    try:
+        known[name].validated(raw)
+    except ValidationError as exc:
+        return [
+            ErrorDetails(**{**error, "loc": ("input", *error["loc"])})
+            for error in exc.errors(include_url=False)
+        ]
+    return []
 
 
 #: DynamoDB type key -> what a person calls it.

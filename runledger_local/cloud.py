@@ -22,6 +22,7 @@ import contextlib
 import gc
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -31,6 +32,7 @@ import boto3
 
 from runledger.dynamo import to_dynamodb_json
 from runledger.storage import LOCAL_PATHS_ENV
+from runledger.workflows import WORKLOADS_ENV, WORKLOADS_FILE
 from runledger_cli.ledger import RunRecord, read_items, read_statuses, run_id_of
 from runledger_cli.sam_template import (
     REPO_ROOT,
@@ -40,6 +42,7 @@ from runledger_cli.sam_template import (
     parameter_defaults,
     read_ahead,
 )
+from runledger_cli.workloads import catalogue_text
 from runledger_local.admission import DEFAULT_STACK, request_problem
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
@@ -158,6 +161,7 @@ class LocalPipeline:
         self.table_name = ""
         self._stack = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
+        self._workloads: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalPipeline:
@@ -308,6 +312,8 @@ class LocalPipeline:
         # (runledger.storage), and jobs may read them (on AWS, only S3 objects, under
         # the job role's S3 grants the template names).
         environment[LOCAL_PATHS_ENV] = "1"
+        # The workloads this template declares, not the committed workloads.json.
+        environment[WORKLOADS_ENV] = str(self._workloads_file())
         if "INPUT_LOCATIONS" in environment:
             environment["INPUT_LOCATIONS"] += " " + LOCAL_INPUT_LOCATION
         name = self._name(logical_id)
@@ -328,6 +334,14 @@ class LocalPipeline:
         )
         self.scope.refs[logical_id] = name
         self.scope.attributes[(logical_id, "Arn")] = arn
+
+    def _workloads_file(self) -> Path:
+        """The template's workload declarations as a file (runledger.workflows reads it)."""
+        if self._workloads is None:
+            directory = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+            self._workloads = directory / WORKLOADS_FILE
+            self._workloads.write_text(catalogue_text(Path(self.template)), encoding="utf-8")
+        return self._workloads
 
     def _create_computeenvironment(self, logical_id: str, resource: Any, _sam: Any) -> None:
         props = _camel(self._props(resource))
@@ -377,7 +391,7 @@ class LocalPipeline:
         # The job's program runs where its image is built from (the Dockerfile's WORKDIR).
         context = sam.get("Metadata", {}).get("DockerContext")
         if context:
-            self.cloud.batch_workdir = REPO_ROOT / context
+            self.cloud.batch_workdirs[name] = Path(self.template).parent / context
 
     def _create_statemachine(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]

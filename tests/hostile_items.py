@@ -66,7 +66,7 @@ from runledger.models import (
     RunRequest,
     Variant,
 )
-from runledger.workflows import WORKFLOWS, KmerCountInput
+from runledger.workflows import get_workflow, workflows
 from runledger_cli.sam_template import REPO_ROOT, load_sam, resources_of_type
 from runledger_local.local_paths import localize_request
 from runledger_local.pipe_records import PipeFilter
@@ -581,8 +581,8 @@ def request_changes(dialect: Dialect, sample: Mapping[str, Any]) -> st.SearchStr
     d = dialect
     not_strings, not_numbers = d.not_strings(), d.not_numbers()
     cost_center = _wrong(("cost_center",), not_strings, _texts(d, _matches(COST_CENTER_PATTERN)))
-    workflow = _wrong(("workflow",), not_strings, _texts(d, lambda t: t in WORKFLOWS))
-    k_low, k_high = _bounds(KmerCountInput, "k")
+    workflow = _wrong(("workflow",), not_strings, _texts(d, lambda t: t in workflows()))
+    k_low, k_high = _bounds(get_workflow("kmer-count").input_model, "k")
     uri_bad = st.one_of(
         st.sampled_from(("", "s3://", "s3://bucket/", "gopher://x/y", "file://host/x")).map(
             d.plain
@@ -898,7 +898,7 @@ def hostile_files() -> st.SearchStrategy[HostileFile]:
 PYTHON_NAMES: Final = re.compile(
     r"\b(Traceback|Decimal|InvalidOperation|Inexact|Rounded|Overflow|Underflow|Clamped|"
     r"TypeError|ValueError|KeyError|AttributeError|ArithmeticError|RecursionError|"
-    r"StopIteration|NoneType|Exception|<class|KmerCountInput|RunRequest|Variant\b)"
+    r"StopIteration|NoneType|Exception|<class|kmer-count input|RunRequest|Variant\b)"
 )
 
 

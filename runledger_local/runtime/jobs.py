@@ -260,7 +260,7 @@ def _run_attempt(cloud: LocalCloud, local: LocalJob, number: int) -> dict[str, A
                 raise FileNotFoundError("the job definition has no command")
             local.process = processes.start(
                 command,
-                cwd=cloud.batch_workdir,
+                cwd=cloud.batch_workdirs.get(job.job_definition.name, cloud.batch_workdir),
                 env=_job_process_env(cloud, local, number),
                 output=output,
                 speed=cloud.speed,

@@ -65,8 +65,10 @@ class LocalCloud:
     ) -> None:
         #: Server mode: the moto server URL (given to handlers and jobs as AWS_ENDPOINT_URL).
         self.endpoint_url = endpoint_url
-        #: Working directory of Batch job processes.
+        #: Working directory of Batch job processes (a job definition's own in
+        #: ``batch_workdirs``, by its name, wins).
         self.batch_workdir = batch_workdir or Path.cwd()
+        self.batch_workdirs: dict[str, Path] = {}
         #: Extra environment for every Batch job (the job definition's own env wins).
         self.batch_env: dict[str, str] = dict(batch_env or {})
         #: Extra environment for every Lambda handler (the function's own env wins).

@@ -78,7 +78,9 @@ def test_the_layer_ships_the_lambda_package_and_nothing_else() -> None:
 
 #: What the emulator may use of the operator's package: the template reader, and the
 #: read-model of the runs table (a run as the table holds it, for wait_for and read_run).
-EMULATOR_USES = ("runledger_cli.sam_template", "runledger_cli.ledger")
+#: What of the operator's code the emulator reads: the template (and the workload
+#: declarations in it), and the ledger.
+EMULATOR_USES = ("runledger_cli.sam_template", "runledger_cli.workloads", "runledger_cli.ledger")
 
 
 def test_the_emulator_imports_no_operator_code_but_the_template_reader_and_ledger() -> None:

@@ -456,7 +456,8 @@ def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_paramete
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobdefinition.html
     https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html (1-10)
     """
-    assert JOB["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-kmer-count"}
+    workload = SAM["Resources"]["KmerCountJobDefinition"]["Metadata"]["Workload"]["Name"]
+    assert JOB["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-workload-" + workload}
     assert JOB["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
     attempts = SAM["Parameters"]["JobAttempts"]
     assert (attempts["Type"], attempts["Default"]) == ("Number", 3)
@@ -686,12 +687,12 @@ def statements_with(logical_id: str, action: str) -> list[dict[str, Any]]:
     return [s for s in role_statements(logical_id) if action in as_list(s["Action"])]
 
 
+#: Every declared workload's job definition, any revision (named <stack>-workload-<name>).
 JOB_DEFINITION_ARNS = [
     {
         "Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}"
-        ":job-definition/${AWS::StackName}-kmer-count" + suffix
+        ":job-definition/${AWS::StackName}-workload-*"
     }
-    for suffix in ("", ":*")
 ]
 
 

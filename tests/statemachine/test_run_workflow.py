@@ -296,7 +296,8 @@ def test_happy_path_submits_each_job_to_its_capacity_queue_with_the_run_tags(
         {
             "JobName": job["job_name"],
             "JobQueue": queues[variant["capacity"]],
-            "JobDefinition": substitutions["KmerCountJobDefinitionArn"],
+            # The workload's job definition by name: <stack>-workload-<workflow>.
+            "JobDefinition": substitutions["WorkloadJobDefinitionPrefix"] + request["workflow"],
             "ContainerOverrides": job["container_overrides"],
             "Timeout": {"AttemptDurationSeconds": job["timeout_seconds"]},
             "Tags": {

@@ -1,0 +1,113 @@
+"""A workload is declared once: a third one, added to a copy of the project by a job
+definition with its ``Metadata.Workload`` and a job folder, and nothing else (no Python,
+no state machine or policy change), runs a request through the local cloud; a request
+breaking its declared input ends INVALID naming the attribute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runledger_cli.sam_template import REPO_ROOT
+from runledger_cli.workloads import main as workloads_main
+from runledger_local.cloud import LocalPipeline
+
+#: The third workload's job: counts the words of its input text at least so long, and
+#: writes them as its metrics where RUNLEDGER_RESULTS_URI says (S3: the local cloud's).
+PROGRAM = """\
+import json, os, sys, boto3
+
+words = [w for w in os.environ["RUNLEDGER_TEXT"].split()
+         if len(w) >= int(os.environ.get("RUNLEDGER_MIN_LENGTH", "1"))]
+bucket, key = os.environ["RUNLEDGER_RESULTS_URI"].removeprefix("s3://").split("/", 1)
+metrics = {"words": len(words), "variant": os.environ["RUNLEDGER_VARIANT"]}
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(metrics).encode())
+print(json.dumps(metrics))
+"""
+
+#: The declaration, as a user adds it to template.yaml (YAML, appended under Resources).
+DECLARATION = """\
+  WordCountJobDefinition:
+    Type: AWS::Batch::JobDefinition
+    Metadata:
+      DockerContext: jobs/word_count
+      Dockerfile: Dockerfile
+      Workload:
+        Name: word-count
+        Description: Count the words of a text at least min_length long.
+        Input:
+          type: object
+          required: [text]
+          properties:
+            text: {type: string, minLength: 1, maxLength: 1000}
+            min_length: {type: integer, minimum: 1, maximum: 20}
+        Environment:
+          RUNLEDGER_TEXT: text
+          RUNLEDGER_MIN_LENGTH: min_length
+        Reads: []
+    Properties:
+      JobDefinitionName: !Sub ${AWS::StackName}-workload-word-count
+      Type: container
+      PlatformCapabilities: [FARGATE]
+      ContainerProperties:
+        Image: !Ref JobImageUri
+        Command: [python, word_count.py]
+        JobRoleArn: !GetAtt JobRole.Arn
+        ExecutionRoleArn: !GetAtt JobExecutionRole.Arn
+        ResourceRequirements:
+          - {Type: VCPU, Value: '1'}
+          - {Type: MEMORY, Value: '2048'}
+"""
+
+
+def project_with_a_third_workload(root: Path) -> Path:
+    """A copy of the project (its folders linked) whose template declares word-count."""
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in ("template.yaml", "jobs", ".git", ".venv"):
+            (root / entry.name).symlink_to(entry)
+    (root / "jobs").mkdir()
+    (root / "jobs" / "kmer_count").symlink_to(REPO_ROOT / "jobs" / "kmer_count")
+    job = root / "jobs" / "word_count"
+    job.mkdir()
+    (job / "word_count.py").write_text(PROGRAM)
+    text = (REPO_ROOT / "template.yaml").read_text()
+    head, outputs = text.split("\nOutputs:", 1)
+    template = root / "template.yaml"
+    template.write_text(f"{head}\n{DECLARATION}\nOutputs:{outputs}")  # Resources end there
+    return template
+
+
+def request(run_id: str, text_input: dict[str, object]) -> dict[str, object]:
+    return {
+        "pk": f"RUN#{run_id}",
+        "sk": "REQUEST",
+        "status": "REQUESTED",
+        "workflow": "word-count",
+        "cost_center": "genomics-lab",
+        "input": text_input,
+        "variants": [{"name": "od-1vcpu", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"}],
+    }
+
+
+def test_a_workload_declared_in_the_template_alone_runs_through_the_local_cloud(
+    tmp_path: Path,
+) -> None:
+    template = project_with_a_third_workload(tmp_path)
+    catalogue = tmp_path / "catalogue.json"
+    assert workloads_main(["--template", str(template), "--output", str(catalogue)]) == 0
+    assert [w["Name"] for w in json.loads(catalogue.read_text())] == ["kmer-count", "word-count"]
+
+    with LocalPipeline(template=template, stack_name="runledger-wl") as local:
+        good = local.put_request(
+            request("wl-good", {"text": "the quick brown fox", "min_length": 4})
+        )
+        bad = local.put_request(request("wl-bad", {"text": "x", "min_length": 99}))
+        runs = local.wait_for([good, bad], timeout=60)
+
+    assert runs[good].status == "SUCCEEDED", runs[good].request.get("reason")
+    (variant,) = runs[good].variants.values()
+    assert variant["metrics"]["words"] == 2  # quick, brown
+    assert runs[bad].status == "INVALID"
+    assert runs[bad].request["reason"] == (
+        "input.min_length: Input should be less than or equal to 20"
+    )
