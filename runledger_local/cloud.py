@@ -229,7 +229,7 @@ class LocalPipeline:
         )
         parameters = {
             **parameter_defaults(cfn),
-            "JobImageUri": "runledger-local/kmer-count",
+            "JobImagePrefix": "runledger-local",
             "SubnetIds": [subnet],
             "SecurityGroupIds": [group["GroupId"]],
             **self.parameter_overrides,

@@ -116,9 +116,10 @@ def retry_attempts(state: TaskState, error: str) -> int:
 
 
 def job_retry_rules() -> list[dict[str, str]]:
-    """The run job definition's EvaluateOnExit rules (template.yaml), in the API's case."""
+    """The sample workload's job definition's EvaluateOnExit rules (template.yaml), in the
+    API's case (every workload's are the same: tests/infra/test_template.py)."""
     cfn = load_both(TEMPLATE_PATH)[0]
-    (definition,) = resources_of_type(cfn, "AWS::Batch::JobDefinition").values()
+    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")["KmerCountJobDefinition"]
     rules = definition["Properties"]["RetryStrategy"]["EvaluateOnExit"]
     return [{key[0].lower() + key[1:]: value for key, value in rule.items()} for rule in rules]
 

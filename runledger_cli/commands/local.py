@@ -28,8 +28,12 @@ from runledger_cli.terminal import one_line
 if TYPE_CHECKING:
     from runledger_cli.ledger import RunRecord
 
-#: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
-DEFAULT_REQUESTS = "events/requests/kmer-valid-local.json", "events/requests/kmer-invalid-*.json"
+#: What `runledger local run` runs without arguments: each sample workload's valid local
+#: request, and the invalid ones.
+DEFAULT_REQUESTS = (
+    "events/requests/*-valid-local.json",
+    "events/requests/kmer-invalid-*.json",
+)
 
 
 def _default_requests() -> list[Path]:

@@ -346,8 +346,8 @@ def test_validation_is_told_the_limits_the_workflow_runs_under() -> None:
     substitutions = STATE_MACHINE["DefinitionSubstitutions"]
     assert substitutions["JobAttempts"] == {"Ref": "JobAttempts"}
     assert substitutions["MaxConcurrency"] == {"Ref": "MaxConcurrency"}
-    (job,) = resources_of_type(CFN, "AWS::Batch::JobDefinition").values()
-    assert job["Properties"]["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
+    for job in resources_of_type(CFN, "AWS::Batch::JobDefinition").values():
+        assert job["Properties"]["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
 
 
 def test_every_transition_targets_an_existing_state_in_its_scope() -> None:
@@ -430,8 +430,18 @@ def test_variant_concurrency_comes_from_the_max_concurrency_parameter() -> None:
 
 
 # ------------------------------------------------------------------ Batch
-def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs() -> None:
-    job = only("AWS::Batch::JobDefinition")
+#: Every workload's job definition, by logical id.
+JOBS = {
+    logical_id: resource["Properties"]
+    for logical_id, resource in resources_of_type(CFN, "AWS::Batch::JobDefinition").items()
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(JOBS))
+def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs(
+    logical_id: str,
+) -> None:
+    job = JOBS[logical_id]
     assert job["PlatformCapabilities"] == ["FARGATE"]
     assert job["PropagateTags"] is True
     assert job["Timeout"]["AttemptDurationSeconds"] > 0
@@ -446,7 +456,13 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs() 
     assert container["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
 
 
-JOB = only("AWS::Batch::JobDefinition")
+#: The sample workload's job definition; every other retries as it does (test below).
+JOB = JOBS["KmerCountJobDefinition"]
+
+
+def test_every_workload_job_definition_retries_as_the_sample_s() -> None:
+    assert len(JOBS) >= 2
+    assert all(job["RetryStrategy"] == JOB["RetryStrategy"] for job in JOBS.values())
 
 
 def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_parameter() -> None:
@@ -456,8 +472,9 @@ def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_paramete
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobdefinition.html
     https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html (1-10)
     """
-    workload = SAM["Resources"]["KmerCountJobDefinition"]["Metadata"]["Workload"]["Name"]
-    assert JOB["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-workload-" + workload}
+    for logical_id, job in JOBS.items():
+        workload = SAM["Resources"][logical_id]["Metadata"]["Workload"]["Name"]
+        assert job["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-workload-" + workload}
     assert JOB["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
     attempts = SAM["Parameters"]["JobAttempts"]
     assert (attempts["Type"], attempts["Default"]) == ("Number", 3)
@@ -737,8 +754,20 @@ def test_collect_metrics_reads_only_the_runs_prefix_of_the_results_bucket() -> N
     ]
 
 
+def job_role_grants() -> dict[str, Any]:
+    """JobRole's resources by action (a statement may list several actions)."""
+    return {
+        action: statement["Resource"]
+        for statement in role_statements("JobRole")
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+
+
 def test_the_job_reads_only_inputs_and_writes_only_runs_of_the_results_bucket() -> None:
-    by_action = {s["Action"]: s["Resource"] for s in role_statements("JobRole")}
+    by_action = job_role_grants()
+    assert by_action["s3:AbortMultipartUpload"] == by_action["s3:PutObject"]
     assert by_action["s3:PutObject"] == {"Fn::Sub": "${ResultsBucket.Arn}/runs/*"}
     read = json.dumps(by_action["s3:GetObject"])
     assert "${ResultsBucket}/inputs/*" in read
@@ -748,7 +777,7 @@ def test_the_job_reads_only_inputs_and_writes_only_runs_of_the_results_bucket() 
 def test_validation_checks_inputs_against_exactly_what_the_job_may_read() -> None:
     """ValidateRequest's INPUT_LOCATIONS, each URI prefix written as the ARN pattern it
     means, is the job role's GetObject resources, with and without an input bucket."""
-    grants = {s["Action"]: s["Resource"] for s in role_statements("JobRole")}["s3:GetObject"]
+    grants = job_role_grants()["s3:GetObject"]
     function = RESOURCES["ValidateRequestFunction"]["Properties"]
     locations = function["Environment"]["Variables"]["INPUT_LOCATIONS"]
     assert grants["Fn::If"][0] == locations["Fn::If"][0] == "HasInputBucket"

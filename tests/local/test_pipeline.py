@@ -4,6 +4,7 @@ handlers -> Batch jobs as processes -> write-backs. Nothing here calls a handler
 from __future__ import annotations
 
 import gc
+import gzip
 import json
 import logging
 import time
@@ -106,6 +107,23 @@ def test_the_stack_is_frozen_out_of_full_collections_while_the_pipeline_runs(
     cycle.append(cycle)  # made later: still the collector's
     assert gc.is_tracked(cycle)
     assert gc.get_freeze_count() > 100_000
+
+
+def test_the_second_sample_workload_compresses_on_every_variant(
+    pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """fastq-compress, declared in template.yaml like kmer-count: each variant's job
+    writes a BGZF file beside its metrics, read back to the sample's bytes."""
+    result = run(pipeline, sample_request("compress-valid-local.json", "e2e-compress"))
+    assert result.status == "SUCCEEDED", result.request.get("reason") or result.request
+    sample = (REPO_ROOT / "events" / "data" / "sample.fastq").read_bytes()
+    assert sorted(result.variants) == ["od-1vcpu", "od-2vcpu", "spot-4vcpu"]
+    for variant in result.variants.values():
+        metrics = variant["metrics"]
+        assert (metrics["reads"], metrics["input_bytes"], metrics["level"]) == (200, len(sample), 6)
+        bucket, key = metrics["output_uri"].removeprefix("s3://").split("/", 1)
+        body = pipeline.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert (len(body), gzip.decompress(body)) == (metrics["output_bytes"], sample)
 
 
 def test_invalid_request_ends_invalid_with_the_reason(
@@ -284,7 +302,7 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
 
 def job_definition_retry_attempts() -> int:
     cfn = load_cfn()
-    (definition,) = resources_of_type(cfn, "AWS::Batch::JobDefinition").values()
+    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")["KmerCountJobDefinition"]
     attempts = definition["Properties"]["RetryStrategy"]["Attempts"]
     if isinstance(attempts, dict):  # {"Ref": "JobAttempts"}: the parameter's default
         attempts = cfn["Parameters"][attempts["Ref"]]["Default"]

@@ -50,7 +50,7 @@ DECLARATION = """\
       Type: container
       PlatformCapabilities: [FARGATE]
       ContainerProperties:
-        Image: !Ref JobImageUri
+        Image: !Sub ${JobImagePrefix}/word-count:${JobImageTag}
         Command: [python, word_count.py]
         JobRoleArn: !GetAtt JobRole.Arn
         ExecutionRoleArn: !GetAtt JobExecutionRole.Arn
@@ -66,7 +66,8 @@ def project_with_a_third_workload(root: Path) -> Path:
         if entry.name not in ("template.yaml", "jobs", ".git", ".venv"):
             (root / entry.name).symlink_to(entry)
     (root / "jobs").mkdir()
-    (root / "jobs" / "kmer_count").symlink_to(REPO_ROOT / "jobs" / "kmer_count")
+    for folder in (REPO_ROOT / "jobs").iterdir():
+        (root / "jobs" / folder.name).symlink_to(folder)
     job = root / "jobs" / "word_count"
     job.mkdir()
     (job / "word_count.py").write_text(PROGRAM)
@@ -95,7 +96,9 @@ def test_a_workload_declared_in_the_template_alone_runs_through_the_local_cloud(
     template = project_with_a_third_workload(tmp_path)
     catalogue = tmp_path / "catalogue.json"
     assert workloads_main(["--template", str(template), "--output", str(catalogue)]) == 0
-    assert [w["Name"] for w in json.loads(catalogue.read_text())] == ["kmer-count", "word-count"]
+    names = [w["Name"] for w in json.loads(catalogue.read_text())]
+    assert "word-count" in names
+    assert len(names) == len(set(names)) >= 3
 
     with LocalPipeline(template=template, stack_name="runledger-wl") as local:
         good = local.put_request(

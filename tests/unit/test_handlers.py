@@ -207,7 +207,7 @@ def item_to_image(path: Path) -> dict[str, Any]:
     return {name: serializer.serialize(value) for name, value in item.items()}
 
 
-VALID_REQUESTS = sorted(REQUESTS_DIR.glob("kmer-valid*.json"))
+VALID_REQUESTS = sorted(REQUESTS_DIR.glob("*-valid*.json"))
 INVALID_REQUESTS = sorted(REQUESTS_DIR.glob("kmer-invalid-*.json"))
 #: What the reason for each sample bad request must say (every problem in the file).
 INVALID_REQUEST_REASONS = {

@@ -139,7 +139,9 @@ def test_run_request_rejects_a_second_variant_with_the_same_name() -> None:
 
 
 def test_run_request_rejects_an_unknown_workflow() -> None:
-    with pytest.raises(ValidationError, match="unknown workflow 'bwa'; known: kmer-count"):
+    with pytest.raises(
+        ValidationError, match="unknown workflow 'bwa'; known: fastq-compress, kmer-count"
+    ):
         RunRequest.model_validate({**request_fields(), "workflow": "bwa"})
 
 
@@ -191,13 +193,15 @@ def test_kmer_input_rejects_k_outside_1_to_31(k: object) -> None:
 
 
 def test_registry_knows_kmer_count_and_builds_its_environment() -> None:
-    assert sorted(workflows()) == ["kmer-count"]
+    assert sorted(workflows()) == ["fastq-compress", "kmer-count"]
     environment = get_workflow("kmer-count").job_environment({"uri": "s3://b/k.fq", "k": 7})
     assert environment == {"RUNLEDGER_INPUT_URI": "s3://b/k.fq", "RUNLEDGER_KMER_K": "7"}
 
 
 def test_registry_lookup_of_an_unknown_workflow_names_the_known_ones() -> None:
-    with pytest.raises(UnknownWorkflowError, match="unknown workflow 'nope'; known: kmer-count"):
+    with pytest.raises(
+        UnknownWorkflowError, match="unknown workflow 'nope'; known: fastq-compress, kmer-count"
+    ):
         get_workflow("nope")
 
 

@@ -311,7 +311,7 @@ def test_duplicate_names_are_reported_even_when_another_variant_is_invalid() -> 
 
 def test_unknown_workflow_does_not_also_judge_the_input() -> None:
     _, reason = check(mutate(lambda i: i.update(workflow="x", input={"reference": "hg38"})))
-    assert reason == "workflow: unknown workflow 'x'; known: kmer-count"
+    assert reason == "workflow: unknown workflow 'x'; known: fastq-compress, kmer-count"
 
 
 def test_request_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> None:
