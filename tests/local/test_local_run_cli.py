@@ -1,17 +1,50 @@
-"""``runledger local run`` as a user runs it: a separate process, its output and exit code."""
+"""``runledger local run`` as a user runs it: a separate process, its output and exit code.
+
+The refusals (exit 2 before the local cloud starts) are checked through the command's
+``main()`` in this process (``in_process``), each real process costing an interpreter and
+the command's imports; two stay real processes, for what only a process shows: the exit
+code of the console script and its escaping of what reaches the terminal.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from runledger_process import local_run
 
+from runledger_cli.cli import main
 from runledger_cli.sam_template import REPO_ROOT
+from runledger_cli.terminal import EscapingStream
 
 REQUESTS = REPO_ROOT / "events" / "requests"
+
+
+class CloudStarted(Exception):
+    """Raised instead of starting the local cloud: the command admitted its files."""
+
+
+def in_process(*args: str) -> tuple[object, str, str]:
+    """``runledger local run ARGS`` through ``runledger_cli.cli.main`` in this process:
+    (exit code, stdout, stderr), its output escaped as the console script escapes it. The
+    local cloud is a stand-in that raises ``CloudStarted``: a refusal never gets there."""
+    out, err = io.StringIO(), io.StringIO()
+    code: object
+    with (
+        mock.patch("runledger_local.cloud.LocalPipeline", side_effect=CloudStarted),
+        contextlib.redirect_stdout(EscapingStream(out)),  # type: ignore[type-var]
+        contextlib.redirect_stderr(EscapingStream(err)),  # type: ignore[type-var]
+    ):
+        try:
+            code = main(["local", "run", *args])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
 
 
 def request_file(tmp_path: Path, name: str, uri: str | None = None, **changes: object) -> Path:
@@ -71,9 +104,10 @@ def test_local_run_prints_a_table_exits_1_and_shows_where_unfinished_runs_stand(
 
 
 def test_local_run_names_a_missing_request_file() -> None:
-    done = local_run("nope.json", timeout=60)
+    done = local_run("nope.json", timeout=60)  # the console script's own exit code
     assert done.returncode == 2
     assert "no such request file: nope.json" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -88,31 +122,31 @@ def test_local_run_names_a_request_file_that_is_not_one_json_object(
     tmp_path: Path, content: str, message: str
 ) -> None:
     (tmp_path / "bad.json").write_text(content)
-    done = local_run(str(tmp_path / "bad.json"), timeout=60)
-    assert done.returncode == 2
-    assert f"bad.json: {message}" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert "starting the local cloud" not in done.stdout  # told before it starts
+    code, out, err = in_process(str(tmp_path / "bad.json"))
+    assert code == 2
+    assert f"bad.json: {message}" in err
+    assert "Traceback" not in err
+    assert "starting the local cloud" not in out  # told before it starts
 
 
 def test_local_run_refuses_two_files_of_one_run(tmp_path: Path) -> None:
     copy = request_file(tmp_path, "copy.json")
-    done = local_run(str(REQUESTS / "kmer-valid-local.json"), str(copy), timeout=60)
-    assert done.returncode == 2
-    assert f"and {copy} are both RUN#kmer-local-001" in done.stderr
+    code, _, err = in_process(str(REQUESTS / "kmer-valid-local.json"), str(copy))
+    assert code == 2
+    assert f"and {copy} are both RUN#kmer-local-001" in err
 
 
 def test_local_run_refuses_requests_that_would_start_no_run(tmp_path: Path) -> None:
     # Written, they would start nothing: run would wait for its whole --timeout.
     no_key = request_file(tmp_path, "no-key.json", pk=None)
     done_already = request_file(tmp_path, "done.json", pk="RUN#cli-done", status="DONE")
-    done = local_run(str(no_key), str(done_already))
-    assert done.returncode == 2, done.stderr
-    assert "no-key.json: the table's key attribute 'pk' must be a string" in done.stderr
-    assert "done.json: the pipe runledger-local-RunsPipe would not start a run" in done.stderr
-    assert '"NewImage": {"status": {"S": ["REQUESTED"]}}' in done.stderr  # its filter, shown
-    assert "writing" not in done.stdout
-    assert "Traceback" not in done.stderr
+    code, out, err = in_process(str(no_key), str(done_already))
+    assert code == 2, err
+    assert "no-key.json: the table's key attribute 'pk' must be a string" in err
+    assert "done.json: the pipe runledger-local-RunsPipe would not start a run" in err
+    assert '"NewImage": {"status": {"S": ["REQUESTED"]}}' in err  # its filter, shown
+    assert "writing" not in out
+    assert "Traceback" not in err
 
 
 def test_local_run_escapes_control_characters_before_they_reach_the_terminal(
@@ -132,8 +166,8 @@ def test_local_run_escapes_control_characters_before_they_reach_the_terminal(
 def test_local_run_refuses_a_pk_that_is_not_a_run_key(tmp_path: Path) -> None:
     no_prefix = request_file(tmp_path, "no-prefix.json", pk="kmer-1")
 
-    done = local_run(str(no_prefix), timeout=60)
+    code, _, err = in_process(str(no_prefix))
 
-    assert done.returncode == 2
-    assert "no-prefix.json: pk 'kmer-1' is not a run's key: runs are RUN#<run id>" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert code == 2
+    assert "no-prefix.json: pk 'kmer-1' is not a run's key: runs are RUN#<run id>" in err
+    assert "Traceback" not in err
