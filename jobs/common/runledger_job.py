@@ -317,6 +317,12 @@ def write_results(uri: str, metrics: dict[str, Any]) -> None:
         raise ConfigError(f"cannot write results to {uri!r}: {exc}") from exc
 
 
+def finish(log: JsonLog, results_uri: str, metrics: dict[str, Any], **summary: Any) -> None:
+    """Write ``metrics`` to ``results_uri``, then the ``finished`` line with ``summary``."""
+    write_results(results_uri, metrics)
+    log.event("finished", results_uri=results_uri, exit_code=EXIT_OK, **summary)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -327,8 +333,8 @@ def run_job(
 ) -> int:
     """Run ``work(env, log)`` as job ``job``; its exit code, a ``failed`` line if it fails.
 
-    ``work`` logs its own ``started`` and ``finished`` lines; a JobError it raises ends the
-    job with that error's exit code, any other exception with 1 and its traceback.
+    ``work`` logs its own ``started`` line and ends with ``finish``; a JobError it raises ends
+    the job with that error's exit code, any other exception with 1 and its traceback.
     """
     env = os.environ if environ is None else environ
     log = JsonLog(

@@ -7,11 +7,9 @@ a BGZF file (SAM/BAM specification section 4.1: the blocked gzip of bgzip and sa
 next to the metrics: ``<directory of RUNLEDGER_RESULTS_URI>/output.fastq.bgz``. Then it
 writes a metrics JSON document to RUNLEDGER_RESULTS_URI.
 
-Configuration comes from environment variables (see README.md). The exit codes (0 done,
-2 permanent, 75 transient: retried by the job definition, 1 a bug), the log lines, the
-S3 or local input, the metrics JSON and SIGTERM are runledger_job's
-(jobs/common/runledger_job.py), which the image puts beside this program; this file is
-only the job's own work. Standard library and boto3 only, so the image stays small.
+Configured by environment variables (see README.md). This file is the compressing and the
+output only; what every job shares (its exit codes, log lines, input, metrics, SIGTERM) is
+runledger_job's (jobs/common/runledger_job.py, beside this program in the image).
 """
 
 from __future__ import annotations
@@ -445,9 +443,8 @@ def work(env: Mapping[str, str], log: job.JsonLog) -> None:
         threads_from=config.threads_from,
     )
     metrics = run(config, log)
-    job.write_results(config.results_uri, metrics)
     summary = {("compress_level" if key == "level" else key): v for key, v in metrics.items()}
-    log.event("finished", results_uri=config.results_uri, exit_code=job.EXIT_OK, **summary)
+    job.finish(log, config.results_uri, metrics, **summary)
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:

@@ -3,11 +3,9 @@
 Streams one FASTA or FASTQ file (optionally gzip-compressed) from S3 or local disk, counts
 reads, bases, GC content and canonical k-mers, and writes a metrics JSON document.
 
-Configuration comes from environment variables (see README.md). The exit codes (0 done,
-2 permanent, 75 transient: retried by the job definition, 1 a bug), the log lines, the
-S3 or local input, the metrics JSON and SIGTERM are runledger_job's
-(jobs/common/runledger_job.py), which the image puts beside this program; this file is
-only the job's own work. Standard library and boto3 only, so the image stays small.
+Configured by environment variables (see README.md). This file is the counting only: exit
+codes (0, 2 permanent, 75 transient and retried, 1 a bug), log lines, the input stream,
+the metrics JSON and SIGTERM are runledger_job's (jobs/common, beside it in the image).
 """
 
 from __future__ import annotations
@@ -287,9 +285,8 @@ def work(env: Mapping[str, str], log: job.JsonLog) -> None:
         k=config.k,
     )
     metrics = run(config, log)
-    job.write_results(config.results_uri, metrics)
     summary = {key: value for key, value in metrics.items() if key != "top_kmers"}
-    log.event("finished", results_uri=config.results_uri, exit_code=job.EXIT_OK, **summary)
+    job.finish(log, config.results_uri, metrics, **summary)
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
