@@ -389,9 +389,16 @@ class LocalPipeline:
         self.scope.refs[logical_id] = answer["jobDefinitionArn"]
         self.scope.attributes[(logical_id, "JobDefinitionArn")] = answer["jobDefinitionArn"]
         # The job's program runs where its image is built from (the Dockerfile's WORKDIR).
-        context = sam.get("Metadata", {}).get("DockerContext")
+        metadata = sam.get("Metadata", {})
+        folder = Path(self.template).parent
+        context = metadata.get("DockerContext")
         if context:
-            self.cloud.batch_workdirs[name] = Path(self.template).parent / context
+            self.cloud.batch_workdirs[name] = folder / context
+        # Named build contexts (docker build --build-context NAME=FOLDER): the Dockerfile
+        # copies their modules beside the program; here the program imports them from there.
+        contexts = metadata.get("DockerBuildContexts") or {}
+        if contexts:
+            self.cloud.batch_pythonpaths[name] = [folder / path for path in contexts.values()]
 
     def _create_statemachine(self, logical_id: str, resource: Any, sam: Any) -> None:
         props = resource["Properties"]

@@ -6,13 +6,14 @@ interpreter's start and its imports every time: ``python kmer_count.py`` spends 
 CPU importing boto3 before it reads a byte, which for 300 jobs is a minute of CPU on two
 cores. So ``python SCRIPT.py ARGS...`` commands are forked from a warm interpreter
 (multiprocessing's fork server, with boto3 and its service data already loaded) and run
-the script as ``__main__`` with the job's argv, environment, working directory and output
-file, in a new session: still one process per job, with its own exit code, signals and
-memory. Any other command, or ``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through
-``subprocess.Popen`` exactly as written. Measured 2026-12-04, bench/bench_speed.py
---mechanism fork_server --rounds 5 --runs 30 (off: ``RUNLEDGER_LOCAL_JOBS=subprocess``):
-with every job Popen'd, the jobs' CPU is 14.1x (median of 5 alternated pairs, range
-14.0-17.4x), wall 5.3x (5.0-6.4x), the engine's CPU 1.55x (1.49-1.94x).
+the script as ``__main__`` with the job's argv, environment (its PYTHONPATH on ``sys.path``,
+as python puts it), working directory and output file, in a new session: still one process
+per job, with its own exit code, signals and memory. Any other command, or
+``RUNLEDGER_LOCAL_JOBS=subprocess``, runs through ``subprocess.Popen`` exactly as written.
+Measured 2026-12-04, bench/bench_speed.py --mechanism fork_server --rounds 5 --runs 30 (off:
+``RUNLEDGER_LOCAL_JOBS=subprocess``): with every job Popen'd, the jobs' CPU is 14.1x (median
+of 5 alternated pairs, range 14.0-17.4x), wall 5.3x (5.0-6.4x), the engine's CPU 1.55x
+(1.49-1.94x).
 
 The engine compiles each script once (per path, modification time and size) and hands the
 code to the child, marshalled: compiling ``kmer_count.py`` took ~10 ms of every job's CPU.
@@ -147,6 +148,7 @@ class _ScriptRun:
             preload.fit_environment()
         sys.argv = [self.script, *self.args]
         sys.path[0] = os.path.dirname(self.script)
+        sys.path[1:1] = _new_pythonpath(self.env)  # as python puts PYTHONPATH after it
         code = 0
         try:
             if self.code is None:
@@ -181,6 +183,13 @@ class _ScriptRun:
         sys.modules["__main__"] = module
         code = marshal.loads(self.code or b"")  # noqa: S302 - compiled by our engine from the script
         exec(code, module.__dict__)  # noqa: S102 - the job's own script, as python runs it
+
+
+def _new_pythonpath(env: Mapping[str, str]) -> list[str]:
+    """The folders of ``env``'s PYTHONPATH not on this process's ``sys.path`` (the fork
+    server's, which already holds the engine's PYTHONPATH), absolute, in order."""
+    entries = [os.path.abspath(e) for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
+    return list(dict.fromkeys(e for e in entries if e not in sys.path))
 
 
 def _compile(script: str) -> bytes | None:

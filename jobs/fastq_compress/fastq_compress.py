@@ -7,54 +7,32 @@ a BGZF file (SAM/BAM specification section 4.1: the blocked gzip of bgzip and sa
 next to the metrics: ``<directory of RUNLEDGER_RESULTS_URI>/output.fastq.bgz``. Then it
 writes a metrics JSON document to RUNLEDGER_RESULTS_URI.
 
-Configuration comes from environment variables (see README.md). Exit codes are a contract
-with the Batch job definition's retry strategy:
-
-* 0  - success, output and metrics written.
-* 2  - permanent failure: bad configuration or bad input. Retrying cannot help.
-* 75 - EX_TEMPFAIL, transient failure (S3 throttling, 5xx, connection errors, SIGTERM from
-       a Spot reclaim). The job definition retries these.
-* 1  - unexpected internal error (a bug). Not retried.
-
-Only the standard library and boto3 are used, so the image stays small.
+Configured by environment variables (see README.md). This file is the compressing and the
+output only; what every job shares (its exit codes, log lines, input, metrics, SIGTERM) is
+runledger_job's (jobs/common/runledger_job.py, beside this program in the image).
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import math
 import os
-import re
-import signal
 import struct
-import sys
 import time
-import traceback
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import unquote, urlsplit
 
-import boto3
 import botocore.config
 import botocore.exceptions as bce
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_PERMANENT = 2
-EXIT_TEMPFAIL = 75  # EX_TEMPFAIL from sysexits.h
+import runledger_job as job
 
 LEVEL_MIN, LEVEL_MAX, DEFAULT_LEVEL = 1, 9, 6
 THREADS_MAX = 256  # a guard against typos: each thread keeps IN_FLIGHT_PER_THREAD blocks
-READ_CHUNK = 1 << 20  # bytes requested from S3 per read; the input is never read whole
 
 # BGZF (SAM/BAM specification section 4.1). A block is one gzip member of at most 64 KiB,
 # header and footer included. 65,280 uncompressed bytes per block, as bgzip: even
@@ -84,113 +62,11 @@ REQUIRED_ENV = (
     "RUNLEDGER_RESULTS_URI",
     "RUNLEDGER_RUN_ID",
 )
-
-# S3 / AWS error codes that mean "try again later".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "OperationAborted",
-    }
-)
-# botocore errors raised when the network, not the request, is the problem.
-TRANSIENT_BOTOCORE_ERRORS: tuple[type[BaseException], ...] = (
-    bce.HTTPClientError,  # ReadTimeoutError, ConnectionClosedError, ResponseStreamingError...
-    bce.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, SSLError...
-    bce.IncompleteReadError,
-    bce.CredentialRetrievalError,  # container credentials endpoint hiccup on Fargate
-)
 # The clean-up call after a failure (AbortMultipartUpload) must not hold up the exit code:
 # one attempt, short timeouts. The results bucket's lifecycle rule removes what it misses.
 _CLEANUP_CLIENT_CONFIG = botocore.config.Config(
     retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10
 )
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class JobError(Exception):
-    """A failure with a known exit code."""
-
-    exit_code = EXIT_INTERNAL
-    kind = "internal"
-
-    @property
-    def retryable(self) -> bool:
-        return self.exit_code == EXIT_TEMPFAIL
-
-
-class ConfigError(JobError):
-    exit_code = EXIT_PERMANENT
-    kind = "config"
-
-
-class InputError(JobError):
-    exit_code = EXIT_PERMANENT
-    kind = "input"
-
-
-class TransientError(JobError):
-    exit_code = EXIT_TEMPFAIL
-    kind = "transient"
-
-
-class Interrupted(TransientError):
-    kind = "interrupted"
-
-
-def classify_aws_error(exc: Exception, action: str) -> JobError:
-    """Map a boto3/botocore exception to a permanent (2) or transient (75) JobError."""
-    if isinstance(exc, bce.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = error.get("Message") or ""
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        text = f"{action} failed: {code} (HTTP {status or '?'}) {message}".rstrip()
-        if code in TRANSIENT_ERROR_CODES or status >= 500 or status == 429:
-            return TransientError(text)
-        if code in {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}:
-            return InputError(f"{text} - check the URI")
-        return ConfigError(text)  # AccessDenied, InvalidBucketName, ... : fix config/IAM
-    if isinstance(exc, TRANSIENT_BOTOCORE_ERRORS):
-        return TransientError(f"{action} failed: {type(exc).__name__}: {exc}")
-    return ConfigError(f"{action} failed: {type(exc).__name__}: {exc}")
-
-
-# --------------------------------------------------------------------------- logging
-
-
-class JsonLog:
-    """One JSON object per line; CloudWatch Logs (awslogs driver) indexes them as-is."""
-
-    def __init__(self, context: dict[str, Any]) -> None:
-        self.context = {k: v for k, v in context.items() if v is not None}
-
-    def event(self, phase: str, *, level: str = "INFO", **fields: Any) -> None:
-        record = {
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "level": level,
-            "job": "fastq-compress",
-            "phase": phase,
-            **self.context,
-            **fields,
-        }
-        stream = sys.stderr if level in {"ERROR", "CRITICAL"} else sys.stdout
-        print(json.dumps(record, default=str), file=stream, flush=True)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -209,16 +85,14 @@ class Config:
 
 
 def load_config(env: Mapping[str, str]) -> Config:
-    missing = [name for name in REQUIRED_ENV if not env.get(name, "").strip()]
-    if missing:
-        raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
+    job.require_env(env, REQUIRED_ENV)
 
     raw_level = env.get("RUNLEDGER_COMPRESS_LEVEL", "").strip() or str(DEFAULT_LEVEL)
-    level = _int_in_range("RUNLEDGER_COMPRESS_LEVEL", raw_level, LEVEL_MIN, LEVEL_MAX)
+    level = job.int_in_range("RUNLEDGER_COMPRESS_LEVEL", raw_level, LEVEL_MIN, LEVEL_MAX)
 
     raw_threads = env.get("RUNLEDGER_COMPRESS_THREADS", "").strip()
     if raw_threads:
-        threads = _int_in_range("RUNLEDGER_COMPRESS_THREADS", raw_threads, 1, THREADS_MAX)
+        threads = job.int_in_range("RUNLEDGER_COMPRESS_THREADS", raw_threads, 1, THREADS_MAX)
         threads_from = "RUNLEDGER_COMPRESS_THREADS"
     else:
         threads, threads_from = available_cpus()
@@ -226,10 +100,10 @@ def load_config(env: Mapping[str, str]) -> Config:
     input_uri = env["RUNLEDGER_INPUT_URI"].strip()
     results_uri = env["RUNLEDGER_RESULTS_URI"].strip()
     # Fail fast on unusable URIs, before any input is read.
-    parse_location(input_uri, "RUNLEDGER_INPUT_URI")
-    results = parse_location(results_uri, "RUNLEDGER_RESULTS_URI")
+    job.parse_location(input_uri, "RUNLEDGER_INPUT_URI")
+    results = job.parse_location(results_uri, "RUNLEDGER_RESULTS_URI")
     if Path(results.name).name == OUTPUT_NAME:
-        raise ConfigError(
+        raise job.ConfigError(
             f"RUNLEDGER_RESULTS_URI must not be named {OUTPUT_NAME}: the compressed output "
             f"goes to that name beside the metrics, got {results_uri!r}"
         )
@@ -238,21 +112,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         results_uri=results_uri,
         output_uri=output_uri_for(results_uri),
         run_id=env["RUNLEDGER_RUN_ID"].strip(),
-        variant=(env.get("RUNLEDGER_VARIANT") or "").strip() or None,
+        variant=job.variant_of(env),
         level=level,
         threads=threads,
         threads_from=threads_from,
     )
-
-
-def _int_in_range(var: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{var} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{var} must be between {low} and {high}, got {value}")
-    return value
 
 
 def output_uri_for(results_uri: str) -> str:
@@ -283,109 +147,7 @@ def available_cpus() -> tuple[int, str]:
     return cpus, f"sched_getaffinity: {affinity}, cgroup cpu.max: {quota:g}"
 
 
-@dataclass(frozen=True)
-class Location:
-    scheme: str  # "s3" or "file"
-    path: str = ""  # local path
-    bucket: str = ""
-    key: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.key if self.scheme == "s3" else self.path
-
-
-def parse_location(uri: str, var: str) -> Location:
-    """s3://bucket/key, file:///abs/path or a plain local path."""
-    if uri.startswith("s3://"):
-        parts = urlsplit(uri)
-        key = parts.path.lstrip("/")
-        if not parts.netloc or not key or key.endswith("/"):
-            raise ConfigError(f"{var} must look like s3://bucket/key, got {uri!r}")
-        return Location("s3", bucket=parts.netloc, key=key)
-    if uri.startswith("file://"):
-        parts = urlsplit(uri)
-        if parts.netloc not in {"", "localhost"} or not parts.path:
-            raise ConfigError(f"{var} must look like file:///absolute/path, got {uri!r}")
-        return Location("file", path=unquote(parts.path))
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", uri):
-        raise ConfigError(f"{var}: unsupported scheme in {uri!r} (use s3://, file:// or a path)")
-    return Location("file", path=uri)
-
-
-def s3_client(config: botocore.config.Config | None = None) -> Any:
-    """A plain S3 client: honours AWS_ENDPOINT_URL, AWS_REGION, AWS_MAX_ATTEMPTS, ..."""
-    try:
-        return boto3.client("s3", config=config)
-    except bce.BotoCoreError as exc:
-        raise classify_aws_error(exc, "creating the S3 client") from exc
-
-
 # --------------------------------------------------------------------------- input
-
-
-class _S3RawStream(io.RawIOBase):
-    """Adapts a botocore StreamingBody to RawIOBase so io/gzip can buffer and peek it.
-
-    Network failures while streaming surface as TransientError (exit 75).
-    """
-
-    def __init__(self, body: Any, uri: str) -> None:
-        self._body = body
-        self._uri = uri
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        size = min(len(buffer), READ_CHUNK)
-        try:
-            data = self._body.read(size)
-        except (bce.BotoCoreError, OSError) as exc:
-            raise TransientError(
-                f"reading {self._uri} failed mid-stream: {type(exc).__name__}: {exc}"
-            ) from exc
-        n = len(data)
-        buffer[:n] = data
-        return n
-
-    def close(self) -> None:
-        try:
-            self._body.close()
-        finally:
-            super().close()
-
-
-def _open_binary(location: Location, uri: str) -> BinaryIO:
-    if location.scheme == "s3":
-        try:
-            response = s3_client().get_object(Bucket=location.bucket, Key=location.key)
-        except (bce.BotoCoreError, bce.ClientError) as exc:
-            raise classify_aws_error(exc, f"S3 GetObject {uri}") from exc
-        raw = _S3RawStream(response["Body"], uri)
-        return io.BufferedReader(raw, buffer_size=READ_CHUNK)
-    try:
-        return open(location.path, "rb")  # closed by open_input()
-    except OSError as exc:
-        raise InputError(f"cannot open input {uri!r}: {exc.strerror or exc}") from exc
-
-
-@contextmanager
-def open_input(uri: str) -> Iterator[BinaryIO]:
-    """Yield a binary stream over the (decompressed) input; nothing is read up front."""
-    location = parse_location(uri, "RUNLEDGER_INPUT_URI")
-    binary = _open_binary(location, uri)
-    try:
-        try:
-            magic = binary.peek(2)[:2]  # type: ignore[attr-defined]
-        except OSError as exc:
-            raise InputError(f"cannot read input {uri!r}: {exc}") from exc
-        stream: BinaryIO = binary
-        if magic == b"\x1f\x8b" or location.name.endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
-        yield stream
-    finally:
-        binary.close()
 
 
 def read_blocks(stream: BinaryIO, uri: str, size: int = BLOCK_SIZE) -> Iterator[bytes]:
@@ -400,7 +162,7 @@ def read_blocks(stream: BinaryIO, uri: str, size: int = BLOCK_SIZE) -> Iterator[
                     break
                 block += more
         except (EOFError, zlib.error, OSError) as exc:  # gzip.BadGzipFile is an OSError
-            raise InputError(f"cannot read input {uri!r}: {exc}") from exc
+            raise job.InputError(f"cannot read input {uri!r}: {exc}") from exc
         if not block:
             return
         yield block
@@ -450,8 +212,8 @@ class _LocalSink:
         except OSError as exc:
             raise self._error(exc) from exc
 
-    def _error(self, exc: OSError) -> ConfigError:
-        return ConfigError(f"cannot write output to {self._uri!r}: {exc}")
+    def _error(self, exc: OSError) -> job.ConfigError:
+        return job.ConfigError(f"cannot write output to {self._uri!r}: {exc}")
 
     def write(self, data: bytes) -> None:
         try:
@@ -476,11 +238,11 @@ class _LocalSink:
 class _S3Sink:
     """A multipart upload, one part in the air while the next fills (2 parts in memory)."""
 
-    def __init__(self, location: Location, uri: str) -> None:
+    def __init__(self, location: job.Location, uri: str) -> None:
         self.bytes_written = 0
         self._uri = uri
         self._target = {"Bucket": location.bucket, "Key": location.key}
-        self._client = s3_client()
+        self._client = job.s3_client()
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
         self._submitted = 0
@@ -490,7 +252,7 @@ class _S3Sink:
                 **self._target, ContentType="application/gzip"
             )
         except (bce.BotoCoreError, bce.ClientError) as exc:
-            raise classify_aws_error(exc, f"S3 CreateMultipartUpload {uri}") from exc
+            raise job.classify_aws_error(exc, f"S3 CreateMultipartUpload {uri}") from exc
         self._upload_id: str = response["UploadId"]
         self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-upload")
 
@@ -513,7 +275,7 @@ class _S3Sink:
                 **self._target, UploadId=self._upload_id, PartNumber=number, Body=body
             )
         except (bce.BotoCoreError, bce.ClientError) as exc:
-            raise classify_aws_error(exc, f"S3 UploadPart {number} {self._uri}") from exc
+            raise job.classify_aws_error(exc, f"S3 UploadPart {number} {self._uri}") from exc
         return {"ETag": response["ETag"], "PartNumber": number}
 
     def _wait(self) -> None:
@@ -533,13 +295,13 @@ class _S3Sink:
                 MultipartUpload={"Parts": self._parts},
             )
         except (bce.BotoCoreError, bce.ClientError) as exc:
-            raise classify_aws_error(exc, f"S3 CompleteMultipartUpload {self._uri}") from exc
+            raise job.classify_aws_error(exc, f"S3 CompleteMultipartUpload {self._uri}") from exc
 
     def abort(self) -> None:
         """Best effort: no parts left behind (the bucket's lifecycle rule is the backstop)."""
         self._uploader.shutdown(wait=True, cancel_futures=True)
         with suppress(Exception):
-            s3_client(_CLEANUP_CLIENT_CONFIG).abort_multipart_upload(
+            job.s3_client(_CLEANUP_CLIENT_CONFIG).abort_multipart_upload(
                 **self._target, UploadId=self._upload_id
             )
 
@@ -547,7 +309,7 @@ class _S3Sink:
 @contextmanager
 def open_output(uri: str) -> Iterator[Sink]:
     """Yield a sink for ``uri``; committed if the block ends normally, aborted if not."""
-    location = parse_location(uri, "the output location")
+    location = job.parse_location(uri, "the output location")
     sink: Sink = (
         _S3Sink(location, uri) if location.scheme == "s3" else _LocalSink(location.path, uri)
     )
@@ -624,39 +386,10 @@ def compress_stream(
     return totals
 
 
-# --------------------------------------------------------------------------- results
-
-
-def write_results(uri: str, metrics: dict[str, Any]) -> None:
-    location = parse_location(uri, "RUNLEDGER_RESULTS_URI")
-    body = (json.dumps(metrics) + "\n").encode()
-    if location.scheme == "s3":
-        try:
-            s3_client().put_object(
-                Bucket=location.bucket,
-                Key=location.key,
-                Body=body,
-                ContentType="application/json",
-            )
-        except (bce.BotoCoreError, bce.ClientError) as exc:
-            raise classify_aws_error(exc, f"S3 PutObject {uri}") from exc
-        return
-    path = Path(location.path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(body)
-        tmp.replace(path)  # atomic: readers never see a half-written file
-    except OSError as exc:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write results to {uri!r}: {exc}") from exc
-
-
 # --------------------------------------------------------------------------- main
 
 
-def run(config: Config, log: JsonLog) -> dict[str, Any]:
+def run(config: Config, log: job.JsonLog) -> dict[str, Any]:
     started = time.monotonic()
 
     def on_block(totals: Totals) -> None:
@@ -668,7 +401,7 @@ def run(config: Config, log: JsonLog) -> dict[str, Any]:
                 elapsed_seconds=round(time.monotonic() - started, 3),
             )
 
-    with open_input(config.input_uri) as stream, open_output(config.output_uri) as sink:
+    with job.open_input(config.input_uri) as stream, open_output(config.output_uri) as sink:
         totals = compress_stream(
             stream,
             sink,
@@ -698,60 +431,25 @@ def run(config: Config, log: JsonLog) -> dict[str, Any]:
     }
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    env = os.environ if environ is None else environ
-    log = JsonLog(
-        {
-            "run_id": env.get("RUNLEDGER_RUN_ID") or None,
-            "variant": env.get("RUNLEDGER_VARIANT") or None,
-            "batch_job_id": env.get("AWS_BATCH_JOB_ID"),
-            "batch_attempt": env.get("AWS_BATCH_JOB_ATTEMPT"),
-        }
+def work(env: Mapping[str, str], log: job.JsonLog) -> None:
+    config = load_config(env)
+    log.event(
+        "started",
+        input_uri=config.input_uri,
+        results_uri=config.results_uri,
+        output_uri=config.output_uri,
+        compress_level=config.level,  # "level" is the log line's own (INFO, ERROR)
+        threads=config.threads,
+        threads_from=config.threads_from,
     )
-    try:
-        config = load_config(env)
-        log.event(
-            "started",
-            input_uri=config.input_uri,
-            results_uri=config.results_uri,
-            output_uri=config.output_uri,
-            compress_level=config.level,  # "level" is the log line's own (INFO, ERROR)
-            threads=config.threads,
-            threads_from=config.threads_from,
-        )
-        metrics = run(config, log)
-        write_results(config.results_uri, metrics)
-        summary = {("compress_level" if key == "level" else key): v for key, v in metrics.items()}
-        log.event("finished", results_uri=config.results_uri, exit_code=EXIT_OK, **summary)
-        return EXIT_OK
-    except JobError as exc:
-        log.event(
-            "failed",
-            level="ERROR",
-            error_kind=exc.kind,
-            error=str(exc),
-            exit_code=exc.exit_code,
-            retryable=exc.retryable,
-        )
-        return exc.exit_code
-    except Exception as exc:
-        log.event(
-            "failed",
-            level="CRITICAL",
-            error_kind="internal",
-            error=f"{type(exc).__name__}: {exc}",
-            exit_code=EXIT_INTERNAL,
-            retryable=False,
-            traceback=traceback.format_exc(),
-        )
-        return EXIT_INTERNAL
+    metrics = run(config, log)
+    summary = {("compress_level" if key == "level" else key): v for key, v in metrics.items()}
+    job.finish(log, config.results_uri, metrics, **summary)
 
 
-def _on_sigterm(signum: int, _frame: object) -> None:
-    # Batch/ECS sends SIGTERM before SIGKILL when a Spot task is reclaimed: ask for a retry.
-    raise Interrupted(f"received signal {signal.Signals(signum).name}; stopping")
+def main(environ: Mapping[str, str] | None = None) -> int:
+    return job.run_job("fastq-compress", environ, work)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    sys.exit(main())
+    job.run_as_program(main)

@@ -187,6 +187,11 @@ def _job_process_env(cloud: LocalCloud, local: LocalJob, attempt: int) -> dict[s
     index = (job.array_properties or {}).get("index")
     if index is not None:
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+    shared = cloud.batch_pythonpaths.get(job.job_definition.name)
+    if shared:  # the job definition's build contexts, importable as in its image
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*map(str, shared), *filter(None, [env.get("PYTHONPATH")])]
+        )
     return env
 
 

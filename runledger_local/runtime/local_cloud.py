@@ -69,6 +69,10 @@ class LocalCloud:
         #: ``batch_workdirs``, by its name, wins).
         self.batch_workdir = batch_workdir or Path.cwd()
         self.batch_workdirs: dict[str, Path] = {}
+        #: Folders put first on a job definition's PYTHONPATH, by its name: its named build
+        #: contexts (Metadata.DockerBuildContexts), whose modules its image has beside the
+        #: program.
+        self.batch_pythonpaths: dict[str, list[Path]] = {}
         #: Extra environment for every Batch job (the job definition's own env wins).
         self.batch_env: dict[str, str] = dict(batch_env or {})
         #: Extra environment for every Lambda handler (the function's own env wins).

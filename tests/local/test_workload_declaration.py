@@ -13,15 +13,16 @@ from runledger_cli.workloads import main as workloads_main
 from runledger_local.cloud import LocalPipeline
 
 #: The third workload's job: counts the words of its input text at least so long, and
-#: writes them as its metrics where RUNLEDGER_RESULTS_URI says (S3: the local cloud's).
+#: writes them as its metrics where RUNLEDGER_RESULTS_URI says (S3: the local cloud's),
+#: with the module the jobs share (jobs/common, its declared build context "common").
 PROGRAM = """\
-import json, os, sys, boto3
+import json, os
+import runledger_job
 
 words = [w for w in os.environ["RUNLEDGER_TEXT"].split()
          if len(w) >= int(os.environ.get("RUNLEDGER_MIN_LENGTH", "1"))]
-bucket, key = os.environ["RUNLEDGER_RESULTS_URI"].removeprefix("s3://").split("/", 1)
 metrics = {"words": len(words), "variant": os.environ["RUNLEDGER_VARIANT"]}
-boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(metrics).encode())
+runledger_job.write_results(os.environ["RUNLEDGER_RESULTS_URI"], metrics)
 print(json.dumps(metrics))
 """
 
@@ -32,6 +33,7 @@ DECLARATION = """\
     Metadata:
       DockerContext: jobs/word_count
       Dockerfile: Dockerfile
+      DockerBuildContexts: {common: jobs/common}
       Workload:
         Name: word-count
         Description: Count the words of a text at least min_length long.

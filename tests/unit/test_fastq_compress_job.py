@@ -6,29 +6,34 @@ with ``parse_bgzf`` below, a reading of the BGZF layout (SAM/BAM specification s
 """
 
 import gzip
-import importlib.util
 import io
 import json
-import os
 import random
-import signal
 import struct
-import subprocess
-import sys
 import threading
 import time
 import zlib
-from pathlib import Path
 
 import boto3
 import moto.s3.models
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
+from job_fixtures import (
+    ROOT,
+    SAMPLE_FASTQ,
+    failure_log,
+    fake_aws,
+    load_job,
+    patch_s3_client,
+    run_job_process,
+    shared,
+    sigterm_mid_read,
+    stubbed_s3,
+    subprocess_env,
+)
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[2]
 JOB_PATH = ROOT / "jobs" / "fastq_compress" / "fastq_compress.py"
-SAMPLE_FASTQ = ROOT / "events" / "data" / "sample.fastq"
 
 METRIC_KEYS = {
     "input_bytes",
@@ -52,42 +57,15 @@ SPEC_EOF = bytes.fromhex(
 MAX_BLOCK = 65536
 
 
-def _load_job():
-    spec = importlib.util.spec_from_file_location("fastq_compress_job", JOB_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fc = _load_job()
+fc = load_job(JOB_PATH, "fastq_compress_job")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 @pytest.fixture(autouse=True)
-def fake_aws(monkeypatch, tmp_path):
-    """Fake credentials, us-east-1, and no endpoint override leaking in from the shell."""
-    for var in (
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_REGION",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_RETRY_MODE",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+def _fake_aws(monkeypatch, tmp_path):
+    fake_aws(monkeypatch, tmp_path)
 
 
 def job_env(input_uri, results_uri, threads=2, **extra):
@@ -159,21 +137,6 @@ def parse_bgzf(data):
         blocks.append((payload, size))
         pos += size
     return blocks
-
-
-def failure_log(capsys):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err, "expected a structured failure line on stderr"
-    record = json.loads(err[-1])
-    assert record["phase"] == "failed"
-    return record
-
-
-def stubbed_s3(monkeypatch):
-    client = boto3.client("s3", region_name="us-east-1")
-    stubber = Stubber(client)
-    monkeypatch.setattr(fc, "s3_client", lambda config=None: client)
-    return stubber
 
 
 # --------------------------------------------------------------------------- output
@@ -448,7 +411,7 @@ def test_bad_configuration_exits_2_before_reading(
     def no_s3(config=None):
         raise AssertionError("must not reach S3")
 
-    monkeypatch.setattr(fc, "s3_client", no_s3)
+    patch_s3_client(monkeypatch, no_s3)
     env = job_env(SAMPLE_FASTQ, tmp_path / "m.json", **{var: value})
 
     assert fc.main(env) == 2
@@ -556,8 +519,8 @@ def test_part_sizes_grow_every_step_of_parts(monkeypatch):
         def complete_multipart_upload(self, **kwargs):
             completed.append(kwargs["MultipartUpload"]["Parts"])
 
-    monkeypatch.setattr(fc, "s3_client", lambda config=None: Client())
-    sink = fc._S3Sink(fc.parse_location("s3://b/k", "test"), "s3://b/k")
+    patch_s3_client(monkeypatch, lambda config=None: Client())
+    sink = fc._S3Sink(shared.parse_location("s3://b/k", "test"), "s3://b/k")
     for _ in range(20):
         sink.write(b"12345")
     sink.commit()
@@ -629,29 +592,11 @@ def test_structured_log_lines_per_phase(tmp_path, capsys, monkeypatch):
 # --------------------------------------------------------------------------- as a process
 
 
-def subprocess_env(**runledger):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("RUNLEDGER_", "AWS_ENDPOINT_URL"))
-    }
-    env.update(runledger)
-    return env
-
-
 def test_subprocess_on_sample_fastq(tmp_path):
     out = tmp_path / "results" / "metrics.json"
     env = subprocess_env(**job_env("events/data/sample.fastq", out, threads=4))
 
-    proc = subprocess.run(
-        [sys.executable, str(JOB_PATH)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = run_job_process(JOB_PATH, env)
 
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(out.read_text())
@@ -669,39 +614,17 @@ def test_subprocess_on_sample_fastq(tmp_path):
 def test_subprocess_sigterm_exits_75_and_leaves_no_output(tmp_path):
     """A Spot reclaim (SIGTERM) mid-read asks Batch for a retry."""
     fifo = tmp_path / "reads.fastq"
-    os.mkfifo(fifo)
     results = tmp_path / "out"
     env = subprocess_env(**job_env(fifo, results / "m.json"))
-    proc = subprocess.Popen(
-        [sys.executable, str(JOB_PATH)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:  # wait until the job has opened the FIFO for reading
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "job never opened its input"
-                time.sleep(0.02)
-        os.write(fd, b"@r1\nACGT\n+\nIIII\n@r2\nAC")  # then stall, like a hung download
+
+    def output_open(deadline):
         while not (results.exists() and any(results.iterdir())):  # the output is open
             assert time.monotonic() < deadline, "job never opened its output"
             time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=10)
-        os.close(fd)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
-    assert proc.returncode == 75
+    returncode, stderr = sigterm_mid_read(JOB_PATH, fifo, env, until=output_open)
+
+    assert returncode == 75
     record = json.loads(stderr.strip().splitlines()[-1])
     assert record["error_kind"] == "interrupted"
     assert "SIGTERM" in record["error"]

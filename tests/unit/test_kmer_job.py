@@ -5,26 +5,31 @@ a deliberately different (character-by-character) computation from the program's
 """
 
 import gzip
-import importlib.util
 import io
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import boto3
 import botocore.exceptions as bce
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
+from job_fixtures import (
+    ROOT,
+    SAMPLE_FASTQ,
+    failure_log,
+    fake_aws,
+    load_job,
+    patch_s3_client,
+    run_job_process,
+    shared,
+    sigterm_mid_read,
+    stubbed_s3,
+    subprocess_env,
+)
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[2]
 JOB_PATH = ROOT / "jobs" / "kmer_count" / "kmer_count.py"
-SAMPLE_FASTQ = ROOT / "events" / "data" / "sample.fastq"
 SAMPLE_FASTA = ROOT / "events" / "data" / "sample.fasta"
 
 METRIC_KEYS = {
@@ -42,42 +47,15 @@ METRIC_KEYS = {
 }
 
 
-def _load_job():
-    spec = importlib.util.spec_from_file_location("kmer_count_job", JOB_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-kc = _load_job()
+kc = load_job(JOB_PATH, "kmer_count_job")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 @pytest.fixture(autouse=True)
-def fake_aws(monkeypatch, tmp_path):
-    """Fake credentials, us-east-1, and no endpoint override leaking in from the shell."""
-    for var in (
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_REGION",
-        "AWS_MAX_ATTEMPTS",
-        "AWS_RETRY_MODE",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+def _fake_aws(monkeypatch, tmp_path):
+    fake_aws(monkeypatch, tmp_path)
 
 
 def job_env(input_uri, results_uri, k=3, **extra):
@@ -146,21 +124,6 @@ def assert_matches_naive(metrics, expected):
     assert metrics["gc_fraction"] == pytest.approx(expected["gc_fraction"], abs=1e-6)
     assert isinstance(metrics["elapsed_seconds"], float)
     assert metrics["elapsed_seconds"] >= 0
-
-
-def failure_log(capsys):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err, "expected a structured failure line on stderr"
-    record = json.loads(err[-1])
-    assert record["phase"] == "failed"
-    return record
-
-
-def stubbed_s3(monkeypatch):
-    client = boto3.client("s3", region_name="us-east-1")
-    stubber = Stubber(client)
-    monkeypatch.setattr(kc, "s3_client", lambda: client)
-    return stubber
 
 
 TINY_FASTQ = "@r1\nACGTA\n+\nIIIII\n@r2 lower-case\nttacg\n+r2\nIIIII\n"
@@ -294,8 +257,8 @@ def test_input_is_streamed_in_bounded_chunks(tmp_path, monkeypatch):
             assert (Bucket, Key) == ("in-bucket", "big.fastq.gz")
             return {"Body": Body()}
 
-    monkeypatch.setattr(kc, "READ_CHUNK", 64)
-    monkeypatch.setattr(kc, "s3_client", Client)
+    monkeypatch.setattr(shared, "READ_CHUNK", 64)
+    patch_s3_client(monkeypatch, Client)
     out = tmp_path / "m.json"
 
     code = kc.main(job_env("s3://in-bucket/big.fastq.gz", out, k=4))
@@ -382,7 +345,7 @@ def test_unusable_uri_exits_2_before_reading(tmp_path, capsys, monkeypatch, var,
     def no_s3():
         raise AssertionError("must not reach S3")
 
-    monkeypatch.setattr(kc, "s3_client", no_s3)
+    patch_s3_client(monkeypatch, no_s3)
     env = job_env(SAMPLE_FASTQ, tmp_path / "m.json")
     env[var] = uri
 
@@ -493,7 +456,7 @@ def test_connection_drop_mid_stream_exits_75(tmp_path, capsys, monkeypatch):
         def get_object(self, Bucket, Key):
             return {"Body": Body()}
 
-    monkeypatch.setattr(kc, "s3_client", Client)
+    patch_s3_client(monkeypatch, Client)
     out = tmp_path / "m.json"
 
     assert kc.main(job_env("s3://in-bucket/reads.fastq", out)) == 75
@@ -562,31 +525,13 @@ def test_structured_log_lines_per_phase(tmp_path, capsys):
 # --------------------------------------------------------------------------- as a process
 
 
-def subprocess_env(**runledger):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("RUNLEDGER_", "AWS_ENDPOINT_URL"))
-    }
-    env.update(runledger)
-    return env
-
-
 def test_subprocess_on_sample_fastq_matches_naive(tmp_path):
     out = tmp_path / "results" / "metrics.json"
     env = subprocess_env(
         **job_env("events/data/sample.fastq", out, k=11, RUNLEDGER_PROGRESS_EVERY="100")
     )
 
-    proc = subprocess.run(
-        [sys.executable, str(JOB_PATH)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = run_job_process(JOB_PATH, env)
 
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(out.read_text())
@@ -597,15 +542,7 @@ def test_subprocess_on_sample_fastq_matches_naive(tmp_path):
 
 
 def test_subprocess_missing_env_exits_2(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(JOB_PATH)],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = run_job_process(JOB_PATH, subprocess_env())
 
     assert proc.returncode == 2
     record = json.loads(proc.stderr.strip().splitlines()[-1])
@@ -616,36 +553,11 @@ def test_subprocess_missing_env_exits_2(tmp_path):
 def test_subprocess_sigterm_exits_75(tmp_path):
     """A Spot reclaim (SIGTERM) mid-read asks Batch for a retry."""
     fifo = tmp_path / "reads.fastq"
-    os.mkfifo(fifo)
     env = subprocess_env(**job_env(fifo, tmp_path / "m.json"))
-    proc = subprocess.Popen(
-        [sys.executable, str(JOB_PATH)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:  # wait until the job has opened the FIFO for reading
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "job never opened its input"
-                time.sleep(0.02)
-        os.write(fd, b"@r1\nACGT\n+\nIIII\n@r2\nAC")  # then stall, like a hung download
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=10)
-        os.close(fd)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
-    assert proc.returncode == 75
+    returncode, stderr = sigterm_mid_read(JOB_PATH, fifo, env, until=lambda _: time.sleep(0.3))
+
+    assert returncode == 75
     record = json.loads(stderr.strip().splitlines()[-1])
     assert record["error_kind"] == "interrupted"
     assert "SIGTERM" in record["error"]
