@@ -35,6 +35,14 @@ def one_repeat(pipeline: LocalPipeline, jobs: int) -> list[float]:
         "RUNLEDGER_INPUT_URI": str(REPO_ROOT / "events" / "data" / "sample.fastq"),
         "RUNLEDGER_KMER_K": "21",
         "RUNLEDGER_RUN_ID": "bench-jobs",
+        # The job's shared module (its job definition's DockerBuildContexts, as the local
+        # cloud puts them on a job's path).
+        "PYTHONPATH": os.pathsep.join(
+            str(path)
+            for path in pipeline.cloud.batch_pythonpaths[
+                f"{pipeline.stack_name}-workload-kmer-count"
+            ]
+        ),
     }
     spent = []
     for number in range(jobs):
