@@ -43,8 +43,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install  ## The whole pipeline offline on the sample requests (runledger local run)
 	$(BIN)/runledger local run
 
+# --max-worker-restart=0: a worker that dies (a crash in the interpreter) fails the run at
+# once; a replacement worker left the loadfile schedule waiting for ever.
 test: install system-deps  ## Run the test suite (unit, template, state machine, local cloud, graph and report)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart=0
 
 conformance: install  ## Every case of the project's conformance tier (tests/local/conformance; make test runs the fast ones)
 	$(BIN)/pytest -p no:xdist -m 'not aws' tests/local/conformance
