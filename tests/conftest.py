@@ -204,6 +204,33 @@ def s3() -> Iterator[Any]:
     clients._client.cache_clear()
 
 
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A DynamoDB client (moto) with the template's runs table, named ``runs-test``."""
+    from moto import mock_aws
+
+    from runledger_cli.sam_template import table_schema
+
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="runs-test", **table_schema())
+        yield client
+
+
+@pytest.fixture
+def runs_table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``dynamodb``'s runs table as RUNS_TABLE_NAME, as the functions that read it are
+    given it; runledger's cached clients are reset around the test."""
+    from runledger import clients
+
+    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-test")
+    clients._client.cache_clear()
+    yield dynamodb
+    clients._client.cache_clear()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for shared in SHARED_CLOUDS.values():
         shared.check(items)

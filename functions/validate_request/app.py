@@ -44,20 +44,21 @@ _locations = os.environ.get("INPUT_LOCATIONS")
 INPUT_LOCATIONS = None if _locations is None else _locations.split()
 
 
+def _validate(event: ValidateRequestEvent) -> ValidationResult:
+    """The event's item, read from the table unless the event carries it, validated."""
+    image = event.image
+    if image is None and isinstance(event.pk, str):
+        image = read_request_item(event.pk, os.environ["RUNS_TABLE_NAME"])
+        if image is None:
+            return ValidationResult(valid=False, request=None, reason=GONE_REASON)
+    return validate_request(event.pk, image, INPUT_LOCATIONS, event.limits)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @event_parser(model=ValidateRequestEvent)
 def lambda_handler(event: ValidateRequestEvent, context: LambdaContext) -> dict[str, Any]:
-    image = event.image
-    if image is None and isinstance(event.pk, str):
-        image = read_request_item(event.pk, os.environ["RUNS_TABLE_NAME"])
-        gone = image is None
-    else:
-        gone = False
-    if gone:
-        result = ValidationResult(valid=False, request=None, reason=GONE_REASON)
-    else:
-        result = validate_request(event.pk, image, INPUT_LOCATIONS, event.limits)
+    result = _validate(event)
     metric = "ValidRequests" if result.valid else "InvalidRequests"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

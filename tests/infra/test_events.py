@@ -7,13 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
 from moto.events.models import EventPattern
 
-from runledger import clients
-from runledger_cli.sam_template import REPO_ROOT, load_cfn, table_schema
+from runledger_cli.sam_template import REPO_ROOT, load_cfn
 from runledger_local.pipe_runner import render_input_template
 
 EVENTS = REPO_ROOT / "events"
@@ -58,22 +54,16 @@ def test_the_pipe_input_of_the_largest_item_dynamodb_holds_stays_small() -> None
 
 
 def test_pipe_input_validates_through_the_validate_handler_reading_the_item(
-    load_handler: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+    load_handler: Any, lambda_context: Any, runs_table: Any
 ) -> None:
     """The exact payload the ValidateRequest state builds from the pipe input; the
     handler reads the item the sample stream record wrote."""
     (delivered,) = load("pipe_input.json")
     item = load("stream_record_insert.json")["dynamodb"]["NewImage"]
-    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-events")
-    clients._client.cache_clear()
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(TableName="runs-events", **table_schema())
-        dynamodb.put_item(TableName="runs-events", Item=item)
-        result = load_handler("validate_request").lambda_handler(
-            {"pk": delivered["pk"]}, lambda_context
-        )
-    clients._client.cache_clear()
+    runs_table.put_item(TableName="runs-test", Item=item)
+    result = load_handler("validate_request").lambda_handler(
+        {"pk": delivered["pk"]}, lambda_context
+    )
     assert result["valid"] is True, result["reason"]
     assert result["request"]["run_id"] == delivered["pk"].removeprefix("RUN#")
     assert result["attempt"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -305,17 +305,6 @@ def test_validate_handler_answers_invalid_for_any_event_object(
     result = load_handler("validate_request").lambda_handler(event, lambda_context)
     assert result["valid"] is False
     assert result["reason"]
-
-
-@pytest.fixture
-def runs_table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The moto runs table as RUNS_TABLE_NAME, with runledger's cached clients reset."""
-    from runledger import clients
-
-    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-test")
-    clients._client.cache_clear()
-    yield dynamodb
-    clients._client.cache_clear()
 
 
 def test_validate_handler_reads_the_claimed_item_and_numbers_the_claim(
