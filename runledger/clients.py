@@ -1,8 +1,8 @@
 """boto3 clients shared by the handlers, one per service, endpoint and region.
 
-boto3 is imported with the first client, not with the module: prepare_variant calls no
-AWS service and never loads it; close_run, collect_metrics, summarize_run and
-validate_request load it in their first invocation rather than in their import, ~0.17-0.21 s
+boto3 is imported with the first client, not with the module: close_run,
+collect_metrics, summarize_run and start_run load it in their first invocation rather
+than in their import, ~0.17-0.21 s
 for boto3 and the client together (docs/cold-start.md). A client is keyed by the settings
 it reads when created (the endpoint variables and the region), so handlers run
 in-process by the local cloud get a new client when another local cloud (another

@@ -13,11 +13,11 @@ claimed it and nobody has since**::
     IF (#execution = <this execution> AND #status IN (CLAIMED, RUNNING))
        OR (#status = REQUESTED AND (claimed_at absent OR claimed_at < <the delivery's time>))
 
-The second half closes a run whose ClaimRun failed for good (a permanent error, or
+The second half closes a run whose claim (StartRun) failed for good (a permanent error, or
 throttling past its retries): the execution ends at RunFailed without a claim, and the
 request would otherwise wait ``REQUESTED`` forever with nothing running. "Nobody has
 since" is read from the item: still ``REQUESTED``, and its last claim (``claimed_at``,
-written by every ClaimRun) older than the delivery that started this execution (the
+written by every claim) older than the delivery that started this execution (the
 pipe's ``delivered_at``, its ingestion time). A re-run written after that delivery and
 not yet claimed looks the same, so it can be closed with this failure; it then needs
 writing again. An input without ``delivered_at`` (an execution started before the pipe

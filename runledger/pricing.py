@@ -15,17 +15,16 @@ Usage of one run with N variants, measured or modelled:
 * Batch (measured): per variant, every attempt's startedAt..stoppedAt from the ``.sync``
   result, billed by Fargate per attempt (``batch_job_cost``).
 * Step Functions Standard (counted from the execution history when SummarizeRun can read
-  it; else modelled): ``estimated_transitions(N)`` = 8 + 4N transitions (9 + 4N when
+  it; else modelled): ``estimated_transitions(N)`` = 5 + 3N transitions (6 + 3N when
   every variant failed).
 * Lambda (measured from the execution history when SummarizeRun can read it, see
-  ``runledger.usage``; else modelled): ``lambda_invocations(N)`` = 2 + 2N invocations at
+  ``runledger.usage``; else modelled): ``lambda_invocations(N)`` = 2 + N invocations at
   the configured memory, each lasting the ``lambda_billed_seconds_per_invocation``
   assumption.
 * EventBridge Pipes (modelled): 1 request (the request image is capped at 64 KiB, one
   Pipes chunk).
 * DynamoDB on demand (modelled): ``dynamodb_writes(N)`` = 4 + N write request units.
-  ValidateRequest's one consistent read of the request (1 to 16 read request units for
-  up to 64 KiB) is left out: at most 16 x $0.125 per million, under $0.000002.
+  StartRun's claim returns the item it wrote, which costs no read units.
 """
 
 from __future__ import annotations
@@ -227,27 +226,28 @@ def dynamodb_write_cost(write_request_units: int) -> float:
 
 
 def estimated_transitions(n_variants: int, *, all_failed: bool = False) -> int:
-    """State transitions of a run with ``n_variants`` variants: ``8 + 4 * n``.
+    """State transitions of a run with ``n_variants`` variants: ``5 + 3 * n``.
 
-    Eight run-level states (ClaimRun, ValidateRequest, IsRequestValid, MarkRunning,
-    RunVariants, SummarizeRun, DidAnyVariantSucceed, RecordResult) and four per variant
-    (PrepareVariant, RunJob, CollectMetrics, RecordVariant), as in
-    statemachines/run_workflow.asl.json. A run whose variants all failed ends with
-    RecordRunFailed and RunFailed instead of RecordResult: one more. Every Retry attempt
-    adds one; a failed variant takes a path as long or shorter (RunJob failing: three).
+    Five run-level states (StartRun, RunVariants, SummarizeRun, DidAnyVariantSucceed,
+    RecordResult) and three per variant (RunJob, CollectMetrics, RecordVariant), as in
+    statemachines/run_workflow.asl.json (it was 8 + 4n before StartRun took over the
+    claim, the check and the mark, and RunJob built its job in JSONata). A run whose
+    variants all failed ends with RecordRunFailed and RunFailed instead of RecordResult:
+    one more. Every Retry attempt adds one; a failed variant takes a path as long or
+    shorter (RunJob failing: two).
     """
-    return 8 + 4 * n_variants + (1 if all_failed else 0)
+    return 5 + 3 * n_variants + (1 if all_failed else 0)
 
 
 def lambda_invocations(n_variants: int) -> int:
-    """Lambda invocations of a run: ``2 + 2 * n`` (validate, summarize; prepare+collect each)."""
-    return 2 + 2 * n_variants
+    """Lambda invocations of a run: ``2 + n`` (start, summarize; collect for each variant)."""
+    return 2 + n_variants
 
 
 def dynamodb_writes(n_variants: int) -> int:
     """Write request units of a run: ``4 + n``.
 
-    The request put (by whoever starts the run), the claim, mark running, one put per
+    The request put (by whoever starts the run), StartRun's claim and mark, one put per
     variant, record the result. Assumes every item is at most 1 KB (a larger item costs
     one unit per started KB; an update is sized by the larger of the item before and
     after, and a finished run item with its summary and cost is about 2 KB) and leaves out

@@ -9,8 +9,8 @@ rules match the kmer-count job's own parser (jobs/kmer_count/kmer_count.py), so 
 this module accepts is one the job can open.
 
 boto3 is imported on first S3 use (``runledger.clients``), not with the module: the
-request models use ``parse_location``, and validate_request and prepare_variant call no
-AWS service, so they never load it (docs/cold-start.md).
+request models use ``parse_location``, and importing them must not load it
+(docs/cold-start.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Decide whether a request item can run, and if not, say why in words a person can act on.
 
-The input is the REQUEST item (DynamoDB JSON, as ``read_request_item`` reads it) and its
+The input is the REQUEST item (DynamoDB JSON, as StartRun's claim returns it) and its
 ``pk``. The result is a ``ValidationResult``: valid with the normalized ``RunRequest``, or
 invalid with a reason of one line per problem, each naming the attribute
 (``variants.1.name: duplicate variant name "od-1vcpu"``), and in both cases the claim's
@@ -25,7 +25,6 @@ from runledger.models import (
     IGNORED_ATTRIBUTES,
     MAX_REQUEST_BYTES,
     RunRequest,
-    StepEvent,
     run_id_from_pk,
 )
 from runledger.storage import parse_location
@@ -35,7 +34,7 @@ logger = Logger(child=True)
 
 
 class RunLimits(BaseModel):
-    """What bounds a run's duration, as the ValidateRequest state passes them."""
+    """What bounds a run's duration, as the StartRun state passes them."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -45,20 +44,6 @@ class RunLimits(BaseModel):
     job_queue_seconds: int = Field(
         ge=0, description="RunJob's allowance for queueing and task starts, per job."
     )
-
-
-class ValidateRequestEvent(StepEvent):
-    """validate_request's event: ``{"pk": "RUN#...", "limits": {...}}``, the item read
-    from the table; or, to try the function alone (``sam local invoke``), with the item
-    itself as ``"image"`` (DynamoDB JSON), which is then validated without a read.
-
-    ``pk`` and ``image`` are ``Any`` on purpose: whatever the table holds must end as
-    ``valid: false`` with a reason, never as a parse error.
-    """
-
-    pk: Any = None
-    image: Any = None
-    limits: RunLimits | None = None
 
 
 class ValidationResult(BaseModel):
@@ -86,9 +71,6 @@ _MESSAGES = {
 #: A whole ``attempt`` the next claim counts on; anything else starts again at 1.
 _ATTEMPT = re.compile(r"[0-9]{1,9}")
 
-#: Why an item cannot be validated when the table no longer has it.
-GONE_REASON = "request: the REQUEST item no longer exists (deleted after it was claimed)"
-
 
 def next_attempt(image: object) -> int:
     """This claim's attempt: the item's ``attempt`` + 1, or 1 when it is absent, not a
@@ -99,23 +81,6 @@ def next_attempt(image: object) -> int:
     if isinstance(number, str) and _ATTEMPT.fullmatch(number):
         return int(number) + 1
     return 1
-
-
-def read_request_item(pk: str, table_name: str, dynamodb: Any = None) -> dict[str, Any] | None:
-    """The REQUEST item of ``pk`` as the table holds it now (a consistent read, DynamoDB
-    JSON), or None when there is none. ``dynamodb`` is a boto3 client (default:
-    runledger.clients'); service errors propagate (botocore retries throttling first)."""
-    if dynamodb is None:
-        from runledger.clients import client
-
-        dynamodb = client("dynamodb")
-    answer = dynamodb.get_item(
-        TableName=table_name,
-        Key={"pk": {"S": pk}, "sk": {"S": "REQUEST"}},
-        ConsistentRead=True,
-    )
-    item = answer.get("Item")
-    return item if isinstance(item, dict) else None
 
 
 def request_size(image: Any) -> int:

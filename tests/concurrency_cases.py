@@ -163,8 +163,10 @@ def _rerun_problems(pipeline: LocalPipeline, pk: str, names: list[str]) -> list[
 def rerun_while_the_rerun_is_claimed(
     pipeline: LocalPipeline, run_id: str, delay: float
 ) -> list[str]:
-    """The second re-run written exactly while the first re-run's execution holds its claim
-    (before its ValidateRequest): that execution must give up, not record the run FAILED."""
+    """The second re-run written exactly as the first re-run's execution starts (before
+    its StartRun claims): one of the two executions runs the run, the other gives up
+    without recording it FAILED. (A re-run written between StartRun's claim and its
+    mark, inside the handler, is tests/unit/test_handlers.py's ClaimLost case.)"""
     item = request(run_id)
     pk = item["pk"]
 
@@ -176,7 +178,7 @@ def rerun_while_the_rerun_is_claimed(
     try:
         pipeline.put_request(item)
         wait_until(lambda: pipeline.read_run(pk).status == "RUNNING", "RUNNING")
-        pipeline.cloud.inject_task_fault(run_id, "ValidateRequest", TaskFault.before_call(again))
+        pipeline.cloud.inject_task_fault(run_id, "StartRun", TaskFault.before_call(again))
         set_requested(pipeline, pk)
     finally:
         release.set()
@@ -272,8 +274,8 @@ def same_record_twice_at_once(pipeline: LocalPipeline, run_id: str, delay: float
         entered = [
             e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
         ]
-        if entered != ["ClaimRun", "AlreadyClaimed"]:
-            problems.append(f"the duplicate ran {entered}, expected ClaimRun, AlreadyClaimed")
+        if entered != ["StartRun", "AlreadyClaimed"]:
+            problems.append(f"the duplicate ran {entered}, expected StartRun, AlreadyClaimed")
     return problems
 
 

@@ -3,7 +3,7 @@
 * Every test runs with fake AWS credentials, region us-east-1 and no AWS config files, so
   nothing can reach a real account.
 * Tests under tests/unit/ cannot connect anywhere but loopback.
-* ``load_handler("validate_request")`` imports functions/validate_request/app.py by path
+* ``load_handler("start_run")`` imports functions/start_run/app.py by path
   under a unique module name (every handler file is called app.py: never ``import app``).
 * ``lambda_context`` is a stand-in for the Lambda context object.
 * ``pipeline`` is the whole local cloud (a LocalPipeline of template.yaml), one per test
@@ -172,7 +172,7 @@ def read_event(relative_path: str) -> Any:
 
 @pytest.fixture
 def load_event() -> Callable[[str], Any]:
-    """``load_event("validate_request.json")`` -> the parsed events/ file."""
+    """``load_event("start_run.json")`` -> the parsed events/ file."""
     return read_event
 
 
@@ -184,7 +184,7 @@ def local_paths(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def results_bucket(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Sets RESULTS_BUCKET (as template.yaml does for prepare_variant and collect_metrics)."""
+    """Sets RESULTS_BUCKET (as template.yaml does for start_run and collect_metrics)."""
     monkeypatch.setenv("RESULTS_BUCKET", "runledger-results-test")
     return "runledger-results-test"
 

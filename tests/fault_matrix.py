@@ -35,8 +35,6 @@ from runledger_local.runtime.jobs import _retry_action
 
 ASL_PATH = REPO_ROOT / "statemachines" / "run_workflow.asl.json"
 REQUESTS = REPO_ROOT / "events" / "requests"
-#: A request that ValidateRequest refuses (the path through RecordInvalid).
-INVALID_REQUEST = "kmer-invalid-fargate-size.json"
 #: Faults in a Map iteration go to the calls that name this variant (the request's first).
 VARIANT = "od-quarter"
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
@@ -197,14 +195,13 @@ def fault_classes(state: TaskState) -> list[FaultClass]:
 # ------------------------------------------------------------------------ cells
 #: The path a request takes to reach a state that a valid request does not reach.
 PATHS = {
-    "RecordInvalid": "invalid",
     "RecordVariantFailure": "variant-fails",
     "RecordRunFailed": "all-fail",
     "RecordFailure": "after-failure",
 }
-#: The fault that sends the after-failure path to RecordFailure: a permanent error in
-#: MarkRunning (its Catch goes there).
-FIRST_FAILURE = ("MarkRunning", TaskFault.service_error("ValidationException", 400))
+#: The fault that sends the after-failure path to RecordFailure with a run RUNNING: the
+#: SummarizeRun handler raising (its Catch goes there), once every variant is recorded.
+FIRST_FAILURE = ("SummarizeRun", TaskFault.function_error("RuntimeError", "injected: raised"))
 
 
 @dataclass(frozen=True)
@@ -279,8 +276,6 @@ class Expected:
 
 def baseline(path: str, names: list[str]) -> Expected:
     """How the cell's run ends without its fault."""
-    if path == "invalid":
-        return Expected("INVALID", variants={})
     if path == "variant-fails":
         return Expected(
             "SUCCEEDED", variants={n: "FAILED" if n == VARIANT else "SUCCEEDED" for n in names}
@@ -288,7 +283,7 @@ def baseline(path: str, names: list[str]) -> Expected:
     if path == "all-fail":
         return Expected("FAILED", "AllVariantsFailedError", dict.fromkeys(names, "FAILED"))
     if path == "after-failure":
-        return Expected("FAILED", "DynamoDB.AmazonDynamoDBException", {})
+        return Expected("FAILED", "RuntimeError", dict.fromkeys(names, "SUCCEEDED"))
     return Expected("SUCCEEDED", variants=dict.fromkeys(names, "SUCCEEDED"))
 
 
@@ -313,7 +308,8 @@ def _run_failed(cell: Cell, names: list[str]) -> Expected:
     error = cell.error
     if catcher.get("Output") == "{% $states.input %}":
         error = baseline(cell.path, names).error or error
-    owner = "none" if cell.state.name == "ClaimRun" else "first"
+    # A fault in StartRun's call comes before its handler runs: nothing is claimed.
+    owner = "none" if cell.state.name == "StartRun" else "first"
     return Expected("FAILED", error, None, owner)
 
 
@@ -343,8 +339,7 @@ def expected(cell: Cell, names: list[str]) -> Expected:
 
 # ------------------------------------------------------------------------ running
 def request_for(cell: Cell) -> dict[str, Any]:
-    name = INVALID_REQUEST if cell.path == "invalid" else "kmer-valid-local.json"
-    item = localize_request(json.loads((REQUESTS / name).read_text()), REPO_ROOT)
+    item = localize_request(json.loads((REQUESTS / "kmer-valid-local.json").read_text()), REPO_ROOT)
     return {**copy.deepcopy(item), "pk": cell.pk}
 
 
@@ -363,23 +358,13 @@ def _wait(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
 def takeover(pipeline: LocalPipeline, cell: Cell) -> Callable[[], None]:
     """The action before the faulted call: a newer execution claims the run first.
 
-    ClaimRun: the same record delivered again (a second StartExecution with the same
-    input), whose claim wins. Any later write: the run re-requested (status back to
-    REQUESTED), the pipe's new execution claims it, and (in a Map iteration) records the
-    variant first. The faulted call then meets the real condition.
+    Every conditional write comes after StartRun's claim: the run re-requested (status
+    back to REQUESTED), the pipe's new execution claims it, and (in a Map iteration)
+    records the variant first. The faulted call then meets the real condition.
     """
 
     def act() -> None:
-        sfn = pipeline.client("stepfunctions")
         mine = _read_request(pipeline, cell.pk).get("execution")
-        if cell.state.name == "ClaimRun":
-            (first,) = [e for e in running_executions(pipeline) if input_pk(sfn, e) == cell.pk]
-            execution_input = sfn.describe_execution(executionArn=first)["input"]
-            newer = sfn.start_execution(
-                stateMachineArn=pipeline.state_machine_arn, input=execution_input
-            )["executionArn"]
-            _wait(lambda: _read_request(pipeline, cell.pk).get("execution") == newer, "claim")
-            return
         pipeline.client("dynamodb").update_item(
             TableName=pipeline.table_name,
             Key={"pk": {"S": cell.pk}, "sk": {"S": "REQUEST"}},

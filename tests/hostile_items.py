@@ -683,7 +683,7 @@ def _oversized(dialect: Dialect, kind: str) -> st.SearchStrategy[Change]:
 
 
 def _attempt(dialect: Dialect, *, invalid: bool) -> st.SearchStrategy[Change]:
-    """``attempt`` (ClaimRun counts the run's attempts in it): a whole number (fine), or
+    """``attempt`` (StartRun counts the run's attempts in it): a whole number (fine), or
     anything else (INVALID, naming it)."""
     if not invalid:
         whole = st.integers(0, 10**12)

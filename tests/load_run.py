@@ -8,7 +8,7 @@ pass, waits for the executions to end (CloseRun runs after), and counts:
 
 * ``final``: requests whose REQUEST item is SUCCEEDED, FAILED or INVALID;
 * ``lost``: requests that never got there (no execution, or one that left it open);
-* ``duplicated``: requests with more than one execution that got past ClaimRun, plus
+* ``duplicated``: requests with more than one execution whose StartRun claimed the run, plus
   variants with more than one Batch job (a job's own retries are attempts of one job);
 * ``non_final``: items of the requests' partitions, REQUEST or ``VARIANT#``, that are not
   final, and executions still running.
@@ -101,10 +101,17 @@ class LoadFigures:
 
 
 def _claimed(sfn: Any, execution_arn: str) -> bool:
-    """Whether the execution got past ClaimRun (its claim succeeded)."""
+    """Whether the execution's StartRun claimed the run: it succeeded, or found the
+    request invalid (which it claimed, then wrote INVALID)."""
     return any(
-        event["type"] == "TaskStateExited"
-        and event["stateExitedEventDetails"]["name"] == "ClaimRun"
+        (
+            event["type"] == "TaskStateExited"
+            and event["stateExitedEventDetails"]["name"] == "StartRun"
+        )
+        or (
+            event["type"] == "SucceedStateEntered"
+            and event["stateEnteredEventDetails"]["name"] == "RequestInvalid"
+        )
         for event in execution_events(sfn, execution_arn)
     )
 

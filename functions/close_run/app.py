@@ -4,8 +4,8 @@ Event: the EventBridge "Step Functions Execution Status Change" event of the run
 workflow, passed by the template's rule for those three statuses (shape in
 runledger/closing.py). Writes the REQUEST item FAILED with an error and a cause, only if
 this execution still owns the run and left it CLAIMED or RUNNING, or never claimed it
-and nobody has since (ClaimRun failed for good). An execution that lost its run (re-run,
-or its REQUEST item deleted) has the VARIANT# items it wrote deleted.
+and nobody has since (its claim, in StartRun, failed for good). An execution that lost
+its run (re-run, or its REQUEST item deleted) has the VARIANT# items it wrote deleted.
 
 Returns ``{"execution", "status", "outcome", "pk", "error", "cause", "reason",
 "removed_variants"}``, outcome

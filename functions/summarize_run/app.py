@@ -3,7 +3,7 @@
 Event (from the SummarizeRun state)::
 
     {"run_id": "kmer-2026-11-23-001",
-     "request": {...as ValidateRequest returned it...},
+     "request": {...as StartRun returned it...},
      "variants": [<CollectMetrics' result, with or without "attributes">,
                   {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
      "execution": "arn:aws:states:...:execution:...",  # optional: measure from its history

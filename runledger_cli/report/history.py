@@ -161,11 +161,18 @@ def _details(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _item_label(document: str) -> str:
+    """The name of a Map item, from its iteration's first input: the item itself, or what
+    an ItemSelector made of it with the item under ``variant`` (RunVariants' ItemSelector)."""
     try:
         item = json.loads(document)
     except (TypeError, ValueError):
         return ""
-    return str(item["name"]) if isinstance(item, dict) and "name" in item else ""
+    if not isinstance(item, dict):
+        return ""
+    if "name" in item:
+        return str(item["name"])
+    variant = item.get("variant")
+    return str(variant["name"]) if isinstance(variant, dict) and "name" in variant else ""
 
 
 # --------------------------------------------------------------------------- visits

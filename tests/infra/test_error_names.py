@@ -219,6 +219,14 @@ DOCUMENTED: dict[str, dict[str, ErrorName]] = {
 
 PREFIX = {"dynamodb": "DynamoDB.", "lambda": "Lambda.", "batch": "Batch."}
 
+#: A function's own error is reported by its ``errorType``, the Python exception's class
+#: name (SFN_ERRORS: "Error names ... a Lambda function's custom error"); the states that
+#: catch one by name, and the module that raises it.
+SFN_CUSTOM = "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html"
+FUNCTION_ERRORS: dict[str, tuple[str, frozenset[str]]] = {
+    "StartRun": ("runledger.starting", frozenset({"AlreadyClaimed", "RequestInvalid"})),
+}
+
 
 # ------------------------------------------------------------------ the ASL
 def load_asl() -> dict[str, Any]:
@@ -293,13 +301,27 @@ def test_every_task_calls_an_integration_the_table_knows() -> None:
 @pytest.mark.parametrize("name", HANDLING)
 def test_every_error_name_is_one_step_functions_reports_there(name: str) -> None:
     state = STATES[name]
-    known = set(STATES_NAMES)
+    known = set(STATES_NAMES) | set(FUNCTION_ERRORS.get(name, ("", frozenset()))[1])
     for kind in integrations_within(state):
         known |= set(DOCUMENTED[kind])
     unknown = sorted(
         {error for field in ("Retry", "Catch") for error in listed(state, field)} - known
     )
     assert unknown == [], f"{name}: names Step Functions does not report for its integration"
+
+
+@pytest.mark.parametrize("state", sorted(FUNCTION_ERRORS))
+def test_a_function_error_caught_by_name_is_an_exception_its_function_raises(state: str) -> None:
+    import importlib
+    from pathlib import Path
+
+    module_name, errors = FUNCTION_ERRORS[state]
+    module = importlib.import_module(module_name)
+    assert integration(STATES[state]) == "lambda"
+    assert set(listed(STATES[state], "Catch")) >= errors
+    for error in errors:
+        assert issubclass(getattr(module, error), Exception)
+        assert f"raise {error}(" in Path(str(module.__file__)).read_text()
 
 
 @pytest.mark.parametrize("name", HANDLING)

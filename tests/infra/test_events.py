@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from moto.events.models import EventPattern
 
 from runledger_cli.sam_template import REPO_ROOT, load_cfn
@@ -46,25 +47,26 @@ def test_pipe_input_names_the_request_of_events_requests_by_its_key_only() -> No
 
 def test_the_pipe_input_of_the_largest_item_dynamodb_holds_stays_small() -> None:
     """An item may hold 400 KB, an execution's input 256 KB: the pipe sends only the key,
-    so that no request is dead-lettered for its size (ValidateRequest reads the item)."""
+    so that no request is dead-lettered for its size (StartRun reads the item)."""
     record = load("stream_record_insert.json")
     record["dynamodb"]["NewImage"]["notes"] = {"S": "x" * 399_000}
     rendered = render_input_template(PIPE["TargetParameters"]["InputTemplate"], record, {})
     assert len(json.dumps([rendered]).encode()) < 1024
 
 
-def test_pipe_input_validates_through_the_validate_handler_reading_the_item(
+@pytest.mark.usefixtures("results_bucket")
+def test_pipe_input_starts_the_run_through_the_start_handler_claiming_the_item(
     load_handler: Any, lambda_context: Any, runs_table: Any
 ) -> None:
-    """The exact payload the ValidateRequest state builds from the pipe input; the
-    handler reads the item the sample stream record wrote."""
+    """The key the StartRun state sends from the pipe input; the handler claims and
+    reads the item the sample stream record wrote."""
     (delivered,) = load("pipe_input.json")
     item = load("stream_record_insert.json")["dynamodb"]["NewImage"]
     runs_table.put_item(TableName="runs-test", Item=item)
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": delivered["pk"]}, lambda_context
+    result = load_handler("start_run").lambda_handler(
+        {"pk": delivered["pk"], "execution": "e1", "claimed_at": "2026-11-23T08:00:00.000Z"},
+        lambda_context,
     )
-    assert result["valid"] is True, result["reason"]
     assert result["request"]["run_id"] == delivered["pk"].removeprefix("RUN#")
     assert result["attempt"] == 1
 

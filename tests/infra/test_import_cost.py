@@ -4,7 +4,7 @@
   line is built from leaf modules; a command imports its machinery when it runs.
 * A handler's cold import loads no X-Ray SDK (no handler uses Tracer) and no boto3: the
   DynamoDB JSON codec is runledger's own, and boto3 comes with the first AWS client
-  (runledger.clients), which prepare_variant never creates. The
+  (runledger.clients), created by the first invocation, not by the import. The
   timing budget is tests/perf/test_cold_import.py (``make perf``); docs/cold-start.md.
 """
 

@@ -329,10 +329,10 @@ def test_asl_uses_jsonata_has_a_timeout_and_a_comment_on_every_state() -> None:
 
 
 def test_validation_is_told_the_limits_the_workflow_runs_under() -> None:
-    """ValidateRequest's limits are the execution's own TimeoutSeconds, the Map's
+    """StartRun's limits are the execution's own TimeoutSeconds, the Map's
     MaxConcurrency, the job definition's attempts and RunJob's queueing allowance: the
     same substitutions RunJob's TimeoutSeconds is built from."""
-    limits = ALL_STATES["ValidateRequest"]["Arguments"]["Payload"]["limits"]
+    limits = ALL_STATES["StartRun"]["Arguments"]["Payload"]["limits"]
     assert limits == {
         "run_timeout_seconds": ASL["TimeoutSeconds"],
         "max_concurrency": "{% ${MaxConcurrency} %}",
@@ -341,7 +341,7 @@ def test_validation_is_told_the_limits_the_workflow_runs_under() -> None:
     }
     assert ALL_STATES["RunVariants"]["MaxConcurrency"] == limits["max_concurrency"]
     assert ALL_STATES["RunJob"]["TimeoutSeconds"] == (
-        "{% $states.input.timeout_seconds * ${JobAttempts} + ${JobQueueSeconds} %}"
+        "{% $states.input.variant.timeout_seconds * ${JobAttempts} + ${JobQueueSeconds} %}"
     )
     substitutions = STATE_MACHINE["DefinitionSubstitutions"]
     assert substitutions["JobAttempts"] == {"Ref": "JobAttempts"}
@@ -410,18 +410,37 @@ def test_batch_jobs_carry_the_run_tags_and_propagate_them() -> None:
     assert run_job["Arguments"]["PropagateTags"] is True
 
 
-def test_claim_is_a_conditional_write_on_status_requested() -> None:
-    claim = ASL["States"][ASL["StartAt"]]
-    assert claim["Resource"].endswith(":::dynamodb:updateItem")
-    assert claim["Arguments"]["ConditionExpression"] == "#status = :requested"
-    caught = {c["ErrorEquals"][0]: c["Next"] for c in claim["Catch"]}
-    assert ASL["States"][caught["DynamoDB.ConditionalCheckFailedException"]]["Type"] == "Succeed"
+def test_the_run_starts_with_start_run_whose_outcomes_are_caught_by_their_names() -> None:
+    """StartRun (runledger.starting) claims, validates and marks the run; a duplicate
+    delivery and an invalid request end the execution as a success, each at its own
+    Succeed state; anything else is a failure for RecordFailure. Every name caught is an
+    exception start_run raises (Lambda reports a handler's error by its class name)."""
+    from runledger import starting
+
+    start = ASL["States"][ASL["StartAt"]]
+    assert start["Resource"].endswith(":::lambda:invoke")
+    assert start["Arguments"]["FunctionName"] == "${StartRunFunctionArn}"
+    caught = {c["ErrorEquals"][0]: c["Next"] for c in start["Catch"]}
+    assert caught == {
+        "AlreadyClaimed": "AlreadyClaimed",
+        "RequestInvalid": "RequestInvalid",
+        "States.ALL": "RecordFailure",
+    }
+    for error in ("AlreadyClaimed", "RequestInvalid"):
+        assert ASL["States"][caught[error]]["Type"] == "Succeed"
+        assert issubclass(getattr(starting, error), Exception)
+        assert f"raise {error}(" in Path(starting.__file__).read_text()
 
 
-def test_every_status_write_after_the_claim_is_conditional_on_the_claiming_execution() -> None:
-    for name, state in ALL_STATES.items():
-        if state.get("Resource", "").endswith(":::dynamodb:updateItem") and name != "ClaimRun":
-            assert "#execution = :execution" in state["Arguments"]["ConditionExpression"], name
+def test_every_status_write_is_conditional_on_the_claiming_execution() -> None:
+    writes = [
+        name
+        for name, state in ALL_STATES.items()
+        if state.get("Resource", "").endswith(":::dynamodb:updateItem")
+    ]
+    assert writes == ["RecordResult", "RecordRunFailed", "RecordFailure"]
+    for name in writes:
+        assert "#execution = :execution" in ALL_STATES[name]["Arguments"]["ConditionExpression"]
 
 
 def test_variant_concurrency_comes_from_the_max_concurrency_parameter() -> None:
@@ -599,8 +618,7 @@ FUNCTIONS = resources_of_type(SAM, "AWS::Serverless::Function")
 
 def test_there_is_a_function_for_each_step_of_the_workflow() -> None:
     assert set(FUNCTIONS) == {
-        "ValidateRequestFunction",
-        "PrepareVariantFunction",
+        "StartRunFunction",
         "CollectMetricsFunction",
         "SummarizeRunFunction",
         "CloseRunFunction",  # outside the workflow: closes runs it cannot (below)
@@ -775,10 +793,10 @@ def test_the_job_reads_only_inputs_and_writes_only_runs_of_the_results_bucket() 
 
 
 def test_validation_checks_inputs_against_exactly_what_the_job_may_read() -> None:
-    """ValidateRequest's INPUT_LOCATIONS, each URI prefix written as the ARN pattern it
+    """StartRun's INPUT_LOCATIONS, each URI prefix written as the ARN pattern it
     means, is the job role's GetObject resources, with and without an input bucket."""
     grants = job_role_grants()["s3:GetObject"]
-    function = RESOURCES["ValidateRequestFunction"]["Properties"]
+    function = RESOURCES["StartRunFunction"]["Properties"]
     locations = function["Environment"]["Variables"]["INPUT_LOCATIONS"]
     assert grants["Fn::If"][0] == locations["Fn::If"][0] == "HasInputBucket"
     for granted, prefixes in zip(grants["Fn::If"][1:], locations["Fn::If"][1:], strict=True):
@@ -974,16 +992,16 @@ def test_close_run_may_only_change_run_items_and_read_run_workflow_executions() 
 
 
 def test_close_run_treats_as_open_exactly_the_statuses_the_workflow_writes_before_the_end() -> None:
-    """CLAIMED (ClaimRun) and RUNNING (MarkRunning) are the only statuses an execution
-    leaves behind when it stops without recording its end."""
-    states = json.loads((REPO_ROOT / "statemachines" / "run_workflow.asl.json").read_text())[
-        "States"
-    ]
-    written = {
-        states[name]["Arguments"]["ExpressionAttributeValues"][key]["S"]
-        for name, key in (("ClaimRun", ":claimed"), ("MarkRunning", ":running"))
-    }
-    assert written == set(OPEN_RUN_STATUSES)
+    """CLAIMED and RUNNING (StartRun's claim and mark) are the only statuses an execution
+    leaves behind when it stops without recording its end: the ones RecordFailure may
+    still fail, and the ones runledger.starting writes."""
+    from runledger import starting
+
+    values = ALL_STATES["RecordFailure"]["Arguments"]["ExpressionAttributeValues"]
+    assert {values[":claimed"]["S"], values[":running"]["S"]} == set(OPEN_RUN_STATUSES)
+    source = Path(starting.__file__).read_text()
+    for status in OPEN_RUN_STATUSES:
+        assert f'{{"S": "{status}"}}' in source
 
 
 # ------------------------------------------------------------------ results bucket

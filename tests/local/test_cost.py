@@ -172,18 +172,18 @@ def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
         throttled += len(refused)
         usage = result.request["cost"]["usage"]
         n = len(result.variants)
-        # 8 + 4N, minus one per variant failed at RunJob, plus one per throttled retry.
+        # 5 + 3N, minus one per variant failed at RunJob, plus one per throttled retry.
         assert usage["stepfunctions"] == {
             "basis": "counted",
-            "transitions": 8 + 4 * n - failed_variants + len(refused),
+            "transitions": 5 + 3 * n - failed_variants + len(refused),
         }
         assert usage["stepfunctions"]["transitions"] == len(
             [e for e in events if e["type"].endswith("StateEntered")]
         ) + len(refused)
-        # Validate + summarize, prepare + collect per variant (a failed job: no collect);
+        # Start + summarize, collect per variant (a failed job: no collect);
         # the throttled attempt never ran, so it is not an invocation.
         assert usage["lambda"]["basis"] == "measured"
-        assert usage["lambda"]["invocations"] == 2 + 2 * n - failed_variants
+        assert usage["lambda"]["invocations"] == 2 + n - failed_variants
         spans = [
             (by_id[end["previousEventId"]]["timestamp"], end["timestamp"])
             for end in events
@@ -214,8 +214,9 @@ def test_the_modelled_usage_matches_what_the_local_cloud_did(
         if e["type"] == "TaskScheduled"
     )
     usage = result.request["cost"]["usage"]
-    # The workflow's writes, and the request itself (written by the user, paid the same).
-    assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + 1
+    # The workflow's writes (StartRun's claim and mark are two, from its Lambda function),
+    # and the request itself (written by the user, paid the same).
+    assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + 2 + 1
     assert usage["batch"]["jobs"] == tasks["batch"]
     assert usage["pipes"]["requests"] == 1
 

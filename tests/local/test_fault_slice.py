@@ -8,22 +8,24 @@ from fault_matrix import OUTCOMES, Cell, CellResult, cells, problems, run_cells,
 
 from runledger_local.cloud import LocalPipeline
 
-#: One cell of each fate: a duplicate delivery, a claim that never succeeds, a retried
-#: Spot reclaim, a failed variant, a variant failure that cannot be written, a run failure.
+#: One cell of each fate: a start that never succeeds (nothing claimed), a retried Spot
+#: reclaim, a failed variant, a variant failure that cannot be written, a run failure
+#: after its variants, a failure that cannot be recorded, a newer claim taking the run.
 SLICE = (
-    "ClaimRun-condition-fails",
-    "ClaimRun-throttled-past-retries",
+    "StartRun-throttled-past-retries",
     "RunJob-spot-reclaimed",
-    "PrepareVariant-permanent",
+    "CollectMetrics-permanent",
     "RecordVariantFailure-permanent",
-    "MarkRunning-permanent",
+    "SummarizeRun-permanent",
+    "RecordFailure-permanent",
+    "RecordVariant-condition-fails",
 )
 ALL = {cell.id: cell for cell in cells()}
 
 
 def test_the_matrix_has_cells_for_every_task_state_and_a_promise_for_every_fate() -> None:
     states = {state.name for state in task_states()}
-    assert len(states) >= 13  # the workflow's Task states, Map iterations included
+    assert len(states) == 9  # the workflow's Task states, Map iterations included
     assert {cell.state.name for cell in ALL.values()} == states
     for state in task_states():
         classes = {cell.fault.name for cell in ALL.values() if cell.state.name == state.name}
@@ -37,12 +39,12 @@ def test_a_new_task_state_gets_its_cells_from_the_asl() -> None:
     from fault_matrix import workflow
 
     definition = workflow()
-    definition["States"]["ClaimRun"]["Next"] = "Added"
+    definition["States"]["StartRun"]["Next"] = "Added"
     definition["States"]["Added"] = {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Elsewhere"}],
-        "Next": "ValidateRequest",
+        "Next": "RunVariants",
     }
     added = [cell for cell in cells(definition) if cell.state.name == "Added"]
     assert {cell.fault.name for cell in added} == {

@@ -94,9 +94,11 @@ def test_state_transitions_match_the_estimate_used_for_pricing(
 ) -> None:
     execution_arn = succeeded.request["execution"]
     events = history(pipeline, execution_arn)
-    assert entered(events)[:4] == ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning"]
+    assert entered(events)[:3] == ["StartRun", "RunVariants", "RunJob"]
     assert entered(events)[-3:] == ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
+    # 5 + 3N (issue 26's target; it was 8 + 4N with PrepareVariant and three more states).
     assert len(entered(events)) == estimated_transitions(len(succeeded.variants))
+    assert estimated_transitions(len(succeeded.variants)) == 5 + 3 * len(succeeded.variants)
 
 
 def test_the_stack_is_frozen_out_of_full_collections_while_the_pipeline_runs(
@@ -190,7 +192,7 @@ def test_duplicate_delivery_does_no_work(pipeline: LocalPipeline, succeeded: Run
     ]
     events = history(pipeline, arn)
     assert events[-1]["type"] == "ExecutionSucceeded"
-    assert entered(events) == ["ClaimRun", "AlreadyClaimed"]
+    assert entered(events) == ["StartRun", "AlreadyClaimed"]
     assert pipeline.read_run("RUN#e2e-valid").request["execution"] == succeeded.request["execution"]
 
 
@@ -335,7 +337,7 @@ def test_a_job_that_keeps_failing_is_retried_then_only_its_variant_fails(
 def test_a_throttled_handler_is_retried_by_the_workflow(
     pipeline: LocalPipeline, sample_request: Callable[[str, str], dict[str, Any]]
 ) -> None:
-    function = pipeline.scope.refs["ValidateRequestFunction"]
+    function = pipeline.scope.refs["StartRunFunction"]
     pipeline.cloud.inject_lambda_error(function, times=2)  # 429 TooManyRequestsException
     result = run(pipeline, sample_request("kmer-valid-local.json", "e2e-throttled"))
 
@@ -343,7 +345,7 @@ def test_a_throttled_handler_is_retried_by_the_workflow(
     events = history(pipeline, result.request["execution"])
     failures = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
     assert failures == ["Lambda.TooManyRequestsException"] * 2
-    assert entered(events).count("ValidateRequest") == 1  # retries stay inside the state
+    assert entered(events).count("StartRun") == 1  # retries stay inside the state
     scheduled = [e for e in events if e["type"] == "TaskScheduled"]
     assert (
         sum(

@@ -111,7 +111,8 @@ def test_execution_histories_are_identical_with_speed_off(
     on, off = answers["on"]["histories"], answers["off"]["histories"]
     for run in sorted(on):
         assert len(on[run]) == 1, run  # one execution per request
-        assert len(on[run][0]["main"]) > 10, run
+        # The shortest, an invalid request's: 9 events (StartRun, then RequestInvalid).
+        assert len(on[run][0]["main"]) >= 9, run
         assert first_difference(on[run], off.get(run), run) is None
 
 

@@ -68,7 +68,7 @@ FIRST_CLIENT = {
     "close_run": "dynamodb",
     "collect_metrics": "s3",
     "summarize_run": "stepfunctions",
-    "validate_request": "dynamodb",
+    "start_run": "dynamodb",
 }
 
 

@@ -88,7 +88,7 @@ def test_every_state_is_drawn_with_its_name_and_type(
         assert state["Type"] in text_of(drawn)
     # Tasks say which integration they call.
     assert "batch:submitJob.sync" in text_of(nodes["RunJob"])
-    assert "lambda:invoke" in text_of(nodes["ValidateRequest"])
+    assert "lambda:invoke" in text_of(nodes["StartRun"])
 
 
 def test_transitions_choices_and_catches_are_edges(
@@ -101,15 +101,19 @@ def test_transitions_choices_and_catches_are_edges(
     assert len(catches) == expected_catches
     for g in catches:  # dashed, labelled with the errors
         assert all("stroke-dasharray" in p.attrib for p in g.iter(SVG + "path"))
-        assert text_of(g).startswith(("States.", "DynamoDB."))
-    assert "ClaimRun->ValidateRequest" in titles
-    assert "IsRequestValid->MarkRunning" in titles
-    assert "valid = true" in text_of(edges["IsRequestValid->MarkRunning"])
-    assert text_of(edges["IsRequestValid->RecordInvalid"]) == "Default"
-    assert "DynamoDB.ConditionalCheckFailedException" in text_of(edges["ClaimRun->AlreadyClaimed"])
+        assert text_of(g).startswith(("States.", "AlreadyClaimed", "RequestInvalid"))
+    # StartRun's errors, each caught by name; anything else fails the run.
+    assert text_of(edges["StartRun->AlreadyClaimed"]) == "AlreadyClaimed"
+    assert text_of(edges["StartRun->RequestInvalid"]) == "RequestInvalid"
+    assert text_of(edges["StartRun->RecordFailure"]) == "States.ALL"
+    assert "SummarizeRun->DidAnyVariantSucceed" in titles
+    assert "DidAnyVariantSucceed->RecordResult" in titles
+    assert "status = 'SUCCEEDED'" in text_of(edges["DidAnyVariantSucceed->RecordResult"])
+    assert text_of(edges["DidAnyVariantSucceed->RecordRunFailed"]) == "Default"
     # Inside the Map, and into and out of it.
-    assert "PrepareVariant->RunJob" in titles
-    assert "MarkRunning->PrepareVariant" in titles  # enters the Map at its StartAt
+    assert "RunJob->CollectMetrics" in titles
+    assert "CollectMetrics->RecordVariant" in titles
+    assert "StartRun->RunJob" in titles  # enters the Map at its StartAt
     assert "RecordVariant->SummarizeRun" in titles  # leaves the Map
     assert "RecordVariant->RecordFailure" in titles  # the Map's own Catch
 
@@ -122,7 +126,7 @@ def test_start_and_end_markers_close_the_flow(definition: dict[str, Any], svg: E
         for name, state in definition["States"].items()
         if state.get("End") or state["Type"] in {"Succeed", "Fail"}
     }
-    assert ends == {"AlreadyClaimed", "RecordInvalid", "RecordResult", "RunFailed"}
+    assert ends == {"AlreadyClaimed", "RequestInvalid", "RecordResult", "RunFailed"}
     assert {t.split("->")[0] for t in titles if t.endswith("->" + END)} == ends
 
 
@@ -196,7 +200,7 @@ def test_a_changed_definition_no_longer_matches_the_committed_image(
     definition: dict[str, Any],
 ) -> None:
     changed = copy.deepcopy(definition)
-    changed["States"]["MarkRunning"]["Catch"] = []
+    changed["States"]["StartRun"]["Catch"] = []
     committed = svg_source_digest(COMMITTED.read_text())
     assert committed != source_digest(workflow_graph(changed))
 

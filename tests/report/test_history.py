@@ -153,7 +153,9 @@ def test_map_iterations_are_told_apart_and_a_failed_iteration_fails_the_map() ->
     it1 = h.add("MapIterationStarted", started, name="Fan", index=1)
     # The two iterations interleave, as they do when they run at once.
     w0 = h.add("TaskStateEntered", it0, name="Work", input=json.dumps({"name": "small"}))
-    w1 = h.add("TaskStateEntered", it1, name="Work", input=json.dumps({"name": "large"}))
+    # An ItemSelector's input carries the item under "variant" (as RunVariants' does).
+    selected = {"variant": {"name": "large"}, "job_name": "run-large"}
+    w1 = h.add("TaskStateEntered", it1, name="Work", input=json.dumps(selected))
     s0 = h.add("TaskScheduled", w0)
     s1 = h.add("TaskScheduled", w1)
     f1 = h.add("TaskFailed", s1, error="States.TaskFailed", cause="exit 2")

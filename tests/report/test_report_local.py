@@ -96,9 +96,9 @@ def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
     assert statuses["RunJob"].note == "3 runs: 2 ok · 1 caught · retried 1\N{MULTIPLICATION SIGN}"
     assert statuses["RecordVariantFailure"].status == "succeeded"
     assert statuses["RunVariants"].status == "succeeded"
-    for name in ("ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning", "RecordResult"):
+    for name in ("StartRun", "SummarizeRun", "DidAnyVariantSucceed", "RecordResult"):
         assert statuses[name].status == "succeeded", name
-    never = {"AlreadyClaimed", "RecordInvalid", "RecordFailure", "RunFailed"}
+    never = {"AlreadyClaimed", "RequestInvalid", "RecordRunFailed", "RecordFailure", "RunFailed"}
     assert never.isdisjoint(statuses)
 
 
@@ -214,7 +214,7 @@ def test_chromium_renders_the_graph_with_status_colours(
     assert set(by_id) == {f"state-{name}" for name in states}  # every state, the Map too
     expected = {
         "state-RunJob": "caught",
-        "state-ClaimRun": "succeeded",
+        "state-StartRun": "succeeded",
         "state-RecordVariantFailure": "succeeded",
         "state-AlreadyClaimed": "not-entered",
         "state-RunFailed": "not-entered",

@@ -20,10 +20,10 @@ from sfn_harness import (
     mocked_responses,
 )
 
-from runledger.models import VariantSucceeded
+import runledger.starting
+from runledger.models import RunRequest, VariantSucceeded
+from runledger.starting import RunStarted, run_jobs
 from runledger.summary import SummarizeRunResult
-from runledger.validation import ValidationResult
-from runledger.variants import PreparedJob
 from runledger_cli.sam_template import REPO_ROOT, load_sam
 
 ASL = json.loads(
@@ -34,13 +34,14 @@ ASL = json.loads(
 STATES = all_states(ASL)
 #: What each Lambda state's handler returns (functions/*/app.py: model_dump(mode="json")).
 LAMBDA_RESULTS: dict[str, type[BaseModel]] = {
-    "ValidateRequest": ValidationResult,
-    "PrepareVariant": PreparedJob,
+    "StartRun": RunStarted,
     "CollectMetrics": VariantSucceeded,
     "SummarizeRun": SummarizeRunResult,
 }
 #: The job detail fields RunJob's Output reads from a batch:submitJob.sync result.
 RUN_JOB_RESULT_FIELDS = {"JobId", "Status", "StartedAt", "StoppedAt", "Attempts"}
+#: The results bucket the mocked StartRun answers name (RESULTS_BUCKET of the function).
+RESULTS_BUCKET = "runledger-results-example"
 
 
 def test_file_has_step_functions_local_layout_for_the_fixture_state_machine() -> None:
@@ -112,15 +113,76 @@ def test_mocked_batch_jobs_carry_the_fields_run_job_reads() -> None:
                 assert json.loads(outcome["Throw"]["Cause"])["Status"] == "FAILED"
 
 
-def test_map_test_cases_prepare_and_collect_the_variants_the_request_names() -> None:
-    # Responses are numbered per invocation, Map iterations in item order (MaxConcurrency 1):
-    # invocation i of PrepareVariant must be for variant i of the mocked request.
-    for case, mocks in case_mocks().items():
-        if "PrepareVariant" not in mocks:
+def test_mocked_start_run_answers_are_what_start_run_builds_for_their_request() -> None:
+    # The run's job parts (names, results prefix, the workload's environment) follow from
+    # the request as runledger.starting builds them, for the claim the answer names.
+    answers = [p for case in case_mocks() for p in lambda_payloads(case, "StartRun")]
+    assert answers, "no test case returns a result from StartRun"
+    for answer in answers:
+        started = RunStarted.model_validate(answer)
+        jobs = started.run
+        assert jobs.pk == f"RUN#{started.request.run_id}"
+        assert jobs.attempt == str(started.attempt)
+        expected = run_jobs(
+            RunRequest.model_validate(answer["request"]),
+            jobs.pk,
+            jobs.execution,
+            started.attempt,
+            jobs.claimed_at,
+            RESULTS_BUCKET,
+        )
+        assert jobs == expected
+
+
+def test_mocked_start_run_errors_are_lambda_errors_of_the_shape_step_functions_reports() -> None:
+    # A function error is named by its exception's class, and its Cause is the JSON of the
+    # error payload (errorMessage, errorType, ...): RequestInvalid's Catch parses the reason
+    # out of it. Lambda.* errors are the service's, with a plain text cause.
+    thrown = [
+        o["Throw"]
+        for case, mocks in case_mocks().items()
+        if "StartRun" in mocks
+        for o in mocked_responses(case, "StartRun")
+        if "Throw" in o
+    ]
+    errors = {t["Error"] for t in thrown}
+    assert {"AlreadyClaimed", "RequestInvalid", "ClaimLost"} <= errors
+    assert any(e.startswith("Lambda.") for e in errors)  # a retried service error
+    for error in thrown:
+        if error["Error"].startswith("Lambda."):
             continue
-        request = lambda_payloads(case, "ValidateRequest")[-1]["request"]
+        payload = json.loads(error["Cause"])
+        assert payload["errorType"] == error["Error"], error
+        assert isinstance(payload["errorMessage"], str), error
+        assert payload["errorMessage"], error
+        if error["Error"] in {"AlreadyClaimed", "RequestInvalid", "ClaimLost"}:
+            raised = getattr(runledger.starting, error["Error"])
+            assert issubclass(raised, Exception), error
+
+
+def test_map_test_cases_run_and_collect_the_variants_the_request_names() -> None:
+    # Responses are numbered per invocation, Map iterations in item order (MaxConcurrency 1):
+    # invocation i of RunJob must be for variant i of the mocked request, and CollectMetrics'
+    # answers for the variants whose job succeeded, in that order.
+    checked = 0
+    for case, mocks in case_mocks().items():
+        if "RunJob" not in mocks:
+            continue
+        request = lambda_payloads(case, "StartRun")[-1]["request"]
         variants = [v["name"] for v in request["variants"]]
-        prepared = lambda_payloads(case, "PrepareVariant")
-        assert len(prepared) >= len(variants), case
-        for name, job in zip(variants, prepared, strict=False):
-            assert job["job_name"].endswith(f"-{name}"), (case, name, job["job_name"])
+        jobs = mocked_responses(case, "RunJob")
+        assert len(jobs) >= len(variants), case
+        succeeded = []
+        for name, job in zip(variants, jobs, strict=False):
+            detail = job["Return"] if "Return" in job else json.loads(job["Throw"]["Cause"])
+            assert detail["JobName"] == f"{request['run_id']}-{name}", (case, name)
+            if "Return" in job:
+                succeeded.append(name)
+        collected = (
+            [c["name"] for c in lambda_payloads(case, "CollectMetrics")]
+            if ("CollectMetrics" in mocks)
+            else []
+        )
+        assert collected[: len(succeeded)] == succeeded, case
+        checked += 1
+    assert checked, "no test case runs a job"

@@ -1,8 +1,10 @@
 """One test per path of statemachines/run_workflow.asl.json, each through its test case in
 MockConfigFile.json: the states entered (in order), the final output or error, the billed
 state transitions, and the exact DynamoDB write-backs (the TaskScheduled parameters the ASL
-sends to dynamodb:updateItem/putItem). The last tests check every state is entered by some
-test case and every Lambda payload parses as its handler's event.
+sends to dynamodb:updateItem/putItem; StartRun's claim and its RUNNING or INVALID marks are
+its function's, tested in tests/unit), and what the ASL builds from StartRun's mocked answer
+(its Lambda payloads and each Batch job). The last tests check every state is entered by
+some test case and every Lambda payload parses as its handler's event.
 """
 
 from __future__ import annotations
@@ -23,34 +25,32 @@ from sfn_harness import (
     mocked_responses,
 )
 
+import runledger.starting
 from runledger.pricing import estimated_transitions
 from runledger.results import CollectMetricsEvent
+from runledger.starting import StartRunEvent
 from runledger.summary import SummarizeRunEvent
-from runledger.validation import ValidateRequestEvent
-from runledger.variants import PrepareVariantEvent
 
 PIPE_RECORD = json.loads(PIPE_INPUT.read_text())[0]
 PK = PIPE_RECORD["pk"]
 RUN_ID = PK.removeprefix("RUN#")
 
-RUN_START = ["ClaimRun", "ValidateRequest", "IsRequestValid", "MarkRunning", "RunVariants"]
-VARIANT_SUCCEEDS = ["PrepareVariant", "RunJob", "CollectMetrics", "RecordVariant"]
-VARIANT_JOB_FAILS = ["PrepareVariant", "RunJob", "RecordVariantFailure"]
+RUN_START = ["StartRun", "RunVariants"]
+VARIANT_SUCCEEDS = ["RunJob", "CollectMetrics", "RecordVariant"]
+VARIANT_JOB_FAILS = ["RunJob", "RecordVariantFailure"]
 RUN_SUCCEEDS = ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
+#: The states that write to the runs table from the ASL; StartRun's claim and its
+#: RUNNING/INVALID marks are the Lambda's (runledger.starting, tested in tests/unit).
 DYNAMODB_STATES = (
-    "ClaimRun",
-    "MarkRunning",
     "RecordVariant",
     "RecordVariantFailure",
-    "RecordInvalid",
     "RecordResult",
     "RecordRunFailed",
     "RecordFailure",
 )
 #: The event model of each Lambda state's handler, and the substitution naming its function.
 LAMBDA_EVENTS: dict[str, tuple[type[BaseModel], str]] = {
-    "ValidateRequest": (ValidateRequestEvent, "ValidateRequestFunctionArn"),
-    "PrepareVariant": (PrepareVariantEvent, "PrepareVariantFunctionArn"),
+    "StartRun": (StartRunEvent, "StartRunFunctionArn"),
     "CollectMetrics": (CollectMetricsEvent, "CollectMetricsFunctionArn"),
     "SummarizeRun": (SummarizeRunEvent, "SummarizeRunFunctionArn"),
 }
@@ -79,61 +79,56 @@ def write_backs(execution: Execution) -> dict[str, list[dict[str, Any]]]:
     return {s: execution.scheduled(s) for s in DYNAMODB_STATES if execution.scheduled(s)}
 
 
+def started(case: str) -> dict[str, Any]:
+    """What StartRun answered (mocked): ``{request, attempt, run}``."""
+    answer: dict[str, Any] = lambda_payloads(case, "StartRun")[-1]
+    return answer
+
+
 def request_variants(case: str) -> list[dict[str, Any]]:
-    return list(lambda_payloads(case, "ValidateRequest")[0]["request"]["variants"])
+    return list(started(case)["request"]["variants"])
 
 
-def claim(run: Execution, table: str) -> dict[str, Any]:
+def start_run_payload(run: Execution, workflow: Workflow) -> dict[str, Any]:
+    """What StartRun sends its function: the key, this execution, the claim's time (the
+    state's entered time, the same for every retry) and the limits a request is held to."""
+    substitutions = workflow.substitutions
     return {
-        "TableName": table,
-        "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-        "ReturnValues": "UPDATED_NEW",
-        "UpdateExpression": "SET #status = :claimed, #execution = :execution, claimed_at = :now "
-        "REMOVE #error, cause, reason, summary, cost, started_at, finished_at",
-        "ConditionExpression": "#status = :requested",
-        "ExpressionAttributeNames": {
-            "#status": "status",
-            "#execution": "execution",
-            "#error": "error",
-        },
-        "ExpressionAttributeValues": {
-            ":claimed": {"S": "CLAIMED"},
-            ":requested": {"S": "REQUESTED"},
-            ":execution": {"S": run.arn},
-            ":now": {"S": EnteredTime(run, "ClaimRun")},
+        "pk": PK,
+        "execution": run.arn,
+        "claimed_at": EnteredTime(run, "StartRun"),
+        "limits": {
+            "run_timeout_seconds": workflow.definition["TimeoutSeconds"],
+            "max_concurrency": int(substitutions["MaxConcurrency"]),
+            "job_attempts": int(substitutions["JobAttempts"]),
+            "job_queue_seconds": int(substitutions["JobQueueSeconds"]),
         },
     }
 
 
-def validated_attempt(case: str) -> dict[str, str]:
-    """The claim's attempt as the item gets it: what ValidateRequest answered (mocked)."""
-    return {"N": str(lambda_payloads(case, "ValidateRequest")[0]["attempt"])}
-
-
-def mark_running(run: Execution, table: str, variant_count: int, case: str) -> dict[str, Any]:
+def start_run_payload_call(run: Execution, workflow: Workflow) -> dict[str, Any]:
+    """StartRun's lambda:invoke parameters."""
     return {
-        "TableName": table,
-        "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-        "UpdateExpression": "SET #status = :running, started_at = :now, variant_count = :count, "
-        "attempt = :attempt",
-        "ConditionExpression": "#execution = :execution AND #status = :claimed",
-        "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
-        "ExpressionAttributeValues": {
-            ":running": {"S": "RUNNING"},
-            ":claimed": {"S": "CLAIMED"},
-            ":execution": {"S": run.arn},
-            ":now": {"S": EnteredTime(run, "MarkRunning")},
-            ":count": {"N": str(variant_count)},
-            ":attempt": validated_attempt(case),
-        },
+        "FunctionName": workflow.substitutions["StartRunFunctionArn"],
+        "Payload": start_run_payload(run, workflow),
     }
 
 
 def claimed(case: str) -> dict[str, Any]:
-    """The claim the run's items carry: its time from what ClaimRun wrote (its mocked
-    ``UPDATED_NEW`` answer), its attempt from what ValidateRequest answered."""
-    written = mocked_responses(case, "ClaimRun")[0]["Return"]["Attributes"]
-    return {**written, "attempt": validated_attempt(case)}
+    """The claim the run's items carry, as StartRun answered it (its ``run``): owner,
+    attempt (DynamoDB's N wants a string) and time."""
+    jobs = started(case)["run"]
+    return {
+        "execution": {"S": jobs["execution"]},
+        "attempt": {"N": jobs["attempt"]},
+        "claimed_at": {"S": jobs["claimed_at"]},
+    }
+
+
+def owner(case: str) -> str:
+    """The execution RecordResult and RecordRunFailed require (``$execution``): StartRun's."""
+    execution: str = started(case)["run"]["execution"]
+    return execution
 
 
 def variant_write(claim_marks: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +143,8 @@ def variant_write(claim_marks: dict[str, Any]) -> dict[str, Any]:
 def record_variant(
     run: Execution, table: str, collected: dict[str, Any], index: int, case: str
 ) -> dict[str, Any]:
-    """The VARIANT# item: CollectMetrics' ``attributes`` plus keys, name, owner and time."""
+    """The VARIANT# item: CollectMetrics' ``attributes`` plus keys, name, the claim it belongs
+    to (StartRun's ``run``) and its time."""
     marks = claimed(case)
     return {
         "TableName": table,
@@ -157,7 +153,7 @@ def record_variant(
             "pk": {"S": PK},
             "sk": {"S": f"VARIANT#{collected['name']}"},
             "name": {"S": collected["name"]},
-            "execution": {"S": run.arn},
+            "execution": marks["execution"],
             "attempt": marks["attempt"],
             "claimed_at": marks["claimed_at"],
             "recorded_at": {"S": EnteredTime(run, "RecordVariant", index)},
@@ -179,7 +175,7 @@ def record_variant_failure(
             "status": {"S": "FAILED"},
             "error": {"S": error},
             "cause": {"S": cause[:4000]},
-            "execution": {"S": run.arn},
+            "execution": marks["execution"],
             "attempt": marks["attempt"],
             "claimed_at": marks["claimed_at"],
             "recorded_at": {"S": EnteredTime(run, "RecordVariantFailure", index)},
@@ -188,7 +184,9 @@ def record_variant_failure(
     }
 
 
-def record_result(run: Execution, table: str, summarized: dict[str, Any]) -> dict[str, Any]:
+def record_result(
+    run: Execution, table: str, summarized: dict[str, Any], case: str
+) -> dict[str, Any]:
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
@@ -199,7 +197,7 @@ def record_result(run: Execution, table: str, summarized: dict[str, Any]) -> dic
         "ExpressionAttributeValues": {
             ":succeeded": {"S": "SUCCEEDED"},
             ":running": {"S": "RUNNING"},
-            ":execution": {"S": run.arn},
+            ":execution": {"S": owner(case)},
             ":now": {"S": EnteredTime(run, "RecordResult")},
             ":summary": summarized["attributes"]["summary"],
             ":cost": summarized["attributes"]["cost"],
@@ -208,6 +206,8 @@ def record_result(run: Execution, table: str, summarized: dict[str, Any]) -> dic
 
 
 def record_failure(run: Execution, table: str, error: str, cause: str) -> dict[str, Any]:
+    """RecordFailure after StartRun failed: the key from the pipe's record and this execution
+    (StartRun's Catch assigns both, as StartRun answered nothing)."""
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
@@ -246,6 +246,16 @@ def throw(case: str, state: str, invocation: int = 0) -> tuple[str, str]:
     return thrown["Error"], thrown["Cause"]
 
 
+def without_managed_by_aws(submitted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """RunJob's parameters without the variable Step Functions adds to a .sync job's
+    environment (MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS; moto records it among the
+    parameters, as LocalStack does)."""
+    for parameters in submitted:
+        environment = parameters["ContainerOverrides"]["Environment"]
+        environment[:] = [e for e in environment if e.get("name") != "MANAGED_BY_AWS"]
+    return submitted
+
+
 # ------------------------------------------------------------------------------- paths
 def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow) -> None:
     run = workflow.run("HappyPath")
@@ -257,58 +267,93 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
     assert run.status == "SUCCEEDED"
     assert run.entered == RUN_START + VARIANT_SUCCEEDS * len(variants) + RUN_SUCCEEDS
     assert run.output == succeeded_output("HappyPath")
-    assert run.transitions == estimated_transitions(len(variants)) == 20
+    assert run.transitions == estimated_transitions(len(variants)) == 14
+    assert run.scheduled("StartRun") == [start_run_payload_call(run, workflow)]
     assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants), "HappyPath")],
         "RecordVariant": [
             record_variant(run, table, c, i, "HappyPath") for i, c in enumerate(collected)
         ],
         "RecordResult": [
-            record_result(run, table, lambda_payloads("HappyPath", "SummarizeRun")[0])
+            record_result(run, table, lambda_payloads("HappyPath", "SummarizeRun")[0], "HappyPath")
         ],
     }
-    # The variants reach SummarizeRun without the item attributes RecordVariant wrote.
-    assert run.scheduled("SummarizeRun")[0]["Payload"]["variants"] == [
-        {k: v for k, v in c.items() if k != "attributes"} for c in collected
-    ]
+    # SummarizeRun gets StartRun's request and owner, and the variants without the item
+    # attributes RecordVariant wrote.
+    assert run.scheduled("SummarizeRun")[0]["Payload"] == {
+        "run_id": RUN_ID,
+        "request": started("HappyPath")["request"],
+        "variants": [{k: v for k, v in c.items() if k != "attributes"} for c in collected],
+        "execution": owner("HappyPath"),
+    }
 
 
-def test_happy_path_submits_each_job_to_its_capacity_queue_with_the_run_tags(
+def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
     workflow: Workflow,
 ) -> None:
-    run = workflow.run("HappyPath")
+    """RunJob's SubmitJob is built in JSONata from StartRun's ``run`` and the Map item: the
+    job's name, queue by capacity, the workload's job definition, resources, environment,
+    timeout and the run's cost tags; CollectMetrics then reads the same results URI."""
+    case = "HappyPath"
+    run = workflow.run(case)
     substitutions = workflow.substitutions
-    prepared = lambda_payloads("HappyPath", "PrepareVariant")
-    request = lambda_payloads("HappyPath", "ValidateRequest")[0]["request"]
+    jobs = started(case)["run"]
     queues = {
         "ON_DEMAND": substitutions["OnDemandJobQueueArn"],
         "SPOT": substitutions["SpotJobQueueArn"],
     }
+    variants = request_variants(case)
+    results_uris = [f"{jobs['results_prefix']}{v['name']}/metrics.json" for v in variants]
 
-    # Step Functions adds MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS to the environment of a
-    # .sync job; moto records it among the parameters (as LocalStack does): left out here.
-    submitted = run.scheduled("RunJob")
-    for parameters in submitted:
-        environment = parameters["ContainerOverrides"]["Environment"]
-        environment[:] = [e for e in environment if e.get("name") != "MANAGED_BY_AWS"]
-    assert submitted == [
+    assert {v["capacity"] for v in variants} == set(queues)  # both queues are exercised
+    assert len({v["timeout_seconds"] for v in variants}) > 1  # so is each variant's timeout
+    assert without_managed_by_aws(run.scheduled("RunJob")) == [
         {
-            "JobName": job["job_name"],
+            "JobName": f"{jobs['job_name_prefix']}-{variant['name']}",
             "JobQueue": queues[variant["capacity"]],
             # The workload's job definition by name: <stack>-workload-<workflow>.
-            "JobDefinition": substitutions["WorkloadJobDefinitionPrefix"] + request["workflow"],
-            "ContainerOverrides": job["container_overrides"],
-            "Timeout": {"AttemptDurationSeconds": job["timeout_seconds"]},
+            "JobDefinition": substitutions["WorkloadJobDefinitionPrefix"] + jobs["workflow"],
+            "ContainerOverrides": {
+                "ResourceRequirements": [
+                    {"Type": "VCPU", "Value": str(variant["vcpus"])},
+                    {"Type": "MEMORY", "Value": str(variant["memory_mib"])},
+                ],
+                "Environment": [
+                    *jobs["environment"],
+                    {"Name": "RUNLEDGER_RESULTS_URI", "Value": results_uri},
+                    {"Name": "RUNLEDGER_VARIANT", "Value": variant["name"]},
+                ],
+            },
+            "Timeout": {"AttemptDurationSeconds": variant["timeout_seconds"]},
             "Tags": {
                 "run-id": RUN_ID,
-                "workflow": request["workflow"],
+                "workflow": jobs["workflow"],
                 "variant": variant["name"],
-                "cost-center": request["cost_center"],
+                "cost-center": jobs["cost_center"],
             },
             "PropagateTags": True,
         }
-        for job, variant in zip(prepared, request_variants("HappyPath"), strict=True)
+        for variant, results_uri in zip(variants, results_uris, strict=True)
+    ]
+    # CollectMetrics reads where the job wrote, with RunJob's summary of the finished job.
+    finished = [o["Return"] for o in mocked_responses(case, "RunJob")]
+    assert [call["Payload"] for call in run.scheduled("CollectMetrics")] == [
+        {
+            "run_id": RUN_ID,
+            "variant": variant,
+            "results_uri": results_uri,
+            "job": {
+                "job_id": job["JobId"],
+                "status": job["Status"],
+                "started_at": job["StartedAt"],
+                "stopped_at": job["StoppedAt"],
+                "attempts": len(job["Attempts"]),
+                "attempt_times": [
+                    {"started_at": a["StartedAt"], "stopped_at": a["StoppedAt"]}
+                    for a in job["Attempts"]
+                ],
+            },
+        }
+        for variant, results_uri, job in zip(variants, results_uris, finished, strict=True)
     ]
 
 
@@ -318,30 +363,31 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
     variants = request_variants(case)
     table = workflow.substitutions["RunsTableName"]
 
-    # GIVEN ValidateRequest throttled, then a Lambda service error, then an answer
-    assert [next(iter(o)) for o in mocked_responses(case, "ValidateRequest")] == [
+    # GIVEN StartRun throttled, then a Lambda service error, then an answer
+    assert [next(iter(o)) for o in mocked_responses(case, "StartRun")] == [
         "Throw",
         "Throw",
         "Return",
     ]
-    # THEN the history shows two retries of the one ValidateRequest state entry
-    assert run.retries("ValidateRequest") == 2
+    # THEN the history shows two retries of the one StartRun state entry
+    assert run.retries("StartRun") == 2
     assert [(state, error) for state, error, _ in run.task_failures] == [
-        ("ValidateRequest", "Lambda.TooManyRequestsException"),
-        ("ValidateRequest", "Lambda.ServiceException"),
+        ("StartRun", "Lambda.TooManyRequestsException"),
+        ("StartRun", "Lambda.ServiceException"),
     ]
+    # Every attempt claims with the same execution and time: a retried invocation finds
+    # its own claim.
+    assert run.scheduled("StartRun") == [start_run_payload_call(run, workflow)] * 3
     assert run.status == "SUCCEEDED"
     assert run.entered == RUN_START + VARIANT_SUCCEEDS * len(variants) + RUN_SUCCEEDS
     assert run.output == succeeded_output(case)
     # Each retry is one more billed transition.
-    assert run.transitions == estimated_transitions(len(variants)) + 2 == 14
+    assert run.transitions == estimated_transitions(len(variants)) + 2 == 10
     assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants), case)],
         "RecordVariant": [
             record_variant(run, table, lambda_payloads(case, "CollectMetrics")[0], 0, case)
         ],
-        "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0])],
+        "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0], case)],
     }
 
 
@@ -355,6 +401,7 @@ def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_varia
     run = workflow.run(case)
     record_error, _ = throw(case, "RecordVariantFailure")
     job_error, job_cause = throw(case, "RunJob", 1)
+    table = workflow.substitutions["RunsTableName"]
 
     assert record_error == "DynamoDB.ResourceNotFoundException"
     assert run.status == "SUCCEEDED"
@@ -366,6 +413,10 @@ def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_varia
         + RUN_SUCCEEDS
     )
     assert len(run.scheduled("RecordVariant")) == 2
+    # The write that failed was the FAILED item of the second variant, with its job's error.
+    assert run.scheduled("RecordVariantFailure") == [
+        record_variant_failure(run, table, "od-2vcpu", job_error, job_cause, 0, case)
+    ]
     outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
     assert [(o["name"], o["status"]) for o in outcomes] == [
         ("od-1vcpu", "SUCCEEDED"),
@@ -394,16 +445,14 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     assert run.output == succeeded_output(case)
     assert run.output["summary"]["failed_variants"] == ["od-2vcpu"]
     # RunJob's failure is caught to RecordVariantFailure: CollectMetrics and RecordVariant
-    # are skipped, so the failed variant costs 3 transitions instead of 4.
-    assert run.transitions == estimated_transitions(3) - 1 == 19
+    # are skipped, so the failed variant costs 2 transitions instead of 3.
+    assert run.transitions == estimated_transitions(3) - 1 == 13
     assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, 3, case)],
         "RecordVariant": [record_variant(run, table, c, i, case) for i, c in enumerate(collected)],
         "RecordVariantFailure": [
             record_variant_failure(run, table, "od-2vcpu", error, cause, 0, case)
         ],
-        "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0])],
+        "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0], case)],
     }
     # SummarizeRun hears about the failure in the order of the request.
     outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
@@ -436,14 +485,12 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
         + VARIANT_JOB_FAILS * len(variants)
         + ["SummarizeRun", "DidAnyVariantSucceed", "RecordRunFailed", "RunFailed"]
     )
-    # 5 run-level states, 3 per failed variant, then SummarizeRun, the choice,
+    # 2 run-level states, 2 per failed variant, then SummarizeRun, the choice,
     # RecordRunFailed and RunFailed.
-    assert run.transitions == 5 + 3 * len(variants) + 4 == 18
+    assert run.transitions == 2 + 2 * len(variants) + 4 == 12
     assert run.transitions == estimated_transitions(len(variants), all_failed=True) - len(variants)
     failures = [throw(case, "RunJob", i) for i in range(len(variants))]
     assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(variants), case)],
         "RecordVariantFailure": [
             record_variant_failure(run, table, name, e, c, i, case)
             for i, (name, (e, c)) in enumerate(zip(variants, failures, strict=True))
@@ -465,7 +512,7 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
                     ":running": {"S": "RUNNING"},
                     ":error": {"S": "AllVariantsFailedError"},
                     ":cause": {"S": summarized["cause"]},
-                    ":execution": {"S": run.arn},
+                    ":execution": {"S": owner(case)},
                     ":now": {"S": EnteredTime(run, "RecordRunFailed")},
                     ":summary": summarized["attributes"]["summary"],
                     ":cost": summarized["attributes"]["cost"],
@@ -478,108 +525,97 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
     assert summarized["cost"]["breakdown"]["batch"] > 0
 
 
-def test_invalid_request_is_recorded_invalid_with_its_reason(workflow: Workflow) -> None:
+def test_invalid_request_ends_invalid_with_the_reason_start_run_gave(workflow: Workflow) -> None:
+    """StartRun wrote the run INVALID itself and raised RequestInvalid with the reason as
+    its message: the ASL catches it, succeeds, and writes nothing more."""
     case = "InvalidRequest"
     run = workflow.run(case)
-    answer = lambda_payloads(case, "ValidateRequest")[0]
-    table = workflow.substitutions["RunsTableName"]
+    error, cause = throw(case, "StartRun")
 
-    assert answer["valid"] is False
+    assert error == "RequestInvalid"
+    reason = json.loads(cause)["errorMessage"]
+    assert reason == 'variants.1.name: duplicate variant name "od-1vcpu"'
     assert run.status == "SUCCEEDED"
-    assert run.entered == ["ClaimRun", "ValidateRequest", "IsRequestValid", "RecordInvalid"]
-    assert run.output == {"run_id": RUN_ID, "status": "INVALID", "reason": answer["reason"]}
-    assert run.transitions == 4
-    assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "RecordInvalid": [
-            {
-                "TableName": table,
-                "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
-                "UpdateExpression": "SET #status = :invalid, reason = :reason, finished_at = :now, "
-                "attempt = :attempt",
-                "ConditionExpression": "#execution = :execution AND #status = :claimed",
-                "ExpressionAttributeNames": {"#status": "status", "#execution": "execution"},
-                "ExpressionAttributeValues": {
-                    ":claimed": {"S": "CLAIMED"},
-                    ":invalid": {"S": "INVALID"},
-                    ":reason": {"S": answer["reason"]},
-                    ":attempt": validated_attempt(case),
-                    ":execution": {"S": run.arn},
-                    ":now": {"S": EnteredTime(run, "RecordInvalid")},
-                },
-            }
-        ],
-    }
+    assert run.entered == ["StartRun", "RequestInvalid"]
+    assert run.output == {"run_id": RUN_ID, "status": "INVALID", "reason": reason}
+    assert run.transitions == 2
+    assert run.scheduled("StartRun") == [start_run_payload_call(run, workflow)]
+    # No retry (a function error), no job, no other call, no write from the ASL.
+    assert dict(run.attempts) == {"StartRun": 1}
+    assert write_backs(run) == {}
 
 
 def test_duplicate_delivery_finds_the_claim_taken_and_does_no_work(workflow: Workflow) -> None:
     case = "DuplicateDelivery"
     run = workflow.run(case)
-    error, cause = throw(case, "ClaimRun")
-    table = workflow.substitutions["RunsTableName"]
+    error, cause = throw(case, "StartRun")
 
-    assert error == "DynamoDB.ConditionalCheckFailedException"
+    assert error == "AlreadyClaimed"
     assert run.status == "SUCCEEDED"
-    assert run.entered == ["ClaimRun", "AlreadyClaimed"]
+    assert run.entered == ["StartRun", "AlreadyClaimed"]
     assert run.output == {"Error": error, "Cause": cause}
     assert run.transitions == 2
-    assert run.retries("ClaimRun") == 0
-    # Only the conditional claim was attempted: no Lambda, no job, no other write.
-    assert dict(run.attempts) == {"ClaimRun": 1}
-    assert write_backs(run) == {"ClaimRun": [claim(run, table)]}
+    assert run.retries("StartRun") == 0
+    # Only StartRun was called (its claim found the item taken): no job, no write.
+    assert dict(run.attempts) == {"StartRun": 1}
+    assert run.scheduled("StartRun") == [start_run_payload_call(run, workflow)]
+    assert write_backs(run) == {}
 
 
-def test_error_outside_the_map_records_the_run_failed_with_error_and_cause(
+def test_start_run_failing_records_the_run_failed_with_error_and_cause(
     workflow: Workflow,
 ) -> None:
-    case = "ValidateRequestFails"
+    case = "StartRunFails"
     run = workflow.run(case)
-    error, cause = throw(case, "ValidateRequest")
+    error, cause = throw(case, "StartRun")
     table = workflow.substitutions["RunsTableName"]
 
     assert error == "Sandbox.Timedout"  # not one of the retried transient Lambda errors
     assert (run.status, run.error, run.cause) == ("FAILED", error, cause)
-    assert run.entered == ["ClaimRun", "ValidateRequest", "RecordFailure", "RunFailed"]
-    assert run.retries("ValidateRequest") == 0
-    assert run.transitions == 4
-    assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "RecordFailure": [record_failure(run, table, error, cause)],
-    }
+    assert run.entered == ["StartRun", "RecordFailure", "RunFailed"]
+    assert run.retries("StartRun") == 0
+    assert run.transitions == 3
+    # StartRun answered nothing: RecordFailure writes the pipe's key, owned by this execution.
+    assert write_backs(run) == {"RecordFailure": [record_failure(run, table, error, cause)]}
 
 
-def test_failed_claim_fails_the_execution_without_writing_back(workflow: Workflow) -> None:
+def test_failed_claim_fails_the_execution_with_the_claims_error(workflow: Workflow) -> None:
+    """The claim's own DynamoDB call failed inside StartRun (the function's error, not a
+    Lambda service error: no retry). RecordFailure tries the run (if this execution had
+    claimed it), fails too, and the execution fails with StartRun's error; CloseRun closes
+    a run nobody claimed."""
     case = "ClaimFails"
     run = workflow.run(case)
-    error, cause = throw(case, "ClaimRun")
+    error, cause = throw(case, "StartRun")
+    record_error, _ = throw(case, "RecordFailure")
     table = workflow.substitutions["RunsTableName"]
 
-    # Nothing is claimed, so nothing may be written: the execution itself fails.
+    assert (error, json.loads(cause)["errorType"]) == ("ResourceNotFoundException",) * 2
+    assert record_error == "DynamoDB.ResourceNotFoundException"
     assert (run.status, run.error, run.cause) == ("FAILED", error, cause)
-    assert run.entered == ["ClaimRun", "RunFailed"]
-    assert run.retries("ClaimRun") == 0  # ResourceNotFound is not a throttling error
-    assert run.transitions == 2
-    assert write_backs(run) == {"ClaimRun": [claim(run, table)]}
+    assert run.entered == ["StartRun", "RecordFailure", "RunFailed"]
+    assert run.retries("StartRun") == run.retries("RecordFailure") == 0
+    assert run.transitions == 3
+    assert write_backs(run) == {"RecordFailure": [record_failure(run, table, error, cause)]}
 
 
 def test_run_taken_over_before_it_starts_is_left_to_its_new_owner(workflow: Workflow) -> None:
-    """A newer execution claimed the run (a re-run): MarkRunning and then RecordFailure find
-    it no longer this execution's, so neither writes; the execution fails with MarkRunning's
-    error and the run item stays the newer execution's."""
-    case = "MarkRunningFails"
+    """A newer execution claimed the run (a re-run) between StartRun's claim and its mark:
+    StartRun raises ClaimLost, and RecordFailure finds the run no longer this execution's,
+    so it writes nothing; the execution fails with ClaimLost and the run item stays the
+    newer execution's."""
+    case = "ClaimLost"
     run = workflow.run(case)
-    error, cause = throw(case, "MarkRunning")  # the run is no longer CLAIMED by us
-    assert throw(case, "RecordFailure")[0] == error  # nor open and ours for RecordFailure
+    error, cause = throw(case, "StartRun")
+    assert error == "ClaimLost"
+    # RecordFailure's condition (this execution's, still open) no longer holds.
+    assert throw(case, "RecordFailure")[0] == "DynamoDB.ConditionalCheckFailedException"
     table = workflow.substitutions["RunsTableName"]
 
     assert (run.status, run.error, run.cause) == ("FAILED", error, cause)
-    assert run.entered == [*RUN_START[:4], "RecordFailure", "RunFailed"]
-    assert run.transitions == 6
-    assert write_backs(run) == {
-        "ClaimRun": [claim(run, table)],
-        "MarkRunning": [mark_running(run, table, len(request_variants(case)), case)],
-        "RecordFailure": [record_failure(run, table, error, cause)],
-    }
+    assert run.entered == ["StartRun", "RecordFailure", "RunFailed"]
+    assert run.transitions == 3
+    assert write_backs(run) == {"RecordFailure": [record_failure(run, table, error, cause)]}
 
 
 # ------------------------------------------------------------------------ whole-ASL checks
@@ -589,11 +625,26 @@ def test_every_state_of_the_asl_is_entered_by_some_test_case(workflow: Workflow)
     assert not never, f"states no test case in MockConfigFile.json enters: {never}"
 
 
+def test_errors_start_run_catches_by_name_are_the_ones_its_function_raises(
+    workflow: Workflow,
+) -> None:
+    """A Lambda function error is named by the exception's class: each error StartRun's
+    Catch names must be an exception runledger.starting raises."""
+    catches = all_states(workflow.definition)["StartRun"]["Catch"]
+    named = [e for catch in catches for e in catch["ErrorEquals"] if e != "States.ALL"]
+    assert named == ["AlreadyClaimed", "RequestInvalid"]
+    for name in named:
+        raised = getattr(runledger.starting, name, None)
+        assert isinstance(raised, type), name
+        assert issubclass(raised, Exception), name
+
+
 @pytest.mark.parametrize("case", sorted(case_mocks()))
 def test_every_lambda_payload_the_workflow_sends_parses_as_its_handler_event(
     workflow: Workflow, case: str
 ) -> None:
     run = workflow.run(case)
+    assert run.scheduled("StartRun"), f"{case} never invoked StartRun"
     for state, (model, function) in LAMBDA_EVENTS.items():
         for parameters in run.scheduled(state):
             assert parameters["FunctionName"] == workflow.substitutions[function]

@@ -13,14 +13,13 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from runledger.results import MetricsNotFoundError
-from runledger.validation import GONE_REASON
+from runledger.starting import AlreadyClaimed, RequestInvalid
 from runledger_cli.sam_template import table_schema
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 REQUESTS_DIR = EVENTS_DIR / "requests"
 HANDLERS = (
-    "validate_request",
-    "prepare_variant",
+    "start_run",
     "collect_metrics",
     "summarize_run",
     "close_run",
@@ -47,6 +46,8 @@ def handler_for(event_file: Path) -> str | None:
 
 
 HANDLER_EVENTS = sorted(path for path in EVENTS_DIR.glob("*.json") if handler_for(path) is not None)
+#: Sample events a handler answers by raising (the state machine catches the error by name).
+RAISING_EVENTS = {"start_run_invalid.json"}
 
 
 def test_every_handler_has_a_sample_event() -> None:
@@ -66,33 +67,23 @@ def seed_results(s3: Any, results_uri: str, metrics: dict[str, Any]) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(metrics).encode())
 
 
-def check_validate(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
-    assert set(result) == {"valid", "request", "reason", "attempt"}
-    # This claim's attempt: the item's attempt + 1 (the invalid sample was run once).
+def check_start(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
+    """A valid sample: the request normalized, the claim numbered, the jobs' shared parts."""
+    assert set(result) == {"request", "attempt", "run"}
+    # This claim's attempt: the item's attempt + 1.
     assert result["attempt"] == int(event["image"].get("attempt", {"N": "0"})["N"]) + 1
-    if stem.endswith("_invalid"):
-        assert result["valid"] is False
-        assert result["request"] is None
-        assert 'variants.1.name: duplicate variant name "od-1vcpu"' in result["reason"]
-        assert "variants.2.memory_mib: 1024" in result["reason"]
-    else:
-        assert result["valid"] is True
-        assert result["reason"] is None
-        assert result["request"]["run_id"] == event["pk"].removeprefix("RUN#")
-        assert all("timeout_seconds" in v for v in result["request"]["variants"])
-
-
-def check_prepare(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
-    assert set(result) == {"job_name", "results_uri", "container_overrides", "timeout_seconds"}
-    variant = event["variant"]["name"]
-    assert result["job_name"] == f"{event['run_id']}-{variant}"
-    assert result["results_uri"] == (
-        f"s3://runledger-results-test/runs/{event['run_id']}/{variant}/metrics.json"
-    )
-    env = {e["Name"]: e["Value"] for e in result["container_overrides"]["Environment"]}
-    assert env["RUNLEDGER_RESULTS_URI"] == result["results_uri"]
-    assert env["RUNLEDGER_KMER_K"] == str(event["input"]["k"])
-    assert result["timeout_seconds"] == event["variant"]["timeout_seconds"]
+    run_id = event["pk"].removeprefix("RUN#")
+    assert result["request"]["run_id"] == run_id
+    assert all("timeout_seconds" in v for v in result["request"]["variants"])
+    run = result["run"]
+    assert (run["pk"], run["run_id"], run["attempt"]) == (event["pk"], run_id, "1")
+    assert run["results_prefix"] == f"s3://runledger-results-test/runs/{run_id}/"
+    environment = {e["Name"]: e["Value"] for e in run["environment"]}
+    assert environment == {
+        "RUNLEDGER_INPUT_URI": result["request"]["input"]["uri"],
+        "RUNLEDGER_KMER_K": str(result["request"]["input"]["k"]),
+        "RUNLEDGER_RUN_ID": run_id,
+    }
 
 
 def check_collect(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
@@ -144,8 +135,7 @@ def check_close(event: dict[str, Any], result: dict[str, Any], stem: str) -> Non
 
 
 CHECKS = {
-    "validate_request": check_validate,
-    "prepare_variant": check_prepare,
+    "start_run": check_start,
     "collect_metrics": check_collect,
     "summarize_run": check_summarize,
     "close_run": check_close,
@@ -174,7 +164,11 @@ def seed_open_run(event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any
     return dynamodb
 
 
-@pytest.mark.parametrize("event_file", HANDLER_EVENTS, ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "event_file",
+    [path for path in HANDLER_EVENTS if path.name not in RAISING_EVENTS],
+    ids=lambda path: path.name,
+)
 def test_handler_handles_its_sample_event(
     event_file: Path,
     load_handler: LoadHandler,
@@ -250,6 +244,18 @@ def test_every_sample_bad_request_has_its_expected_reason() -> None:
     assert {path.name for path in INVALID_REQUESTS} == set(INVALID_REQUEST_REASONS)
 
 
+def start(load_handler: LoadHandler, lambda_context: Any, event: dict[str, Any]) -> Any:
+    return load_handler("start_run").lambda_handler(event, lambda_context)
+
+
+def reason_of(load_handler: LoadHandler, lambda_context: Any, event: dict[str, Any]) -> str:
+    """The reason StartRun gives for an invalid request (its RequestInvalid's message)."""
+    with pytest.raises(RequestInvalid) as raised:
+        start(load_handler, lambda_context, event)
+    return str(raised.value)
+
+
+@pytest.mark.usefixtures("results_bucket")
 @pytest.mark.parametrize("request_file", VALID_REQUESTS, ids=lambda path: path.name)
 def test_sample_valid_request_validates(
     request_file: Path,
@@ -260,84 +266,198 @@ def test_sample_valid_request_validates(
     if request_file.name.endswith("-local.json"):  # a local input: the local cloud's option
         request.getfixturevalue("local_paths")
     image = item_to_image(request_file)
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": image["pk"]["S"], "image": image}, lambda_context
-    )
-    assert (result["valid"], result["reason"]) == (True, None)
+    result = start(load_handler, lambda_context, {"pk": image["pk"]["S"], "image": image})
+    assert result["request"]["run_id"] == image["pk"]["S"].removeprefix("RUN#")
 
 
+@pytest.mark.usefixtures("results_bucket")
 def test_a_request_for_a_local_file_is_invalid_outside_the_local_cloud(
     load_handler: LoadHandler, lambda_context: Any
 ) -> None:
     image = item_to_image(REQUESTS_DIR / "kmer-valid-local.json")
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": image["pk"]["S"], "image": image}, lambda_context
-    )
-    assert (result["valid"], result["request"]) == (False, None)
-    assert result["reason"] == (
+    assert reason_of(load_handler, lambda_context, {"pk": image["pk"]["S"], "image": image}) == (
         "input.uri: must be an S3 object, s3://bucket/key, got 'events/data/sample.fastq' "
         "(local files are read only in the local cloud)"
     )
 
 
+@pytest.mark.usefixtures("results_bucket")
 @pytest.mark.parametrize("request_file", INVALID_REQUESTS, ids=lambda path: path.name)
 def test_sample_bad_request_is_rejected_with_a_reason(
     request_file: Path, load_handler: LoadHandler, lambda_context: Any
 ) -> None:
     image = item_to_image(request_file)
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": image["pk"]["S"], "image": image}, lambda_context
-    )
-    assert result["valid"] is False
-    assert result["request"] is None
+    reason = reason_of(load_handler, lambda_context, {"pk": image["pk"]["S"], "image": image})
     for text in INVALID_REQUEST_REASONS[request_file.name]:
-        assert text in result["reason"]
-    assert len(result["reason"]) <= 1000
+        assert text in reason
+    assert len(reason) <= 1000
 
 
+@pytest.mark.usefixtures("results_bucket")
 @pytest.mark.parametrize(
-    "event",
-    [{}, {"pk": 7}, {"pk": "RUN#x", "image": "not a map"}, {"image": {"pk": {"X": 1}}}],
+    "event", [{"pk": "RUN#x", "image": "not a map"}, {"image": {"pk": {"X": 1}}}]
 )
-def test_validate_handler_answers_invalid_for_any_event_object(
+def test_start_handler_answers_invalid_for_any_image(
     event: dict[str, Any], load_handler: LoadHandler, lambda_context: Any
 ) -> None:
-    result = load_handler("validate_request").lambda_handler(event, lambda_context)
-    assert result["valid"] is False
-    assert result["reason"]
+    assert reason_of(load_handler, lambda_context, event)
 
 
-def test_validate_handler_reads_the_claimed_item_and_numbers_the_claim(
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+@pytest.mark.usefixtures("results_bucket")
+@pytest.mark.parametrize("event", [{}, {"pk": 7}])
+def test_start_handler_refuses_an_event_with_no_key_to_claim(
+    event: dict[str, Any], load_handler: LoadHandler, lambda_context: Any
+) -> None:
+    """The state machine always sends the pipe record's key; without one there is nothing
+    to claim, which is the caller's error, not the request's."""
+    with pytest.raises(ValueError, match="StartRun needs pk"):
+        start(load_handler, lambda_context, event)
+
+
+def item_of(runs_table: Any, pk: str) -> dict[str, Any]:
+    key = {"pk": {"S": pk}, "sk": {"S": "REQUEST"}}
+    item: dict[str, Any] = runs_table.get_item(TableName="runs-test", Key=key)["Item"]
+    return item
+
+
+START_EVENT = json.loads((EVENTS_DIR / "start_run.json").read_text())
+CLAIM = {
+    "pk": START_EVENT["pk"],
+    "execution": "arn:aws:states:us-east-1:123456789012:execution:RunWorkflow:e1",
+    "claimed_at": "2026-11-23T08:00:00.000Z",
+    "limits": START_EVENT["limits"],
+}
+
+
+@pytest.mark.usefixtures("results_bucket")
+def test_start_handler_claims_validates_and_marks_the_run_running(
     runs_table: Any, load_handler: LoadHandler, lambda_context: Any
 ) -> None:
-    event = json.loads((EVENTS_DIR / "validate_request.json").read_text())
-    item = event["image"] | {"status": {"S": "CLAIMED"}, "attempt": {"N": "4"}}
+    item = START_EVENT["image"] | {"attempt": {"N": "4"}, "reason": {"S": "an old one"}}
     runs_table.put_item(TableName="runs-test", Item=item)
-    result = load_handler("validate_request").lambda_handler(
-        {"pk": event["pk"], "limits": event["limits"]}, lambda_context
+    result = start(load_handler, lambda_context, CLAIM)
+    assert result["attempt"] == 5
+    assert result["request"]["run_id"] == CLAIM["pk"].removeprefix("RUN#")
+    assert (result["run"]["execution"], result["run"]["claimed_at"]) == (
+        CLAIM["execution"],
+        CLAIM["claimed_at"],
     )
-    assert (result["valid"], result["attempt"]) == (True, 5), result["reason"]
-    assert result["request"]["run_id"] == event["pk"].removeprefix("RUN#")
+    stored = item_of(runs_table, CLAIM["pk"])
+    assert stored["status"] == {"S": "RUNNING"}
+    assert stored["execution"] == {"S": CLAIM["execution"]}
+    assert stored["claimed_at"] == {"S": CLAIM["claimed_at"]}
+    assert stored["attempt"] == {"N": "5"}
+    assert stored["variant_count"] == {"N": str(len(result["request"]["variants"]))}
+    assert stored["started_at"]["S"].endswith("Z")
+    assert "reason" not in stored  # what an earlier attempt wrote is cleared by the claim
 
 
-def test_validate_handler_answers_invalid_for_an_item_over_what_a_run_may_carry(
+@pytest.mark.usefixtures("results_bucket")
+def test_start_handler_writes_an_invalid_request_invalid_and_raises(
     runs_table: Any, load_handler: LoadHandler, lambda_context: Any
 ) -> None:
     """An item DynamoDB holds (up to 400 KB) but an execution's input could not (256 KB):
     the pipe sends only its key, and the request ends INVALID, naming its size."""
-    event = json.loads((EVENTS_DIR / "validate_request.json").read_text())
-    item = event["image"] | {"notes": {"S": "x" * 300_000}}
+    item = START_EVENT["image"] | {"notes": {"S": "x" * 300_000}}
     runs_table.put_item(TableName="runs-test", Item=item)
-    result = load_handler("validate_request").lambda_handler({"pk": event["pk"]}, lambda_context)
-    assert result["valid"] is False
-    assert "the limit is 65536 (its largest attribute, notes," in result["reason"]
+    reason = reason_of(load_handler, lambda_context, CLAIM)
+    assert "the limit is 65536 (its largest attribute, notes," in reason
+    stored = item_of(runs_table, CLAIM["pk"])
+    assert (stored["status"], stored["reason"], stored["attempt"]) == (
+        {"S": "INVALID"},
+        {"S": reason},
+        {"N": "1"},
+    )
+    assert stored["execution"] == {"S": CLAIM["execution"]}
 
 
-def test_validate_handler_answers_invalid_when_the_item_is_gone(
+@pytest.mark.usefixtures("results_bucket")
+@pytest.mark.parametrize("status", ["CLAIMED", "RUNNING", "SUCCEEDED", None])
+def test_start_handler_leaves_a_run_it_cannot_claim_untouched(
+    status: str | None,
+    runs_table: Any,
+    load_handler: LoadHandler,
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A duplicate delivery, a run in progress or finished, or an item gone: AlreadyClaimed,
+    counted, and nothing written."""
+    if status is not None:
+        item = START_EVENT["image"] | {"status": {"S": status}, "execution": {"S": "other"}}
+        runs_table.put_item(TableName="runs-test", Item=item)
+    # The status comes from the item the refused write returned (ALL_OLD).
+    with pytest.raises(AlreadyClaimed, match=f"is {status or 'absent'}, not REQUESTED"):
+        start(load_handler, lambda_context, CLAIM)
+    items = runs_table.scan(TableName="runs-test")["Items"]
+    assert items == ([] if status is None else [item])
+    assert emitted_metrics(capsys.readouterr().out) == {"DuplicateDeliveries": [1.0]}
+
+
+@pytest.mark.usefixtures("results_bucket")
+def test_a_retried_start_goes_on_from_where_its_first_invocation_left_the_run(
     runs_table: Any, load_handler: LoadHandler, lambda_context: Any
 ) -> None:
-    result = load_handler("validate_request").lambda_handler({"pk": "RUN#gone"}, lambda_context)
-    assert (result["valid"], result["reason"], result["attempt"]) == (False, GONE_REASON, 1)
+    """Step Functions retries StartRun after a Lambda service error, and the first
+    invocation may have run: claimed only, marked RUNNING, or written INVALID. The retry
+    finds this execution's own item and gives the same answer, writing nothing twice."""
+    own = {"execution": {"S": CLAIM["execution"]}, "claimed_at": {"S": CLAIM["claimed_at"]}}
+    runs_table.put_item(
+        TableName="runs-test", Item=START_EVENT["image"] | own | {"status": {"S": "CLAIMED"}}
+    )
+    first = start(load_handler, lambda_context, CLAIM)
+    assert first["attempt"] == 1
+    marked = item_of(runs_table, CLAIM["pk"])
+    assert marked["status"] == {"S": "RUNNING"}
+
+    again = start(load_handler, lambda_context, CLAIM)  # the answer was lost: retried
+    assert again == first
+    assert item_of(runs_table, CLAIM["pk"]) == marked  # not marked again: same attempt, time
+
+    invalid = START_EVENT["image"] | own | {"status": {"S": "INVALID"}, "reason": {"S": "why"}}
+    runs_table.put_item(TableName="runs-test", Item=invalid)
+    assert reason_of(load_handler, lambda_context, CLAIM) == "why"
+    assert item_of(runs_table, CLAIM["pk"]) == invalid
+
+
+def test_a_start_whose_claim_is_taken_before_its_mark_gives_the_run_up(
+    runs_table: Any, results_bucket: str
+) -> None:
+    """The run re-requested between StartRun's claim and its mark (the re-run's own
+    execution then claims it): the mark is refused, ClaimLost is raised, and the item
+    keeps what the re-request wrote."""
+    from runledger.starting import ClaimLost, StartRunEvent, start_run
+
+    runs_table.put_item(TableName="runs-test", Item=START_EVENT["image"])
+
+    class ReRequestedAfterTheClaim:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def update_item(self, **call: Any) -> Any:
+            self.calls += 1
+            answer = runs_table.update_item(**call)
+            if self.calls == 1:  # just claimed: the run is requested again
+                runs_table.update_item(
+                    TableName="runs-test",
+                    Key=call["Key"],
+                    UpdateExpression="SET #s = :r",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":r": {"S": "REQUESTED"}},
+                )
+            return answer
+
+    racing = ReRequestedAfterTheClaim()
+    with pytest.raises(ClaimLost, match="no longer holds the claim"):
+        start_run(
+            StartRunEvent.model_validate(CLAIM),
+            table="runs-test",
+            results=results_bucket,
+            input_locations=None,
+            dynamodb=racing,
+        )
+    assert racing.calls == 2  # the claim, and the refused mark
+    assert item_of(runs_table, CLAIM["pk"])["status"] == {"S": "REQUESTED"}
 
 
 def emitted_metrics(stdout: str) -> dict[str, Any]:
@@ -351,14 +471,12 @@ def emitted_metrics(stdout: str) -> dict[str, Any]:
     return values
 
 
+@pytest.mark.usefixtures("results_bucket")
 @pytest.mark.parametrize(
     ("event_file", "metric"),
-    [
-        ("validate_request.json", "ValidRequests"),
-        ("validate_request_invalid.json", "InvalidRequests"),
-    ],
+    [("start_run.json", "ValidRequests"), ("start_run_invalid.json", "InvalidRequests")],
 )
-def test_validate_handler_counts_valid_and_invalid_requests(
+def test_start_handler_counts_valid_and_invalid_requests(
     event_file: str,
     metric: str,
     load_handler: LoadHandler,
@@ -366,7 +484,12 @@ def test_validate_handler_counts_valid_and_invalid_requests(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     event = json.loads((EVENTS_DIR / event_file).read_text())
-    load_handler("validate_request").lambda_handler(event, lambda_context)
+    if metric == "InvalidRequests":  # the invalid sample: its reason names both problems
+        reason = reason_of(load_handler, lambda_context, event)
+        assert 'variants.1.name: duplicate variant name "od-1vcpu"' in reason
+        assert "variants.2.memory_mib: 1024" in reason
+    else:
+        load_handler("start_run").lambda_handler(event, lambda_context)
     assert emitted_metrics(capsys.readouterr().out) == {metric: [1.0]}
 
 
@@ -395,13 +518,12 @@ def test_collect_handler_reads_local_metrics_files(
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_prepare_handler_fails_without_results_bucket(
+def test_start_handler_fails_without_results_bucket(
     load_handler: LoadHandler, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RESULTS_BUCKET", raising=False)
-    event = json.loads((EVENTS_DIR / "prepare_variant.json").read_text())
     with pytest.raises(KeyError, match="RESULTS_BUCKET"):
-        load_handler("prepare_variant").lambda_handler(event, lambda_context)
+        start(load_handler, lambda_context, START_EVENT)
 
 
 def test_summarize_handler_prices_lambda_at_the_context_memory(

@@ -117,7 +117,7 @@ def test_step_functions_pipes_and_dynamodb_are_count_times_unit_price(
 
 
 @pytest.mark.parametrize(
-    ("n", "transitions", "invocations", "writes"), [(1, 12, 4, 5), (3, 20, 8, 7)]
+    ("n", "transitions", "invocations", "writes"), [(1, 8, 3, 5), (3, 14, 5, 7)]
 )
 def test_usage_model_of_a_run(n: int, transitions: int, invocations: int, writes: int) -> None:
     assert pricing.estimated_transitions(n) == transitions
@@ -130,9 +130,9 @@ def test_run_estimate_adds_every_service(book: dict[str, Any]) -> None:
     duration = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
     estimate = pricing.estimate_run_cost(batch_usd=0.01, n_variants=3)
     expected = {
-        "stepfunctions": 20 * unit(book, "stepfunctions_standard_state_transition"),
-        "lambda": 8 * unit(book, "lambda_request")
-        + 8 * 0.25 * duration * unit(book, "lambda_arm64_gb_second"),
+        "stepfunctions": 14 * unit(book, "stepfunctions_standard_state_transition"),
+        "lambda": 5 * unit(book, "lambda_request")
+        + 5 * 0.25 * duration * unit(book, "lambda_arm64_gb_second"),
         "pipes": unit(book, "pipes_request"),
         "dynamodb": 7 * unit(book, "dynamodb_on_demand_write_request_unit"),
     }
@@ -183,13 +183,13 @@ def test_run_estimate_reports_the_usage_it_priced(book: dict[str, Any]) -> None:
     usage = pricing.estimate_run_cost(batch_usd=0, n_variants=2, lambda_memory_mb=512).usage
     seconds = book["assumptions"]["lambda_billed_seconds_per_invocation"]["value"]
     assert (usage.transitions, usage.lambda_invocations, usage.dynamodb_write_request_units) == (
-        16,
-        6,
+        11,
+        4,
         6,
     )
     assert (usage.pipes_requests, usage.lambda_memory_mb, usage.lambda_arch) == (1, 512, "arm64")
     assert usage.lambda_seconds_per_invocation == seconds
-    assert usage.lambda_gb_seconds == pytest.approx(6 * 0.5 * seconds)
+    assert usage.lambda_gb_seconds == pytest.approx(4 * 0.5 * seconds)
 
 
 def test_priced_architectures_are_the_templates() -> None:

@@ -118,8 +118,8 @@ def test_run_cost_is_batch_plus_orchestration_priced_by_hand() -> None:
     n = 3
     expected = {
         "batch": 0.004 + 0.005,
-        "stepfunctions": (8 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
-        "lambda": (2 + 2 * n)
+        "stepfunctions": (5 + 3 * n) * UNIT["stepfunctions_standard_state_transition"],
+        "lambda": (2 + n)
         * (UNIT["lambda_request"] + 256 / 1024 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"]),
         "pipes": 1 * UNIT["pipes_request"],
         "dynamodb": (4 + n) * UNIT["dynamodb_on_demand_write_request_unit"],
@@ -142,7 +142,7 @@ def test_lambda_memory_and_counted_transitions_change_the_estimate() -> None:
         50 * UNIT["stepfunctions_standard_state_transition"]
     )
     assert breakdown.lambda_ == pytest.approx(
-        8 * (UNIT["lambda_request"] + 1.0 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"])
+        5 * (UNIT["lambda_request"] + 1.0 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"])
     )
 
 
@@ -178,8 +178,8 @@ def test_all_variants_failed_is_a_failed_run_priced_like_any_other() -> None:
     c_usd = fargate_usd(2, 4096, 60, spot=True) + fargate_usd(2, 4096, 30, spot=True)
     expected = {
         "batch": c_usd,
-        "stepfunctions": (9 + 4 * n) * UNIT["stepfunctions_standard_state_transition"],
-        "lambda": (2 + 2 * n)
+        "stepfunctions": (6 + 3 * n) * UNIT["stepfunctions_standard_state_transition"],
+        "lambda": (2 + n)
         * (UNIT["lambda_request"] + 256 / 1024 * LAMBDA_SECONDS * UNIT["lambda_arm64_gb_second"]),
         "pipes": 1 * UNIT["pipes_request"],
         "dynamodb": (4 + n) * UNIT["dynamodb_on_demand_write_request_unit"],
@@ -229,13 +229,13 @@ def test_usage_records_what_was_priced_and_how_it_is_known() -> None:
     }
     assert usage["lambda"] == {
         "basis": "modelled",
-        "invocations": 8,
+        "invocations": 5,
         "memory_mb": 256,
         "seconds_per_invocation": LAMBDA_SECONDS,
-        "gb_seconds": pytest.approx(8 * 0.25 * LAMBDA_SECONDS),
+        "gb_seconds": pytest.approx(5 * 0.25 * LAMBDA_SECONDS),
         "arch": "arm64",
     }
-    assert usage["stepfunctions"] == {"basis": "modelled", "transitions": 20}
+    assert usage["stepfunctions"] == {"basis": "modelled", "transitions": 14}
     assert usage["pipes"] == {"basis": "modelled", "requests": 1}
     assert usage["dynamodb"] == {"basis": "modelled", "write_request_units": 7}
     counted = summarize_run(

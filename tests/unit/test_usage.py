@@ -60,9 +60,9 @@ class History:
 def test_transitions_are_states_entered_plus_retries_and_lambda_time_is_per_call() -> None:
     history = History()
     history.add("ExecutionStarted", 0)
-    history.lambda_task("ValidateRequest", 0, 120.4)  # 120.4 ms -> billed 121 ms
+    history.lambda_task("StartRun", 0, 120.4)  # 120.4 ms -> billed 121 ms
     history.add("ChoiceStateEntered", 121)
-    history.add("TaskStateEntered", 130)  # PrepareVariant, throttled, then run
+    history.add("TaskStateEntered", 130)  # a Lambda task, throttled, then run
     history.add("TaskScheduled", 130, resourceType="lambda")
     started = history.add("TaskStarted", 130, resourceType="lambda")
     failed = history.add(
@@ -78,7 +78,7 @@ def test_transitions_are_states_entered_plus_retries_and_lambda_time_is_per_call
     history.add("TaskStarted", 400, resourceType="lambda")
 
     usage = usage_from_history(history.events, now=at(650))
-    # ValidateRequest, Choice, PrepareVariant (+1 retry), CollectMetrics, Crashes, Summarize
+    # StartRun, Choice, the throttled task (+1 retry), CollectMetrics, Crashes, Summarize
     assert usage.transitions == 7
     assert usage.lambda_seconds == (0.121, 0.05, 0.06, 0.01, 0.25)
     assert usage.lambda_invocations == 5
@@ -122,7 +122,7 @@ def stubbed_sfn(monkeypatch: pytest.MonkeyPatch) -> Stubber:
 def test_read_usage_pages_through_the_history(stubbed_sfn: Stubber) -> None:
     history = History()
     history.add("ExecutionStarted", 0)
-    history.lambda_task("ValidateRequest", 0, 100)
+    history.lambda_task("StartRun", 0, 100)
     first, second = history.events[:3], history.events[3:]
     expected = {"executionArn": ARN, "includeExecutionData": False}
     stubbed_sfn.add_response(

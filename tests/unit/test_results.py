@@ -1,4 +1,4 @@
-"""prepare_variant (runledger.variants) and collect_metrics (runledger.results)."""
+"""collect_metrics (runledger.results): read what a job measured, price it, shape its item."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from runledger.results import (
     collect_metrics,
     read_metrics,
 )
-from runledger.variants import PrepareVariantEvent, batch_job_name, prepare_variant
-from runledger.workflows import UnknownWorkflowError
 
 PRICES = json.loads(
     (Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text()
@@ -34,77 +32,6 @@ METRICS = {
     "top_kmers": [["ACGTACGTACGTACGTACGTA", 12], ["AAAAAAAAAAAAAAAAAAAAA", 9]],
     "elapsed_seconds": 1.23,
 }
-
-
-def prepare_event(**changes: Any) -> PrepareVariantEvent:
-    fields: dict[str, Any] = {
-        "run_id": "kmer-2026-11-23-001",
-        "workflow": "kmer-count",
-        "cost_center": "genomics-lab",
-        "input": {"uri": "s3://samples/sample.fastq", "k": 21},
-        "variant": {
-            "name": "od-2vcpu",
-            "vcpus": 2,
-            "memory_mib": 4096,
-            "capacity": "ON_DEMAND",
-            "timeout_seconds": 900,
-        },
-    }
-    return PrepareVariantEvent.model_validate(fields | changes)
-
-
-def test_prepared_job_carries_name_resources_environment_and_timeout() -> None:
-    job = prepare_variant(prepare_event(), results_base="results-bucket").model_dump(mode="json")
-    uri = "s3://results-bucket/runs/kmer-2026-11-23-001/od-2vcpu/metrics.json"
-    assert job == {
-        "job_name": "kmer-2026-11-23-001-od-2vcpu",
-        "results_uri": uri,
-        "container_overrides": {
-            "ResourceRequirements": [
-                {"Type": "VCPU", "Value": "2"},
-                {"Type": "MEMORY", "Value": "4096"},
-            ],
-            "Environment": [
-                {"Name": "RUNLEDGER_INPUT_URI", "Value": "s3://samples/sample.fastq"},
-                {"Name": "RUNLEDGER_KMER_K", "Value": "21"},
-                {"Name": "RUNLEDGER_RESULTS_URI", "Value": uri},
-                {"Name": "RUNLEDGER_RUN_ID", "Value": "kmer-2026-11-23-001"},
-                {"Name": "RUNLEDGER_VARIANT", "Value": "od-2vcpu"},
-            ],
-        },
-        "timeout_seconds": 900,
-    }
-
-
-def test_fractional_vcpus_are_formatted_as_batch_wants() -> None:
-    variant = {"name": "q", "vcpus": 0.25, "memory_mib": 512, "capacity": "SPOT"}
-    job = prepare_variant(prepare_event(variant=variant), results_base="b")
-    assert job.container_overrides.ResourceRequirements[0].Value == "0.25"
-
-
-def test_local_results_base_gives_a_file_uri() -> None:
-    job = prepare_variant(prepare_event(), results_base="file:///tmp/runledger")
-    assert job.results_uri == "file:///tmp/runledger/runs/kmer-2026-11-23-001/od-2vcpu/metrics.json"
-
-
-def test_job_name_replaces_characters_batch_refuses() -> None:
-    assert batch_job_name("kmer.2026_11", "od-1") == "kmer-2026_11-od-1"
-
-
-def test_job_name_is_cut_at_128_characters() -> None:
-    name = batch_job_name("r" * 80, "v" * 40)
-    assert len(name) == 121
-    assert len(batch_job_name("r" * 200, "v")) == 128
-
-
-def test_prepare_raises_for_an_unknown_workflow() -> None:
-    with pytest.raises(UnknownWorkflowError):
-        prepare_variant(prepare_event(workflow="bwa"), results_base="b")
-
-
-def test_prepare_raises_for_input_the_workflow_cannot_use() -> None:
-    with pytest.raises(ValidationError):
-        prepare_variant(prepare_event(input={"uri": "s3://b/k", "k": 99}), results_base="b")
 
 
 def collect_event(results_uri: str, **job: Any) -> CollectMetricsEvent:

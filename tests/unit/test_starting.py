@@ -1,0 +1,92 @@
+"""runledger.starting: the parts of every Batch job of a run that StartRun hands to RunJob.
+
+RunJob builds each job from these and one variant in JSONata (its Arguments in
+statemachines/run_workflow.asl.json); tests/statemachine checks what it sends and
+tests/local runs it. The claim and the marks are tested through the handler
+(tests/unit/test_handlers.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from runledger.models import RunRequest
+from runledger.starting import (
+    MAX_JOB_NAME,
+    entered_time,
+    job_name_prefix,
+    results_prefix,
+    run_jobs,
+)
+from runledger.workflows import UnknownWorkflowError, get_workflow
+
+REQUEST: dict[str, Any] = {
+    "run_id": "kmer.2026-11-23-001",
+    "workflow": "kmer-count",
+    "cost_center": "genomics-lab",
+    "input": {"uri": "s3://samples/sample.fastq", "k": 21},
+    "variants": [{"name": "od-2vcpu", "vcpus": 2, "memory_mib": 4096, "capacity": "ON_DEMAND"}],
+}
+
+
+def test_every_job_of_a_run_shares_its_environment_names_and_results_prefix() -> None:
+    run = run_jobs(
+        RunRequest.model_validate(REQUEST),
+        pk="RUN#kmer.2026-11-23-001",
+        execution="arn:aws:states:us-east-1:1:execution:w:e",
+        attempt=3,
+        claimed_at="2026-11-23T08:00:00.000Z",
+        results="results-bucket",
+    ).model_dump(mode="json")
+    assert run == {
+        "pk": "RUN#kmer.2026-11-23-001",
+        "run_id": "kmer.2026-11-23-001",
+        "execution": "arn:aws:states:us-east-1:1:execution:w:e",
+        "attempt": "3",
+        "claimed_at": "2026-11-23T08:00:00.000Z",
+        "workflow": "kmer-count",
+        "cost_center": "genomics-lab",
+        "job_name_prefix": "kmer-2026-11-23-001",
+        "results_prefix": "s3://results-bucket/runs/kmer.2026-11-23-001/",
+        "environment": [
+            {"Name": "RUNLEDGER_INPUT_URI", "Value": "s3://samples/sample.fastq"},
+            {"Name": "RUNLEDGER_KMER_K", "Value": "21"},
+            {"Name": "RUNLEDGER_RUN_ID", "Value": "kmer.2026-11-23-001"},
+        ],
+    }
+
+
+def test_local_results_base_gives_a_file_uri_prefix() -> None:
+    assert results_prefix("file:///tmp/runledger", "r1") == "file:///tmp/runledger/runs/r1/"
+
+
+def test_job_name_prefix_replaces_characters_batch_refuses() -> None:
+    assert job_name_prefix("kmer.2026_11") == "kmer-2026_11"
+
+
+def test_a_job_name_fits_batch_for_the_longest_run_id_and_variant_name() -> None:
+    """RunJob names a job <prefix>-<variant>: a run id (<= 80) and a variant name (<= 40)
+    always fit Batch's 128 characters; a longer prefix is cut."""
+    assert len(job_name_prefix("r" * 80) + "-" + "v" * 40) == 121
+    assert len(job_name_prefix("r" * 200) + "-" + "v" * 40) == MAX_JOB_NAME
+
+
+def test_run_jobs_refuses_a_workload_that_is_not_declared() -> None:
+    request = RunRequest.model_construct(**(REQUEST | {"workflow": "bwa"}))
+    with pytest.raises(UnknownWorkflowError):
+        run_jobs(request, "RUN#r", "e", 1, "t", "b")
+
+
+def test_the_environment_comes_from_an_input_the_workload_accepts() -> None:
+    with pytest.raises(ValidationError):
+        get_workflow("kmer-count").job_environment({"uri": "s3://b/k", "k": 99})
+
+
+def test_entered_time_is_written_as_step_functions_writes_it() -> None:
+    import datetime as dt
+
+    moment = dt.datetime(2026, 11, 23, 8, 0, 1, 234567, tzinfo=dt.UTC)
+    assert entered_time(moment) == "2026-11-23T08:00:01.234Z"
