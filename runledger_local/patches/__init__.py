@@ -11,7 +11,7 @@ and Lambda, but leaves holes that stop the pipeline. Each patch is one module wi
                integrations' parameters in each API's shape, JSONata and its errors,
                StartSyncExecution, Step Functions Local's mock config, scaled retries,
                faults injected into one run's Task states, a Distributed Map's
-               ItemBatcher.
+               ItemBatcher and its iterations as child executions.
 ``speed/``     performance only: with ``speed=False`` (or ``RUNLEDGER_LOCAL_SPEED=0``) none
                of them is applied and the answers are the same (tests/local/
                test_speed_switch.py runs the pipeline both ways and compares).
@@ -55,6 +55,7 @@ from runledger_local.patches import start_execution
 from runledger_local.patches._seams import AdaptationBrokenError, Seam, check_all
 from runledger_local.patches.features import (
     batch_sync,
+    distributed_map,
     item_batcher,
     jsonata,
     jsonata_errors,
@@ -167,6 +168,8 @@ _ORDER: Final[tuple[ModuleType, ...]] = (
     intrinsic_escapes,
     parser_error_codes,
     describe_execution_output,
+    distributed_map,  # after describe_execution_output (wraps its answer), before
+    # execution_end (whose DescribeExecution wait then covers a child's status too)
     branch_states_errors,
     branch_aborts,
     execution_end,

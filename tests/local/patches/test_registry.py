@@ -20,6 +20,7 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.stepfunctions.parser.asl.component.program.program import Program
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        itemprocessor,
         iteration_worker,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap
@@ -52,6 +53,11 @@ def test_adaptations_undo_cleanly(aws_credentials: None) -> None:
         "end_events": (EventManager, "add_event"),
         "end_timeout": (Program, "eval"),
         "aborts": (iteration_worker.IterationWorker, "_eval_job"),
+        "children": (
+            itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker,
+            "_eval_job",
+        ),
+        "children_listed": (StepFunctionResponse, "list_executions"),
         "sync_route": (backend_index, "backend_url_patterns"),
     }
     before = {key: getattr(owner, attr) for key, (owner, attr) in seams.items()}
