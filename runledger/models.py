@@ -44,7 +44,11 @@ VARIANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 PK_PREFIX = "RUN#"
 REQUEST_SK = "REQUEST"
 VARIANT_SK_PREFIX = "VARIANT#"
-MAX_VARIANTS = 50
+MAX_VARIANTS = 200
+#: How often one variant may run (each repeat is its own job and VARIANT# item).
+MAX_REPEATS = 10
+#: Most jobs a run may hold: its variants' repeats summed.
+MAX_JOBS = 1000
 #: Largest request item accepted, as compact JSON of its DynamoDB JSON. It keeps the
 #: request well inside Step Functions' 256 KiB state payload and is one EventBridge Pipes
 #: request (Pipes bill every 64 KB of payload as one request).
@@ -69,6 +73,7 @@ IGNORED_ATTRIBUTES = frozenset(
         "attempt",
         "updated_at",
         "variant_count",
+        "job_count",
         "ttl",
     }
 )
@@ -164,6 +169,16 @@ class Variant(BaseModel):
         le=86400,
         description="Batch attempt timeout in seconds, 60..86400 (default 3600).",
     )
+    repeats: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_REPEATS,
+        description=(
+            f"How many times to run it, 1..{MAX_REPEATS} (default 1): each repeat is its own "
+            "job and VARIANT#<name>#<repeat> item, so that the spread of its timings is "
+            "measured."
+        ),
+    )
 
     @field_validator("vcpus")
     @classmethod
@@ -230,7 +245,10 @@ class RunRequest(BaseModel):
     variants: list[Variant] = Field(
         min_length=1,
         max_length=MAX_VARIANTS,
-        description=f"1..{MAX_VARIANTS} variants with unique names; each runs as one Batch job.",
+        description=(
+            f"1..{MAX_VARIANTS} variants with unique names; each runs as its repeats' Batch "
+            f"jobs, at most {MAX_JOBS} in all."
+        ),
     )
 
     @field_validator("workflow")
@@ -260,6 +278,18 @@ class RunRequest(BaseModel):
             seen.add(variant.name)
         return variants
 
+    @field_validator("variants")
+    @classmethod
+    def _jobs_fit_a_run(cls, variants: list[Variant]) -> list[Variant]:
+        jobs = sum(variant.repeats for variant in variants)
+        if jobs > MAX_JOBS:
+            raise PydanticCustomError(
+                "too_many_jobs",
+                "the variants' repeats make {jobs} jobs; a run may hold at most {limit}",
+                {"jobs": jobs, "limit": MAX_JOBS},
+            )
+        return variants
+
     @model_validator(mode="after")
     def _input_fits_the_workflow(self) -> RunRequest:
         """The input, checked against the workload's model. ``validate_request`` reports
@@ -273,6 +303,21 @@ class RunRequest(BaseModel):
                 {"workflow": repr(self.workflow), "count": exc.error_count()},
             ) from None
         return self
+
+
+def job_key(name: str, repeat: int, repeats: int) -> str:
+    """A job's key in its run: the variant's name, or ``<name>#<repeat>`` (from 1) when the
+    variant repeats. It names the job's ``VARIANT#<key>`` item and its summary row."""
+    return name if repeats == 1 else f"{name}#{repeat}"
+
+
+def jobs_of(variants: Iterable[Variant]) -> dict[str, Variant]:
+    """Every job of a run's variants, by key, in order: each variant's repeats in turn."""
+    return {
+        job_key(variant.name, repeat, variant.repeats): variant
+        for variant in variants
+        for repeat in range(1, variant.repeats + 1)
+    }
 
 
 def run_id_from_pk(pk: str) -> str:

@@ -61,9 +61,12 @@ class BatchJob(BaseModel):
 
 
 class CollectMetricsEvent(StepEvent):
-    """collect_metrics' event: the variant, where its metrics are, and its finished job."""
+    """collect_metrics' event: the job's key, its variant, where its metrics are, and its
+    finished job. ``name`` is the job's key (``<variant>#<repeat>`` for a repeated
+    variant); without it, the variant's name."""
 
     run_id: RunId
+    name: str | None = None
     variant: Variant
     results_uri: str
     job: BatchJob
@@ -154,14 +157,14 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
         "variant collected",
         extra={
             "run_id": event.run_id,
-            "variant": variant.name,
+            "variant": event.name or variant.name,
             "duration_seconds": duration_seconds,
             "attempts_billed": priced.attempts,
             "batch_usd": priced.usd,
         },
     )
     return VariantSucceeded(
-        name=variant.name,
+        name=event.name or variant.name,
         capacity=variant.capacity,
         vcpus=variant.vcpus,
         memory_mib=variant.memory_mib,

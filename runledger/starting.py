@@ -18,9 +18,10 @@ writes the item twice, each write conditional:
 
 The result carries what the rest of the workflow needs and no more than it needs (an
 execution's state may hold at most 256 KiB): the normalized request, the claim's
-``attempt``, and ``run``, the parts of every Batch job the state machine builds in
-JSONata from one variant (the workload's environment from the input, the job name's
-prefix, the results prefix).
+``attempt``, ``run``, the parts of every Batch job the state machine builds in JSONata
+from one variant (the workload's environment from the input, the job name's prefix, the
+results prefix), and ``jobs``, one small item per job (a variant's index, its repeat and
+the job's key).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from runledger.models import PK_PREFIX, REQUEST_SK, RunRequest, StepEvent
+from runledger.models import PK_PREFIX, REQUEST_SK, RunRequest, StepEvent, job_key
 from runledger.storage import join_uri
 from runledger.validation import (
     RunLimits,
@@ -103,17 +104,36 @@ class RunJobs(BaseModel):
     )
 
 
+class JobItem(BaseModel):
+    """One job of the run, as the Map's items list it: small, so that a run of
+    ``MAX_JOBS`` jobs stays far inside a state's 256 KiB (about 40 bytes each)."""
+
+    variant: int = Field(description="The variant's index in request.variants.")
+    repeat: int = Field(description="1..the variant's repeats.")
+    key: str = Field(description="<name>, or <name>#<repeat> when the variant repeats.")
+
+
 class RunStarted(BaseModel):
     """start_run's result (a valid request, now RUNNING)."""
 
     request: RunRequest
     attempt: int
     run: RunJobs
+    jobs: list[JobItem]
 
 
-def job_name_prefix(run_id: str, longest_variant: int = 40) -> str:
+def job_items(request: RunRequest) -> list[JobItem]:
+    """Every job of ``request``: each variant's repeats, in order."""
+    return [
+        JobItem(variant=index, repeat=repeat, key=job_key(variant.name, repeat, variant.repeats))
+        for index, variant in enumerate(request.variants)
+        for repeat in range(1, variant.repeats + 1)
+    ]
+
+
+def job_name_prefix(run_id: str, longest_variant: int = 43) -> str:
     """The run id with every character outside ``[A-Za-z0-9_-]`` made ``-``, short enough
-    that ``<prefix>-<variant>`` fits a Batch job name."""
+    that ``<prefix>-<variant>[-<repeat>]`` fits a Batch job name."""
     return _NOT_IN_JOB_NAME.sub("-", run_id)[: MAX_JOB_NAME - 1 - longest_variant]
 
 
@@ -283,6 +303,7 @@ def start_run(
     # A run an earlier invocation marked RUNNING holds this claim's attempt already.
     attempt = int(image["attempt"]["N"]) if left == "RUNNING" else next_attempt(image)
     request = result.request
+    jobs = job_items(request) if request is not None else []
     if request is None:
         reason = result.reason or "request: invalid"
         if dynamodb is not None:
@@ -306,11 +327,13 @@ def start_run(
             str(table),
             str(pk),
             execution,
-            "#status = :running, started_at = :now, variant_count = :count, attempt = :attempt",
+            "#status = :running, started_at = :now, variant_count = :count, "
+            "job_count = :jobs, attempt = :attempt",
             {
                 ":running": {"S": "RUNNING"},
                 ":now": {"S": entered_time()},
                 ":count": {"N": str(len(request.variants))},
+                ":jobs": {"N": str(len(jobs))},
                 ":attempt": {"N": str(attempt)},
             },
         )
@@ -320,4 +343,5 @@ def start_run(
         request=request,
         attempt=attempt,
         run=run_jobs(request, pk, execution, attempt, claimed_at, results),
+        jobs=jobs,
     )

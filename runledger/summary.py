@@ -12,6 +12,8 @@ records it.
 from __future__ import annotations
 
 import json
+import statistics
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -32,6 +34,7 @@ from runledger.models import (
     StepEvent,
     Variant,
     VariantSucceeded,
+    jobs_of,
 )
 from runledger.usage import HistoryUsage
 
@@ -84,15 +87,61 @@ class Cheapest(BaseModel):
     batch_usd: float
 
 
-class RunSummary(BaseModel):
-    """How the variants did."""
+class RepeatSpread(BaseModel):
+    """How a repeated variant's jobs spread: their Batch durations and mean cost."""
 
-    variants_total: int
+    jobs: int
+    succeeded: int
+    duration_min_seconds: float | None = Field(description="None when none succeeded.")
+    duration_median_seconds: float | None
+    duration_max_seconds: float | None
+    batch_usd_mean: float | None = Field(description="Mean over the succeeded jobs.")
+
+
+class RunSummary(BaseModel):
+    """How the jobs did: one per variant, or one per repeat of a repeated variant (named
+    ``<variant>#<repeat>``); fastest and cheapest are jobs."""
+
+    variants_total: int = Field(description="Jobs in all (a repeated variant counts each).")
     variants_succeeded: int
     variants_failed: int
     failed_variants: list[str]
     fastest: Fastest | None = Field(description="None when no variant succeeded.")
     cheapest: Cheapest | None = Field(description="None when no variant succeeded.")
+    repeats: dict[str, RepeatSpread] = Field(
+        default_factory=dict,
+        description="Each repeated variant's spread, by its name (absent when none repeats).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_repeats(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("repeats"):
+            data.pop("repeats", None)
+        return data
+
+
+def repeat_spreads(
+    variants: Sequence[Variant], outcomes: Sequence[VariantSucceeded | VariantFailed]
+) -> dict[str, RepeatSpread]:
+    """The spread of every variant that repeats, from its jobs' outcomes."""
+    by_key = {outcome.name: outcome for outcome in outcomes}
+    spreads: dict[str, RepeatSpread] = {}
+    for variant in variants:
+        if variant.repeats == 1:
+            continue
+        jobs = [by_key.get(f"{variant.name}#{k}") for k in range(1, variant.repeats + 1)]
+        done = [job for job in jobs if isinstance(job, VariantSucceeded)]
+        durations = sorted(job.duration_seconds for job in done)
+        spreads[variant.name] = RepeatSpread(
+            jobs=variant.repeats,
+            succeeded=len(done),
+            duration_min_seconds=durations[0] if durations else None,
+            duration_median_seconds=statistics.median(durations) if durations else None,
+            duration_max_seconds=durations[-1] if durations else None,
+            batch_usd_mean=statistics.fmean(j.cost.batch_usd for j in done) if done else None,
+        )
+    return spreads
 
 
 class CostBreakdown(BaseModel):
@@ -285,11 +334,11 @@ def summarize_run(
     Raises:
         VariantMismatchError: an outcome is missing, extra or repeated.
     """
-    requested = {variant.name: variant for variant in event.request.variants}
+    requested = jobs_of(event.request.variants)  # each variant's repeats, by job key
     reported = [outcome.name for outcome in event.variants]
     if sorted(requested) != sorted(reported):
         raise VariantMismatchError(
-            f"request has variants {list(requested)}, outcomes are for {reported}"
+            f"request has jobs {list(requested)}, outcomes are for {reported}"
         )
 
     succeeded = [o for o in event.variants if isinstance(o, VariantSucceeded)]
@@ -303,6 +352,7 @@ def summarize_run(
         failed_variants=[o.name for o in failed],
         fastest=fastest and Fastest(name=fastest.name, duration_seconds=fastest.duration_seconds),
         cheapest=cheapest and Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
+        repeats=repeat_spreads(event.request.variants, event.variants),
     )
 
     by_variant: dict[str, float] = {}

@@ -119,13 +119,35 @@ def test_the_second_sample_workload_compresses_on_every_variant(
     result = run(pipeline, sample_request("compress-valid-local.json", "e2e-compress"))
     assert result.status == "SUCCEEDED", result.request.get("reason") or result.request
     sample = (REPO_ROOT / "events" / "data" / "sample.fastq").read_bytes()
-    assert sorted(result.variants) == ["od-1vcpu", "od-2vcpu", "spot-4vcpu"]
+    # od-2vcpu repeats 3 times: a job and a VARIANT#od-2vcpu#<repeat> item each.
+    repeated = ["od-2vcpu#1", "od-2vcpu#2", "od-2vcpu#3"]
+    assert sorted(result.variants) == ["od-1vcpu", *repeated, "spot-4vcpu"]
+    outputs = set()
     for variant in result.variants.values():
         metrics = variant["metrics"]
         assert (metrics["reads"], metrics["input_bytes"], metrics["level"]) == (200, len(sample), 6)
         bucket, key = metrics["output_uri"].removeprefix("s3://").split("/", 1)
         body = pipeline.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         assert (len(body), gzip.decompress(body)) == (metrics["output_bytes"], sample)
+        outputs.add(metrics["output_uri"])
+    assert len(outputs) == 5  # every job wrote its own place
+    assert [(result.variants[k]["variant"], result.variants[k]["repeat"]) for k in repeated] == [
+        ("od-2vcpu", 1),
+        ("od-2vcpu", 2),
+        ("od-2vcpu", 3),
+    ]
+    assert "variant" not in result.variants["od-1vcpu"]  # a variant run once: as before
+    spread = result.request["summary"]["repeats"]
+    assert list(spread) == ["od-2vcpu"]
+    durations = sorted(result.variants[k]["duration_seconds"] for k in repeated)
+    assert (spread["od-2vcpu"]["jobs"], spread["od-2vcpu"]["succeeded"]) == (3, 3)
+    assert (
+        spread["od-2vcpu"]["duration_min_seconds"],
+        spread["od-2vcpu"]["duration_median_seconds"],
+        spread["od-2vcpu"]["duration_max_seconds"],
+    ) == tuple(durations)
+    assert result.request["job_count"] == 5
+    assert result.request["variant_count"] == 3
 
 
 def test_invalid_request_ends_invalid_with_the_reason(

@@ -321,6 +321,7 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
                     *jobs["environment"],
                     {"Name": "RUNLEDGER_RESULTS_URI", "Value": results_uri},
                     {"Name": "RUNLEDGER_VARIANT", "Value": variant["name"]},
+                    {"Name": "RUNLEDGER_REPEAT", "Value": "1"},
                 ],
             },
             "Timeout": {"AttemptDurationSeconds": variant["timeout_seconds"]},
@@ -339,6 +340,7 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
     assert [call["Payload"] for call in run.scheduled("CollectMetrics")] == [
         {
             "run_id": RUN_ID,
+            "name": variant["name"],  # the job's key: a variant run once is its name
             "variant": variant,
             "results_uri": results_uri,
             "job": {

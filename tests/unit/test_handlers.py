@@ -69,7 +69,12 @@ def seed_results(s3: Any, results_uri: str, metrics: dict[str, Any]) -> None:
 
 def check_start(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
     """A valid sample: the request normalized, the claim numbered, the jobs' shared parts."""
-    assert set(result) == {"request", "attempt", "run"}
+    assert set(result) == {"request", "attempt", "run", "jobs"}
+    # One job per variant here (none repeats), in the request's order.
+    variants = result["request"]["variants"]
+    assert result["jobs"] == [
+        {"variant": i, "repeat": 1, "key": v["name"]} for i, v in enumerate(variants)
+    ]
     # This claim's attempt: the item's attempt + 1.
     assert result["attempt"] == int(event["image"].get("attempt", {"N": "0"})["N"]) + 1
     run_id = event["pk"].removeprefix("RUN#")
@@ -224,7 +229,7 @@ INVALID_REQUEST_REASONS = {
     "kmer-invalid-timeout.json": [
         "variants.0.timeout_seconds: Input should be greater than or equal to 60"
     ],
-    "kmer-invalid-too-many-variants.json": ["variants: List should have at most 50 items"],
+    "kmer-invalid-too-many-variants.json": ["variants: List should have at most 200 items"],
     "kmer-invalid-unknown-attributes.json": [
         "notes: unknown attribute",
         "variants.0.spot: unknown attribute",

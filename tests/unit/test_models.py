@@ -12,9 +12,12 @@ from pydantic import ValidationError
 
 from runledger.models import (
     FARGATE_MEMORY_MIB,
+    MAX_JOBS,
     RunRequest,
     Variant,
     format_vcpus,
+    job_key,
+    jobs_of,
     run_id_from_pk,
     split_run_items,
 )
@@ -217,3 +220,39 @@ def test_split_run_items_of_an_unclaimed_run_has_no_variants() -> None:
     request = {"pk": "RUN#r", "sk": "REQUEST", "status": "REQUESTED"}
     assert split_run_items([request, stray]) == (request, {})
     assert split_run_items([stray]) == (None, {})
+
+
+# ------------------------------------------------------------------ repeats
+@pytest.mark.parametrize("repeats", [1, 2, 10])
+def test_a_variant_may_repeat_one_to_ten_times(repeats: int) -> None:
+    assert Variant.model_validate(variant(repeats=repeats)).repeats == repeats
+
+
+def test_a_variant_runs_once_unless_it_says_otherwise() -> None:
+    assert Variant.model_validate(variant()).repeats == 1
+
+
+@pytest.mark.parametrize("repeats", [0, 11, -1])
+def test_repeats_outside_one_to_ten_are_refused(repeats: int) -> None:
+    with pytest.raises(ValidationError, match="repeats"):
+        Variant.model_validate(variant(repeats=repeats))
+
+
+def test_a_run_may_hold_up_to_a_thousand_jobs_and_no_more() -> None:
+    fields = request_fields()
+    fields["variants"] = [variant(name=f"v{i}", repeats=10) for i in range(MAX_JOBS // 10)]
+    assert len(jobs_of(RunRequest.model_validate(fields).variants)) == MAX_JOBS
+    fields["variants"].append(variant(name="one-more"))
+    with pytest.raises(ValidationError) as refused:
+        RunRequest.model_validate(fields)
+    assert "the variants' repeats make 1001 jobs; a run may hold at most 1000" in str(refused.value)
+
+
+def test_jobs_of_keys_each_repeat_and_leaves_a_single_run_by_its_name() -> None:
+    variants = [
+        Variant.model_validate(variant(name="a")),
+        Variant.model_validate(variant(name="b", repeats=3)),
+    ]
+    assert list(jobs_of(variants)) == ["a", "b#1", "b#2", "b#3"]
+    assert job_key("b", 2, 3) == "b#2"
+    assert job_key("a", 1, 1) == "a"

@@ -17,6 +17,7 @@ from runledger.models import RunRequest
 from runledger.starting import (
     MAX_JOB_NAME,
     entered_time,
+    job_items,
     job_name_prefix,
     results_prefix,
     run_jobs,
@@ -71,7 +72,7 @@ def test_a_job_name_fits_batch_for_the_longest_run_id_and_variant_name() -> None
     """RunJob names a job <prefix>-<variant>: a run id (<= 80) and a variant name (<= 40)
     always fit Batch's 128 characters; a longer prefix is cut."""
     assert len(job_name_prefix("r" * 80) + "-" + "v" * 40) == 121
-    assert len(job_name_prefix("r" * 200) + "-" + "v" * 40) == MAX_JOB_NAME
+    assert len(job_name_prefix("r" * 200) + "-" + "v" * 40) == MAX_JOB_NAME - 3  # -<repeat>
 
 
 def test_run_jobs_refuses_a_workload_that_is_not_declared() -> None:
@@ -90,3 +91,46 @@ def test_entered_time_is_written_as_step_functions_writes_it() -> None:
 
     moment = dt.datetime(2026, 11, 23, 8, 0, 1, 234567, tzinfo=dt.UTC)
     assert entered_time(moment) == "2026-11-23T08:00:01.234Z"
+
+
+def test_each_repeat_is_a_small_job_item_keyed_by_its_repeat() -> None:
+    request = RunRequest.model_validate(
+        REQUEST
+        | {
+            "variants": [
+                {"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT"},
+                {"name": "b", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT", "repeats": 2},
+            ]
+        }
+    )
+    assert [item.model_dump() for item in job_items(request)] == [
+        {"variant": 0, "repeat": 1, "key": "a"},
+        {"variant": 1, "repeat": 1, "key": "b#1"},
+        {"variant": 1, "repeat": 2, "key": "b#2"},
+    ]
+
+
+def test_the_items_of_the_largest_run_stay_far_inside_a_state_payload() -> None:
+    """A state's input and output may hold 256 KiB: the Map's items of 1,000 jobs do."""
+    import json
+
+    from runledger.models import MAX_JOBS
+
+    names = [f"v{i:02d}-" + "x" * 36 for i in range(MAX_JOBS // 10)]  # 40 characters each
+    request = RunRequest.model_validate(
+        REQUEST
+        | {
+            "variants": [
+                {"name": n, "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT", "repeats": 10}
+                for n in names
+            ]
+        }
+    )
+    items = [item.model_dump(mode="json") for item in job_items(request)]
+    assert len(items) == MAX_JOBS
+    assert len(json.dumps(items, separators=(",", ":"))) < 128 * 1024
+
+
+def test_a_repeated_job_name_fits_batch_for_the_longest_run_id_and_variant_name() -> None:
+    assert len(job_name_prefix("r" * 80) + "-" + "v" * 40 + "-10") <= MAX_JOB_NAME
+    assert len(job_name_prefix("r" * 200) + "-" + "v" * 40 + "-10") == MAX_JOB_NAME

@@ -51,7 +51,14 @@ def test_valid_item_gives_the_normalized_request() -> None:
         "cost_center": "genomics-lab",
         "input": {"uri": "s3://runledger-samples/sample.fastq", "k": 21},
         "variants": [
-            {"name": n, "vcpus": c, "memory_mib": m, "capacity": cap, "timeout_seconds": 3600}
+            {
+                "name": n,
+                "vcpus": c,
+                "memory_mib": m,
+                "capacity": cap,
+                "timeout_seconds": 3600,
+                "repeats": 1,
+            }
             for n, c, m, cap in [
                 ("od-1vcpu", 1, 2048, "ON_DEMAND"),
                 ("od-2vcpu", 2, 4096, "ON_DEMAND"),
@@ -156,14 +163,27 @@ BAD_REQUESTS: dict[str, tuple[Any, list[str]]] = {
         lambda i: i.update(variants=[]),
         ["variants: List should have at least 1 item"],
     ),
-    "51 variants": (
+    "201 variants": (
         lambda i: i.update(
             variants=[
                 {"name": f"v{n}", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT"}
-                for n in range(51)
+                for n in range(201)
             ]
         ),
-        ["variants: List should have at most 50 items"],
+        ["variants: List should have at most 200 items"],
+    ),
+    "1,001 jobs": (
+        lambda i: i.update(
+            variants=[
+                {"name": f"v{n}", "vcpus": 1, "memory_mib": 2048, "capacity": "SPOT", "repeats": 7}
+                for n in range(143)
+            ]
+        ),
+        ["variants: the variants' repeats make 1001 jobs; a run may hold at most 1000"],
+    ),
+    "repeats out of range": (
+        lambda i: i["variants"][0].update(repeats=11),
+        ["variants.0.repeats: Input should be less than or equal to 10"],
     ),
     "duplicate variant names": (
         lambda i: i["variants"][1].update(name="od-1vcpu"),
