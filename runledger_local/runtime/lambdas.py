@@ -155,7 +155,9 @@ class ThreadRoutedStream:
     written on as before; other threads' writes go straight through (one attribute
     lookup). It is installed again at each invocation (``route_output``), so the
     ``logging.StreamHandler``s a handler makes at its cold start (Powertools' logger
-    binds sys.stdout then) write through it too."""
+    binds sys.stdout then) write through it too.
+
+    Every one made is kept for the life of the process (``_wrapper``): see there."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -175,6 +177,24 @@ class ThreadRoutedStream:
 
 
 _ROUTING: Final = threading.Lock()
+#: Every ``ThreadRoutedStream`` made, by the id of the stream it wraps (which it keeps
+#: alive, so the id is not reused): none is ever freed. CPython 3.13.0-3.13.2's print()
+#: holds sys.stdout as a borrowed reference across its writes (the text, then the end),
+#: and the C ``threading.excepthook`` sys.stderr likewise (CPython gh-130163, fixed in
+#: 3.13.3). A handler thread printing (Powertools' metrics flush) while another thread
+#: dropped the wrapper (pytest's capture between test phases, ``routed_output``'s exit)
+#: wrote through freed memory; its frames then crashed the garbage collector later, in
+#: whatever test ran then (make test: a worker's segfault about 1 run in 5).
+_WRAPPERS: dict[int, ThreadRoutedStream] = {}
+
+
+def _wrapper(stream: Any) -> ThreadRoutedStream:
+    """The one ``ThreadRoutedStream`` of ``stream``, made on first use (held in
+    ``_WRAPPERS``; call with ``_ROUTING`` held)."""
+    wrapper = _WRAPPERS.get(id(stream))
+    if wrapper is None:
+        wrapper = _WRAPPERS[id(stream)] = ThreadRoutedStream(stream)
+    return wrapper
 
 
 def route_output() -> None:
@@ -184,9 +204,9 @@ def route_output() -> None:
         return
     with _ROUTING:
         if not isinstance(sys.stdout, ThreadRoutedStream):
-            sys.stdout = ThreadRoutedStream(sys.stdout)
+            sys.stdout = _wrapper(sys.stdout)
         if not isinstance(sys.stderr, ThreadRoutedStream):
-            sys.stderr = ThreadRoutedStream(sys.stderr)
+            sys.stderr = _wrapper(sys.stderr)
 
 
 @contextlib.contextmanager
