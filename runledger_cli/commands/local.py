@@ -78,6 +78,58 @@ def run_row(run: RunRecord) -> str:
     )
 
 
+def _text(value: Any, width: int) -> str:
+    """A table cell: ``-`` when absent, one line, at most ``width`` characters."""
+    text = "-" if value is None else one_line(str(value))
+    return text if len(text) <= width else text[: width - 1] + "~"
+
+
+def _seconds(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:.1f}s"
+
+
+def job_rows(run: RunRecord) -> list[str]:
+    """The table of one run's jobs, after the runs table: one row per job (a repeated
+    variant's jobs are ``<variant>#<repeat>``), then each repeated variant's spread.
+    Nothing for a run that ran no job. Whatever the items hold, each row is one line."""
+    from runledger.pricing import format_usd
+
+    if not run.variants:
+        return []
+    rows = [
+        f"\n{one_line(run.run_id)} ({_text(run.request.get('workflow'), 40)})",
+        f"  {'job':<28} {'capacity':<10} {'vCPU':>5} {'MiB':>6}  {'status':<10} "
+        f"{'duration':>8} {'batch cost':>11}",
+    ]
+    for name, item in sorted(run.variants.items()):
+        cost = item.get("cost")
+        usd = cost.get("batch_usd") if isinstance(cost, dict) else None
+        priced = not isinstance(usd, bool) and isinstance(usd, int | float)
+        rows.append(
+            f"  {_text(name, 28):<28} {_text(item.get('capacity'), 10):<10} "
+            f"{_text(item.get('vcpus'), 5):>5} {_text(item.get('memory_mib'), 6):>6}  "
+            f"{_text(item.get('status'), 10):<10} {_seconds(item.get('duration_seconds')):>8} "
+            f"{format_usd(float(usd)) if priced else '-':>11}"
+        )
+    summary = run.request.get("summary")
+    spreads = summary.get("repeats") if isinstance(summary, dict) else None
+    for variant, spread in sorted(spreads.items()) if isinstance(spreads, dict) else ():
+        if not isinstance(spread, dict):
+            continue
+        mean = spread.get("batch_usd_mean")
+        rows.append(
+            f"  {_text(variant, 40)}: {_text(spread.get('jobs'), 4)} jobs, "
+            f"{_text(spread.get('succeeded'), 4)} ok, duration "
+            f"{_seconds(spread.get('duration_min_seconds'))} min / "
+            f"{_seconds(spread.get('duration_median_seconds'))} median / "
+            f"{_seconds(spread.get('duration_max_seconds'))} max, mean batch cost "
+            + (format_usd(float(mean)) if isinstance(mean, int | float) else "-")
+        )
+    return rows
+
+
 _JSON_KINDS = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
 
 
@@ -233,6 +285,9 @@ def local_run(paths: Sequence[Path], timeout: float, reports: Path | None = None
         run = runs[pk]
         failed += run.status == "FAILED"
         print(run_row(run))
+    for pk in pks:
+        for row in job_rows(runs[pk]):
+            print(row)
     print(
         f"\npipe: {counters.records_read} stream records read, "
         f"{counters.records_filtered_out} write-backs filtered out, "
