@@ -106,12 +106,14 @@ def job_rows(run: RunRecord) -> list[str]:
     for name, item in sorted(run.variants.items()):
         cost = item.get("cost")
         usd = cost.get("batch_usd") if isinstance(cost, dict) else None
-        priced = not isinstance(usd, bool) and isinstance(usd, int | float)
+        shown = "-"
+        if not isinstance(usd, bool) and isinstance(usd, int | float):
+            shown = format_usd(float(usd))
         rows.append(
             f"  {_text(name, 28):<28} {_text(item.get('capacity'), 10):<10} "
             f"{_text(item.get('vcpus'), 5):>5} {_text(item.get('memory_mib'), 6):>6}  "
             f"{_text(item.get('status'), 10):<10} {_seconds(item.get('duration_seconds')):>8} "
-            f"{format_usd(float(usd)) if priced else '-':>11}"
+            f"{shown:>11}"
         )
     summary = run.request.get("summary")
     spreads = summary.get("repeats") if isinstance(summary, dict) else None
