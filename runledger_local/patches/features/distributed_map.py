@@ -26,8 +26,9 @@ variables are visible, ``ListExecutions(mapRunArn=...)`` fails ("can only concat
 succeeds with ``null`` in its output (and the Map Run's running executions never drop).
 Here the worker's ``_eval_job`` runs the iteration's program as a child: after moto has
 applied ``ItemSelector`` (with the parent's variables, as AWS), the frame gets its own
-``$$.Execution`` (Id, Name, Input, StartTime), an empty variable scope, its own event
-manager (ExecutionStarted first, and the engine's own ExecutionSucceeded/Failed last, ids
+``$$.Execution`` (Id, Name, Input, StartTime: its start, AWS's ISO 8601 text to the
+millisecond), an empty variable scope, its own event manager (ExecutionStarted first,
+stamped with that start, and the engine's own ExecutionSucceeded/Failed last, ids
 from 1) and is ended as an execution rather than a frame; the child's record lives on the
 Map Run's record (per_execution's lock), where DescribeExecution, GetExecutionHistory and
 ListExecutions find it. The Map Run fails after its children end when the failed (or timed
@@ -101,6 +102,10 @@ _HISTORY_CONTEXT: Final = Seam(
     "moto.stepfunctions.parser.asl.eval.event.event_manager",
     "EventHistoryContext.of_program_start",
 )
+#: How moto writes the history's timestamps: AWS's Context object StartTime's format too.
+_ISO_MILLISECONDS: Final = Seam(
+    NAME, "moto.core.utils", "iso_8601_datetime_with_milliseconds", ("value",)
+)
 _VARIABLE_STORE: Final = Seam(
     NAME, "moto.stepfunctions.parser.asl.eval.variable_store", "VariableStore"
 )
@@ -145,6 +150,7 @@ SEAMS: Final[tuple[Seam, ...]] = (
     _NO_RESOURCE,
     _EVENT_MANAGER,
     _HISTORY_CONTEXT,
+    _ISO_MILLISECONDS,
     _VARIABLE_STORE,
     *_PROGRAM_STATES,
     *_API_SEAMS,
@@ -252,6 +258,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     no_execution, no_resource = _NO_EXECUTION.value, _NO_RESOURCE.value
     event_manager_class, program_start = _EVENT_MANAGER.value, _HISTORY_CONTEXT.value
     variable_store_class = _VARIABLE_STORE.value
+    iso_milliseconds = _ISO_MILLISECONDS.value
     ended, error, stopped, timed_out = (seam.value for seam in _PROGRAM_STATES)
     event_type, started_details, data_details, run_failed_details = (
         seam.value for seam in _API_SEAMS
@@ -300,7 +307,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 "Id": child.execution_arn,
                 "Input": selected,
                 "Name": name,
-                "StartTime": child.start_date,
+                "StartTime": iso_milliseconds(child.start_date),  # AWS: 2019-03-26T20:14:13.192Z
             }
             env.variable_store = variable_store_class()  # AWS: no parent's variables
             env._is_frame = False  # its program ends as an execution: terminal event
@@ -314,6 +321,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                         roleArn=parent.get("RoleArn"),
                     )
                 ),
+                timestamp=child.start_date,  # AWS: the execution's startDate
                 update_source_event_id=False,
             )
             try:

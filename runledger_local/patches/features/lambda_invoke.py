@@ -200,6 +200,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             started = env.states.context_object.context_object_data["Execution"]["StartTime"]
         except (AttributeError, KeyError, TypeError):
             started = None  # unordered: served by arrival
+        if isinstance(started, str):  # AWS's text, to the millisecond (context_timestamps)
+            with contextlib.suppress(ValueError):
+                started = dt.datetime.fromisoformat(started)
         INVOCATION.priority = started.timestamp() if isinstance(started, dt.datetime) else None
         try:
             integration(env, parameters, region, state_credentials)
