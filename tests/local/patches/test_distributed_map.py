@@ -10,6 +10,7 @@ error as LocalStack's AWS-validated tests record it.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -110,7 +111,9 @@ def test_distributed_map_each_iteration_sees_its_child_execution_in_the_context(
         matched = child_arn.match(each["id"])
         assert matched, each["id"]
         assert each["name"] == matched.group(1)
-        assert each["start"] > described["startDate"].isoformat()
+        # A child starts after its parent (both as AWS writes them: ISO 8601, ms, Z).
+        started = dt.datetime.fromisoformat(each["start"].replace("Z", "+00:00"))
+        assert started >= described["startDate"]
         assert each["item"] == {"Index": index, "Value": value}
         # ItemSelector is evaluated in the parent's scope: it sees the parent's variable;
         # the child workflow does not (AWS: no variables inherited by a Distributed Map).
