@@ -7,7 +7,7 @@ Event (from the SummarizeRun state)::
      "variants": [<CollectMetrics' result, with or without "attributes">,
                   {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
      "execution": "arn:aws:states:...:execution:...",  # optional: measure from its history
-     "transitions_estimate": 20}            # optional; default 8 + 4 * len(variants)
+     "transitions_estimate": 14}            # optional; default 5 + 3 * len(variants)
 
 Returns::
 
