@@ -22,7 +22,7 @@ people: they are lax (``StepEvent``) and ignore attributes they do not use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -311,13 +311,17 @@ def job_key(name: str, repeat: int, repeats: int) -> str:
     return name if repeats == 1 else f"{name}#{repeat}"
 
 
+def each_job(variants: Iterable[Variant]) -> Iterator[tuple[int, Variant, int, str]]:
+    """Every job of a run's variants, in order (each variant's repeats in turn), as
+    ``(variant index, variant, repeat, key)``."""
+    for index, variant in enumerate(variants):
+        for repeat in range(1, variant.repeats + 1):
+            yield index, variant, repeat, job_key(variant.name, repeat, variant.repeats)
+
+
 def jobs_of(variants: Iterable[Variant]) -> dict[str, Variant]:
     """Every job of a run's variants, by key, in order: each variant's repeats in turn."""
-    return {
-        job_key(variant.name, repeat, variant.repeats): variant
-        for variant in variants
-        for repeat in range(1, variant.repeats + 1)
-    }
+    return {key: variant for _, variant, _, key in each_job(variants)}
 
 
 def run_id_from_pk(pk: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from runledger.models import PK_PREFIX, REQUEST_SK, RunRequest, StepEvent, job_key
+from runledger.models import PK_PREFIX, REQUEST_SK, RunRequest, StepEvent, each_job
 from runledger.storage import join_uri
 from runledger.validation import (
     RunLimits,
@@ -125,9 +125,8 @@ class RunStarted(BaseModel):
 def job_items(request: RunRequest) -> list[JobItem]:
     """Every job of ``request``: each variant's repeats, in order."""
     return [
-        JobItem(variant=index, repeat=repeat, key=job_key(variant.name, repeat, variant.repeats))
-        for index, variant in enumerate(request.variants)
-        for repeat in range(1, variant.repeats + 1)
+        JobItem(variant=index, repeat=repeat, key=key)
+        for index, _, repeat, key in each_job(request.variants)
     ]
 
 

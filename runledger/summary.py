@@ -34,6 +34,7 @@ from runledger.models import (
     StepEvent,
     Variant,
     VariantSucceeded,
+    each_job,
     jobs_of,
 )
 from runledger.usage import HistoryUsage
@@ -130,7 +131,7 @@ def repeat_spreads(
     for variant in variants:
         if variant.repeats == 1:
             continue
-        jobs = [by_key.get(f"{variant.name}#{k}") for k in range(1, variant.repeats + 1)]
+        jobs = [by_key.get(key) for _, _, _, key in each_job([variant])]
         done = [job for job in jobs if isinstance(job, VariantSucceeded)]
         durations = sorted(job.duration_seconds for job in done)
         spreads[variant.name] = RepeatSpread(
