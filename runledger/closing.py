@@ -63,6 +63,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
+from runledger.times import workflow_time
+
 logger = Logger(child=True)
 
 #: The execution statuses that close a run (the template's rule passes only these).
@@ -165,12 +167,7 @@ def delivered_at(execution_input: str | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return _iso(moment)
-
-
-def _iso(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.UTC)
-    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return workflow_time(moment)
 
 
 def error_and_cause(detail: ExecutionStatusChange) -> tuple[str, str]:
@@ -187,7 +184,7 @@ def finished_at(detail: ExecutionStatusChange, now: dt.datetime | None = None) -
         moment = dt.datetime.fromtimestamp(detail.stopDate / 1000, dt.UTC)
     else:
         moment = now or dt.datetime.now(dt.UTC)
-    return _iso(moment)
+    return workflow_time(moment)
 
 
 def close_arguments(

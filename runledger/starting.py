@@ -28,14 +28,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from runledger.models import PK_PREFIX, REQUEST_SK, RunRequest, StepEvent, each_job
+from runledger.models import (
+    PK_PREFIX,
+    REQUEST_SK,
+    RunRequest,
+    StepEvent,
+    each_job,
+)
 from runledger.storage import join_uri
+from runledger.times import workflow_time
 from runledger.validation import (
     RunLimits,
     ValidationResult,
@@ -165,12 +171,6 @@ def run_jobs(
     )
 
 
-def entered_time(now: datetime | None = None) -> str:
-    """A timestamp as Step Functions writes ``EnteredTime``: ``2026-11-23T08:00:00.123Z``."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _conditional_failure(error: Exception) -> dict[str, Any] | None:
     """The item a failed ``ConditionExpression`` returned (``ALL_OLD``), ``{}`` when there
     is none; None when ``error`` is something else."""
@@ -283,7 +283,7 @@ def start_run(
         ClaimLost: a newer request of the run took the claim meanwhile.
     """
     execution = event.execution or "local"
-    claimed_at = event.claimed_at or entered_time()
+    claimed_at = event.claimed_at or workflow_time()
     pk = event.pk
     if event.image is None:
         if not isinstance(pk, str) or table is None:
@@ -315,7 +315,7 @@ def start_run(
                 {
                     ":invalid": {"S": "INVALID"},
                     ":reason": {"S": reason},
-                    ":now": {"S": entered_time()},
+                    ":now": {"S": workflow_time()},
                     ":attempt": {"N": str(attempt)},
                 },
             )
@@ -330,7 +330,7 @@ def start_run(
             "job_count = :jobs, attempt = :attempt",
             {
                 ":running": {"S": "RUNNING"},
-                ":now": {"S": entered_time()},
+                ":now": {"S": workflow_time()},
                 ":count": {"N": str(len(request.variants))},
                 ":jobs": {"N": str(len(jobs))},
                 ":attempt": {"N": str(attempt)},

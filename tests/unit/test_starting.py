@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from runledger.models import RunRequest
 from runledger.starting import (
     MAX_JOB_NAME,
-    entered_time,
     job_items,
     job_name_prefix,
     results_prefix,
     run_jobs,
 )
+from runledger.times import workflow_time
 from runledger.workflows import UnknownWorkflowError, get_workflow
 
 REQUEST: dict[str, Any] = {
@@ -86,11 +86,11 @@ def test_the_environment_comes_from_an_input_the_workload_accepts() -> None:
         get_workflow("kmer-count").job_environment({"uri": "s3://b/k", "k": 99})
 
 
-def test_entered_time_is_written_as_step_functions_writes_it() -> None:
+def test_times_are_written_as_step_functions_writes_entered_time() -> None:
     import datetime as dt
 
     moment = dt.datetime(2026, 11, 23, 8, 0, 1, 234567, tzinfo=dt.UTC)
-    assert entered_time(moment) == "2026-11-23T08:00:01.234Z"
+    assert workflow_time(moment) == "2026-11-23T08:00:01.234Z"
 
 
 def test_each_repeat_is_a_small_job_item_keyed_by_its_repeat() -> None:
