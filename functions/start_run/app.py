@@ -12,12 +12,13 @@ events/start_run.json``), the event may carry the item itself as ``"image"`` (Dy
 JSON): nothing is read or written then.
 
 Returns ``{"request": {run_id, workflow, cost_center, input, variants: [{name, vcpus,
-memory_mib, capacity, timeout_seconds}]}, "attempt": n, "run": {pk, run_id, execution,
-attempt, claimed_at, workflow, cost_center, job_name_prefix, results_prefix,
-environment}}``. Raises ``RequestInvalid`` (reason as its message) for a request that
-cannot run and ``AlreadyClaimed`` for an item that is not REQUESTED (the state machine
-catches both by name and ends the execution as a success), ``ClaimLost`` when a
-re-request took the run first (an error like any other: the execution fails).
+memory_mib, capacity, timeout_seconds, repeats}]}, "attempt": n, "run": {pk, run_id,
+execution, attempt, claimed_at, workflow, cost_center, job_name_prefix, results_prefix,
+environment}, "jobs": [{variant (its index), repeat, key}]}``. Raises ``RequestInvalid``
+(reason as its message) for a request that cannot run and ``AlreadyClaimed`` for an
+item that is not REQUESTED (the state machine catches both by name and ends the
+execution as a success), ``ClaimLost`` when a re-request took the run first (an error
+like any other: the execution fails).
 
 An input outside ``INPUT_LOCATIONS`` (the URI prefixes the job's role may read) makes the
 request invalid. Environment: RUNS_TABLE_NAME, RESULTS_BUCKET (a bucket name; the local
@@ -45,7 +46,7 @@ INPUT_LOCATIONS = None if _locations is None else _locations.split()
 
 
 #: The metric each outcome other than a run started counts in.
-_OUTCOME_METRICS = {
+_OUTCOME_METRICS: dict[type[Exception], str] = {
     RequestInvalid: "InvalidRequests",
     AlreadyClaimed: "DuplicateDeliveries",
     ClaimLost: "ClaimsLost",
@@ -63,7 +64,7 @@ def lambda_handler(event: StartRunEvent, context: LambdaContext) -> dict[str, An
             results=os.environ["RESULTS_BUCKET"],
             input_locations=INPUT_LOCATIONS,
         )
-    except (RequestInvalid, AlreadyClaimed, ClaimLost) as outcome:
+    except tuple(_OUTCOME_METRICS) as outcome:
         metrics.add_metric(name=_OUTCOME_METRICS[type(outcome)], unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name="ValidRequests", unit=MetricUnit.Count, value=1)
