@@ -3,6 +3,7 @@
 Event (from the CollectMetrics state)::
 
     {"run_id": "kmer-2026-11-23-001",
+     "name": "od-2vcpu",  # the job's key: <variant>#<repeat> for a repeated variant
      "variant": {"name": "od-2vcpu", "vcpus": 2, "memory_mib": 4096,
                  "capacity": "ON_DEMAND", "timeout_seconds": 3600},
      "results_uri": "s3://bucket/runs/kmer-2026-11-23-001/od-2vcpu/metrics.json",
