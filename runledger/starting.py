@@ -45,7 +45,6 @@ from runledger.times import workflow_time
 from runledger.validation import (
     RunLimits,
     ValidationResult,
-    next_attempt,
     validate_request,
 )
 from runledger.workflows import get_workflow
@@ -300,7 +299,7 @@ def start_run(
         raise RequestInvalid(_text(image, "reason") or "request: invalid")
     result: ValidationResult = validate_request(pk, image, input_locations, event.limits)
     # A run an earlier invocation marked RUNNING holds this claim's attempt already.
-    attempt = int(image["attempt"]["N"]) if left == "RUNNING" else next_attempt(image)
+    attempt = int(image["attempt"]["N"]) if left == "RUNNING" else result.attempt
     request = result.request
     jobs = job_items(request) if request is not None else []
     if request is None:
