@@ -59,12 +59,27 @@ class VariantFailed(BaseModel):
 VariantOutcome = Annotated[VariantSucceeded | VariantFailed, Field(discriminator="status")]
 
 
+class JobReported(BaseModel):
+    """What a Distributed Map child reports of its job: its key and status (the outcome
+    itself is its VARIANT# item), or, for a failure that could not be recorded, the error
+    and the start of its cause."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    status: Literal["SUCCEEDED", "FAILED"]
+    error: str | None = None
+    cause: str | None = None
+
+
 class SummarizeRunEvent(StepEvent):
-    """summarize_run's event: the validated request and one outcome per variant."""
+    """summarize_run's event: the validated request and one outcome per job: in full, or
+    as the Map reports it (``JobReported``), to be read from the runs table."""
 
     run_id: RunId
     request: RunRequest
-    variants: list[VariantOutcome]
+    variants: list[VariantOutcome | JobReported]
+    pk: str | None = Field(default=None, description="The run's key, to read its jobs' items.")
     transitions_estimate: int | None = Field(
         default=None, ge=0, description="State transitions, if the caller counted them."
     )
@@ -258,6 +273,55 @@ class SummarizeRunResult(BaseModel):
 ALL_VARIANTS_FAILED = "AllVariantsFailedError"
 
 
+def read_job_items(pk: str, table: str, dynamodb: Any = None) -> list[dict[str, Any]]:
+    """The run's ``VARIANT#`` items (plain values), read consistently, every page."""
+    from runledger.dynamo import from_dynamodb_json
+
+    if dynamodb is None:
+        from runledger.clients import client
+
+        dynamodb = client("dynamodb")
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :variant)",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":variant": {"S": "VARIANT#"}},
+        ConsistentRead=True,
+    )
+    return [from_dynamodb_json(item) for page in pages for item in page["Items"]]
+
+
+def recorded_outcomes(
+    reported: Sequence[VariantOutcome | JobReported],
+    items: Sequence[dict[str, Any]],
+    execution: str | None,
+) -> list[VariantOutcome]:
+    """Each job's outcome: its ``VARIANT#`` item (plain values) that ``execution`` wrote,
+    else what the Map reported (a failure that could not be recorded). A job reported
+    SUCCEEDED whose item is missing is an error of the workflow, not of the job."""
+    written = {
+        str(item.get("name")): item
+        for item in items
+        if execution is None or item.get("execution") == execution
+    }
+    outcomes: list[VariantOutcome] = []
+    for job in reported:
+        if not isinstance(job, JobReported):
+            outcomes.append(job)
+            continue
+        item = written.get(job.name)
+        if item is not None and item.get("status") == "SUCCEEDED":
+            outcomes.append(VariantSucceeded.model_validate(item))
+        elif item is not None:
+            outcomes.append(VariantFailed.model_validate(item))
+        elif job.status == "FAILED":
+            outcomes.append(
+                VariantFailed(name=job.name, status="FAILED", error=job.error, cause=job.cause)
+            )
+        else:
+            raise VariantMismatchError(f"job {job.name} succeeded but its item is not there")
+    return outcomes
+
+
 class VariantMismatchError(ValueError):
     """The outcomes do not match the request's variants (a wiring bug, not a user error)."""
 
@@ -335,31 +399,34 @@ def summarize_run(
     Raises:
         VariantMismatchError: an outcome is missing, extra or repeated.
     """
+    if any(isinstance(outcome, JobReported) for outcome in event.variants):
+        raise VariantMismatchError("outcomes as the Map reports them: read them first")
+    outcomes = [o for o in event.variants if not isinstance(o, JobReported)]
     requested = jobs_of(event.request.variants)  # each variant's repeats, by job key
-    reported = [outcome.name for outcome in event.variants]
+    reported = [outcome.name for outcome in outcomes]
     if sorted(requested) != sorted(reported):
         raise VariantMismatchError(
             f"request has jobs {list(requested)}, outcomes are for {reported}"
         )
 
-    succeeded = [o for o in event.variants if isinstance(o, VariantSucceeded)]
-    failed = [o for o in event.variants if isinstance(o, VariantFailed)]
+    succeeded = [o for o in outcomes if isinstance(o, VariantSucceeded)]
+    failed = [o for o in outcomes if isinstance(o, VariantFailed)]
     fastest = min(succeeded, key=lambda o: o.duration_seconds, default=None)
     cheapest = min(succeeded, key=lambda o: o.cost.batch_usd, default=None)
     summary = RunSummary(
-        variants_total=len(event.variants),
+        variants_total=len(outcomes),
         variants_succeeded=len(succeeded),
         variants_failed=len(failed),
         failed_variants=[o.name for o in failed],
         fastest=fastest and Fastest(name=fastest.name, duration_seconds=fastest.duration_seconds),
         cheapest=cheapest and Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
-        repeats=repeat_spreads(event.request.variants, event.variants),
+        repeats=repeat_spreads(event.request.variants, outcomes),
     )
 
     by_variant: dict[str, float] = {}
     unpriced: list[str] = []
     batch = BatchUsage(jobs=0, attempts=0, billed_seconds=0, vcpu_seconds=0, gib_seconds=0)
-    for outcome in event.variants:
+    for outcome in outcomes:
         if isinstance(outcome, VariantSucceeded):
             job = outcome.cost
             usd, attempts, billed = job.batch_usd, job.attempts_billed, job.billed_seconds
@@ -385,7 +452,7 @@ def summarize_run(
         )
     estimate = pricing.estimate_run_cost(
         batch_usd=sum(by_variant.values()),
-        n_variants=len(event.variants),
+        n_variants=len(outcomes),
         transitions=transitions,
         lambda_memory_mb=lambda_memory_mb,
         all_failed=not succeeded,

@@ -42,6 +42,7 @@ all the same (its jobs ran) and recorded FAILED.
 Metrics: RunCostUSD (None unit), VariantsFailed (Count).
 """
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -49,7 +50,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runledger.summary import SummarizeRunEvent, summarize_run
+from runledger.summary import (
+    JobReported,
+    SummarizeRunEvent,
+    read_job_items,
+    recorded_outcomes,
+    summarize_run,
+)
 from runledger.usage import read_usage
 
 logger = Logger()
@@ -60,6 +67,10 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=SummarizeRunEvent)
 def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str, Any]:
+    if event.pk and any(isinstance(job, JobReported) for job in event.variants):
+        items = read_job_items(event.pk, os.environ["RUNS_TABLE_NAME"])
+        outcomes = recorded_outcomes(event.variants, items, event.execution)
+        event = event.model_copy(update={"variants": outcomes})
     history = read_usage(event.execution) if event.execution else None
     result = summarize_run(event, lambda_memory_mb=int(context.memory_limit_in_mb), history=history)
     metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=result.cost.total_usd)
