@@ -96,6 +96,30 @@ def execution_history(
     return [event for page in pages for event in page["events"]]
 
 
+def child_executions(stepfunctions: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The child workflow executions that ``execution_arn``'s Distributed Maps started.
+
+    ``ListMapRuns`` of the execution, then ``ListExecutions(mapRunArn=...)`` of each Map Run,
+    every page (API references ListMapRuns and ListExecutions: a ``mapRunArn`` listing "a
+    list of all of the child workflow executions started by a Map Run"). Each item is
+    ListExecutions' (executionArn, status, startDate, stopDate, mapRunArn ...).
+    """
+    runs = [
+        run["mapRunArn"]
+        for page in stepfunctions.get_paginator("list_map_runs").paginate(
+            executionArn=execution_arn
+        )
+        for run in page["mapRuns"]
+    ]
+    paginator = stepfunctions.get_paginator("list_executions")
+    return [
+        execution
+        for run in runs
+        for page in paginator.paginate(mapRunArn=run)
+        for execution in page["executions"]
+    ]
+
+
 def read_usage(execution_arn: str, now: dt.datetime | None = None) -> HistoryUsage | None:
     """The usage of ``execution_arn`` so far, or None (logged) if its history is unreadable.
 
