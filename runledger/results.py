@@ -1,8 +1,9 @@
-"""Collect a finished variant: read the metrics its Batch job wrote and price the job.
+"""Collect a finished job: read the metrics its Batch job wrote, price it, record it.
 
-``collect_metrics`` returns the variant's result and its VARIANT# item (DynamoDB JSON).
-It raises on real failures (no metrics, a job that did not succeed) so Step Functions'
-Catch records the variant FAILED.
+``collect_metrics`` returns the job's result and its VARIANT# item (DynamoDB JSON);
+``record_job`` writes that item for the run's claim. They raise on real failures (no
+metrics, a job that did not succeed, an item a later claim owns) so Step Functions' Catch
+records the job FAILED.
 """
 
 from __future__ import annotations
@@ -60,16 +61,31 @@ class BatchJob(BaseModel):
         return [AttemptTime(started_at=self.started_at, stopped_at=self.stopped_at)]
 
 
+class JobClaim(BaseModel):
+    """The claim a job's item belongs to: the run's key and the execution that claimed it
+    (StartRun's ``run``; other keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pk: str
+    execution: str
+    attempt: str = Field(pattern=r"^[1-9][0-9]*$")
+    claimed_at: str
+
+
 class CollectMetricsEvent(StepEvent):
-    """collect_metrics' event: the job's key, its variant, where its metrics are, and its
-    finished job. ``name`` is the job's key (``<variant>#<repeat>`` for a repeated
-    variant); without it, the variant's name."""
+    """collect_metrics' event: the job's key, its variant and repeat, where its metrics
+    are, its finished job, and the claim to record it for. ``name`` is the job's key
+    (``<variant>#<repeat>`` for a repeated variant); without it, the variant's name.
+    Without ``run`` (the function tried alone) nothing is written."""
 
     run_id: RunId
     name: str | None = None
     variant: Variant
+    repeat: int = Field(default=1, ge=1)
     results_uri: str
     job: BatchJob
+    run: JobClaim | None = None
 
 
 class MetricsNotFoundError(Exception):
@@ -78,6 +94,11 @@ class MetricsNotFoundError(Exception):
 
 class JobNotSucceededError(Exception):
     """collect_metrics was given a job whose status is not SUCCEEDED."""
+
+
+class ItemOwnedByLaterClaim(Exception):
+    """The job's VARIANT# item was written by a later claim of the run: a stale execution
+    never overwrites a newer attempt's job."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -175,3 +196,51 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
         cost=cost,
         attributes=attributes,
     )
+
+
+def record_job(
+    dynamodb: Any, table: str, event: CollectMetricsEvent, result: VariantSucceeded
+) -> dict[str, Any]:
+    """Write the job's ``VARIANT#<key>`` item for ``event.run``'s claim; return it.
+
+    The item is ``result.attributes`` with the key, the job's name, the claim (execution,
+    attempt, claimed_at) and ``recorded_at``, and, for a variant that repeats, ``variant``
+    and ``repeat``. Refused when a later claim of the run wrote it (``claimed_at`` greater
+    than this one's); the same claim may write it again (a retried invocation).
+
+    Raises:
+        ItemOwnedByLaterClaim: a later claim owns the item.
+    """
+    from runledger.times import workflow_time
+
+    claim = event.run
+    if claim is None:
+        raise ValueError("record_job needs the run's claim (event.run)")
+    item: dict[str, Any] = {
+        **(result.attributes or {}),
+        "pk": {"S": claim.pk},
+        "sk": {"S": f"VARIANT#{result.name}"},
+        "name": {"S": result.name},
+        "execution": {"S": claim.execution},
+        "attempt": {"N": claim.attempt},
+        "claimed_at": {"S": claim.claimed_at},
+        "recorded_at": {"S": workflow_time()},
+    }
+    if event.variant.repeats > 1:
+        item["variant"] = {"S": event.variant.name}
+        item["repeat"] = {"N": str(event.repeat)}
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(claimed_at) OR claimed_at <= :claimed_at",
+            ExpressionAttributeValues={":claimed_at": {"S": claim.claimed_at}},
+        )
+    except Exception as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code")
+        if code != "ConditionalCheckFailedException":
+            raise
+        raise ItemOwnedByLaterClaim(
+            f"{claim.pk} VARIANT#{result.name}: a later claim of the run wrote it"
+        ) from None
+    return item
