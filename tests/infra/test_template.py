@@ -754,15 +754,16 @@ def test_the_workflow_submits_jobs_to_its_queues_and_job_definition_and_tags_onl
     assert "KmerCountJobDefinition.JobDefinitionName" not in json.dumps(CFN)
 
 
-def test_collect_metrics_reads_only_the_runs_prefix_of_the_results_bucket() -> None:
-    """GetObject under runs/ only; ListBucket (so that a missing object is NoSuchKey, not
-    AccessDenied) only for the runs/ prefix.
+def test_collect_metrics_reads_only_the_runs_prefix_and_writes_only_items_of_the_table() -> None:
+    """PutItem on the runs table (the job's item); GetObject under runs/ only; ListBucket
+    (so that a missing object is NoSuchKey, not AccessDenied) only for the runs/ prefix.
 
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html
     """
     statements = role_statements("CollectMetricsFunctionRole")
     assert [(s["Action"], s["Resource"], s.get("Condition")) for s in statements] == [
+        ("dynamodb:PutItem", {"Fn::GetAtt": ["RunsTable", "Arn"]}, None),
         ("s3:GetObject", {"Fn::Sub": "${ResultsBucket.Arn}/runs/*"}, None),
         (
             "s3:ListBucket",
