@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH: the venv's.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install run test workloads test-speed-switch test-faults test-concurrency test-load test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
+.PHONY: help install run test workloads test-speed-switch test-faults test-concurrency test-load test-scale test-fuzz conformance lint transformed checkov-install checkov check build clean system-deps graph report-example perf bench bench-compare
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ test-concurrency: install  ## Re-runs, deletes, other sort keys and duplicate de
 # Minutes on 2 cores: its own target, not part of make check.
 test-load: install  ## 1,000 requests of 3 variants through the whole local pipeline, within a bound it prints; figures to bench/results/load.jsonl
 	RUNLEDGER_LOAD_RESULTS=bench/results/load.jsonl $(BIN)/pytest -p no:xdist -m load tests/load
+
+# One run of 1,000 jobs, the most a request may hold: minutes on 2 cores, its own target.
+test-scale: install  ## One run of 1,000 jobs through the whole local pipeline (its Distributed Map); figures to bench/results/scale.jsonl
+	RUNLEDGER_SCALE_RESULTS=bench/results/scale.jsonl $(BIN)/pytest -p no:xdist -m scale tests/scale
 
 test-fuzz: install system-deps  ## Hostile request items (Hypothesis), to the table and through runledger local run; figures to bench/results/fuzz.jsonl
 	RUNLEDGER_FUZZ_RESULTS=bench/results/fuzz.jsonl $(BIN)/pytest -p no:xdist -m fuzz tests/fuzz
