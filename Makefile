@@ -103,7 +103,7 @@ checkov: checkov-install transformed  ## checkov on the template and its SAM tra
 	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
 	  -f template.yaml -f $(TRANSFORMED)
 
-check: lint checkov test test-speed-switch test-faults test-concurrency test-fuzz conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency, fuzz and conformance tiers
+check: lint checkov test test-speed-switch test-faults test-concurrency test-scale test-fuzz conformance  ## Everything CI checks: lint, checkov, test and the speed-switch, fault, concurrency, scale, fuzz and conformance tiers
 
 build: install workloads  ## sam build (functions and the shared layer, arm64)
 	$(BIN)/sam build
