@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runledger.usage import child_executions
 from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH, load_both, resources_of_type
 from runledger_local.cloud import TERMINAL, LocalPipeline
 from runledger_local.local_paths import localize_request
@@ -38,6 +39,10 @@ REQUESTS = REPO_ROOT / "events" / "requests"
 #: Faults in a Map iteration go to the calls that name this variant (the request's first).
 VARIANT = "od-quarter"
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
+#: Lambda states whose function also writes the runs table under the claim's condition, and
+#: the error the function raises when a later claim refuses the write (a function error,
+#: named by its exception: runledger.results). CollectMetrics writes the job's VARIANT# item.
+FUNCTION_WRITES = {"CollectMetrics": "ItemOwnedByLaterClaim"}
 #: How long one matrix may take before its unfinished runs are reported as stuck.
 MATRIX_TIMEOUT_SECONDS = 240.0
 
@@ -54,7 +59,15 @@ class TaskState:
     catch: tuple[Mapping[str, Any], ...]
     in_map: bool
     timed: bool  # TimeoutSeconds: the state itself can time out
-    conditional: bool  # its write has a ConditionExpression
+    refused: str | None  # the error a refused conditional write fails it with; None: none
+
+
+def _refused(name: str, resource: str, state: Mapping[str, Any]) -> str | None:
+    if resource.startswith("dynamodb:") and "ConditionExpression" in state.get("Arguments", {}):
+        return CONDITION_FAILED
+    if resource.startswith("lambda:"):
+        return FUNCTION_WRITES.get(name)
+    return None
 
 
 def _walk(states: Mapping[str, Any], in_map: bool) -> Iterator[TaskState]:
@@ -69,7 +82,7 @@ def _walk(states: Mapping[str, Any], in_map: bool) -> Iterator[TaskState]:
                 catch=tuple(state.get("Catch", ())),
                 in_map=in_map,
                 timed="TimeoutSeconds" in state or "TimeoutSecondsPath" in state,
-                conditional="ConditionExpression" in state.get("Arguments", {}),
+                refused=_refused(name, resource, state),
             )
         processor = state.get("ItemProcessor") or state.get("Iterator")
         if processor:
@@ -152,8 +165,8 @@ def fault_classes(state: TaskState) -> list[FaultClass]:
             _service("permanent", "dynamodb", "ValidationException", 400,
                      "DynamoDB.AmazonDynamoDBException"),
         ]  # fmt: skip
-        if state.conditional:
-            classes.append(FaultClass("condition-fails", CONDITION_FAILED, takeover=True))
+        if state.refused:
+            classes.append(FaultClass("condition-fails", state.refused, takeover=True))
         # No TimeoutSeconds on a DynamoDB state: a hung call is bounded by the execution's
         # timeout alone (tests/local/test_run_timeout.py).
     elif state.integration == "lambda":
@@ -167,6 +180,8 @@ def fault_classes(state: TaskState) -> list[FaultClass]:
             FaultClass("permanent", "RuntimeError", task=raised),
             FaultClass("timeout", "Sandbox.Timedout", task=timed_out),
         ]  # fmt: skip
+        if state.refused:  # the function's own write, refused for real by a later claim
+            classes.append(FaultClass("condition-fails", state.refused, takeover=True))
     elif state.integration == "batch":
         throttle_error = "Batch.AWSBatchException"
         classes = [
@@ -234,6 +249,8 @@ class Cell:
     @property
     def error(self) -> str:
         """The error the faulted state fails with (a job's end: the task's error)."""
+        if self.fault.takeover:
+            return self.state.refused or CONDITION_FAILED
         if self.fault.job is None:
             return self.fault.error
         return "States.TaskFailed"
@@ -251,10 +268,24 @@ class Cell:
     @property
     def fate(self) -> str:
         if self.fault.takeover:
-            return fate(self.state, CONDITION_FAILED, 1)
+            return takeover_fate(self.state)
         if self.job_retried:
             return "retried"
         return fate(self.state, self.error, self.times)
+
+
+def takeover_fate(state: TaskState, definition: Mapping[str, Any] | None = None) -> str:
+    """Where a later claim sends the first execution from ``state``: its refused write's
+    Catch, and on through every conditional write that Catch leads to, which the same claim
+    refuses too (CollectMetrics -> RecordVariantFailure -> VariantNotRecorded)."""
+    by_name = {each.name: each for each in task_states(definition)}
+    seen = {state.name}
+    target = fate(state, state.refused or CONDITION_FAILED, 1)
+    while target in by_name and by_name[target].refused and target not in seen:
+        seen.add(target)
+        following = by_name[target]
+        target = fate(following, following.refused or CONDITION_FAILED, 1)
+    return target
 
 
 def cells(definition: Mapping[str, Any] | None = None) -> list[Cell]:
@@ -420,6 +451,18 @@ class CellResult:
     histories: dict[str, list[dict[str, Any]]]  # execution ARN -> events
     faults_left: int
     jobs: list[dict[str, Any]] = field(default_factory=list)  # the faulted variant's jobs
+    #: execution ARN -> its Distributed Map's child executions (ListExecutions' items with
+    #: DescribeExecution's status) and their histories, in start order
+    children: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = field(
+        default_factory=dict
+    )
+
+    def events_of(self, execution_arn: str) -> list[list[dict[str, Any]]]:
+        """Every history of an execution: its own, then each child's."""
+        return [
+            self.histories[execution_arn],
+            *(events for _, events in self.children.get(execution_arn, [])),
+        ]
 
 
 def _raw_items(pipeline: LocalPipeline, pk: str) -> dict[str, dict[str, Any]]:
@@ -474,6 +517,7 @@ def run_cells(
         histories = {
             e["executionArn"]: execution_events(sfn, e["executionArn"]) for e in executions
         }
+        children = {e["executionArn"]: children_of(sfn, e["executionArn"]) for e in executions}
         results[cell.id] = CellResult(
             request=pipeline.read_run(cell.pk).request,
             items=_raw_items(pipeline, cell.pk),
@@ -481,8 +525,22 @@ def run_cells(
             histories=histories,
             faults_left=len(pipeline.cloud.task_faults.get((cell.run_id, cell.state.name), [])),
             jobs=jobs.get(cell.run_id, []),
+            children=children,
         )
     return results
+
+
+def children_of(sfn: Any, execution_arn: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The child executions ``execution_arn``'s Distributed Map started, oldest first: each
+    described (its status now) with its history (runledger.usage.child_executions)."""
+    listed = sorted(child_executions(sfn, execution_arn), key=lambda c: c["startDate"])
+    return [
+        (
+            sfn.describe_execution(executionArn=child["executionArn"]),
+            execution_events(sfn, child["executionArn"]),
+        )
+        for child in listed
+    ]
 
 
 def faulted_jobs(pipeline: LocalPipeline, run_ids: set[str]) -> dict[str, list[dict[str, Any]]]:
@@ -530,15 +588,27 @@ def _state_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> str | 
     return None
 
 
-def failures_in(events: list[dict[str, Any]], state: str) -> list[str]:
-    """The errors of ``state``'s failed or timed-out tasks, in order."""
-    by_id = {e["id"]: e for e in events}
+def failures_in(histories: list[list[dict[str, Any]]], state: str) -> list[str]:
+    """The errors of ``state``'s failed or timed-out tasks, in order, in an execution's
+    histories (its own, then its children's: a Map state's calls are in a child's)."""
     errors = []
-    for event in events:
-        details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails")
-        if details and _state_of(event, by_id) == state:
-            errors.append(details.get("error"))
+    for events in histories:
+        by_id = {e["id"]: e for e in events}
+        for event in events:
+            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails")
+            if details and _state_of(event, by_id) == state:
+                errors.append(details.get("error"))
     return errors
+
+
+def entered_in(histories: list[list[dict[str, Any]]]) -> set[str]:
+    """The states an execution entered (its children's included)."""
+    return {
+        e["stateEnteredEventDetails"]["name"]
+        for events in histories
+        for e in events
+        if "stateEnteredEventDetails" in e
+    }
 
 
 def problems(cell: Cell, result: CellResult) -> list[str]:
@@ -565,14 +635,25 @@ def problems(cell: Cell, result: CellResult) -> list[str]:
         elif cell.job_retried and [j["status"] for j in result.jobs][:1] != ["SUCCEEDED"]:
             found.append(f"job not retried to success: {[j['status'] for j in result.jobs]}")
     elif first is not None:
-        errors = failures_in(result.histories[first], cell.state.name)
-        want_errors = [cell.error] * cell.times
-        if cell.fault.takeover:
-            want_errors = [CONDITION_FAILED]
+        errors = failures_in(result.events_of(first), cell.state.name)
+        want_errors = [cell.error] * (1 if cell.fault.takeover else cell.times)
         if errors[: len(want_errors)] != want_errors:
             found.append(f"{cell.state.name} failed with {errors}, expected {want_errors}")
+    # The first execution took the promised path: its Catch target was entered.
+    if (
+        first is not None
+        and cell.fate not in ("retried", "uncaught")
+        and cell.fate not in entered_in(result.events_of(first))
+    ):
+        found.append(f"{cell.fate} never entered by the first execution")
     # Nothing stuck: every execution ended, every variant item final and the owner's.
     running = [e["executionArn"] for e in result.executions if e["status"] == "RUNNING"]
+    running += [
+        child["executionArn"]
+        for children in result.children.values()
+        for child, _ in children
+        if child["status"] == "RUNNING"
+    ]
     if running:
         found.append(f"{len(running)} execution(s) still RUNNING")
     owner = request.get("execution")

@@ -1,7 +1,8 @@
 """The speed switch's scenarios: ``python speed_switch_scenarios.py on|off OUT`` runs them
 through a LocalPipeline with every speed mechanism on or off and writes to the file OUT,
-as JSON, every table item and every execution's history, with what differs from run to
-run normalised (times, ids, measured durations and what is priced from them).
+as JSON, every table item and every execution's history (with its Distributed Map's child
+executions', each by its job's key), with what differs from run to run normalised (times,
+ids, measured durations and what is priced from them).
 
 Run in a fresh interpreter per mode (tests/local/test_speed_switch.py), so that nothing
 one mode left in the process (a patch, a cache, the fork server) can reach the other.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runledger.dynamo import from_dynamodb_json
-from runledger.usage import execution_history
+from runledger.usage import child_executions, execution_history
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline
 from runledger_local.local_paths import localize_request
@@ -145,7 +146,18 @@ def run_scenarios(*, speed: bool) -> dict[str, Any]:
         for execution in pipeline.executions():
             events = execution_history(sfn, execution["executionArn"])
             started = json.loads(events[0]["executionStartedEventDetails"]["input"])
-            histories.setdefault(started[0]["pk"], []).append(_threads(events))
+            threads = _threads(events)
+            for child in child_executions(sfn, execution["executionArn"]):
+                # Children run side by side and start in any order: each by its job's key.
+                child_events = execution_history(sfn, child["executionArn"])
+                item = json.loads(child_events[0]["executionStartedEventDetails"]["input"])
+                name = f"job {item['key']}"
+                assert name not in threads, f"two children of one execution run {name}"
+                threads[name] = [
+                    normalised({k: v for k, v in e.items() if k not in {"id", "previousEventId"}})
+                    for e in child_events
+                ]
+            histories.setdefault(started[0]["pk"], []).append(threads)
     table = sorted((normalised(item) for item in items), key=lambda i: (i["pk"], i["sk"]))
     return {"items": table, "histories": histories}
 

@@ -21,9 +21,13 @@ from typing import Any
 
 import pytest
 
+from runledger_cli.sam_template import REPO_ROOT
+
 pytestmark = pytest.mark.differential
 
 SCENARIOS = Path(__file__).with_name("speed_switch_scenarios.py")
+#: The request the succeeding and the faulted scenarios write (speed_switch_scenarios.py).
+VALID_REQUEST = REPO_ROOT / "events" / "requests" / "kmer-valid-local.json"
 
 
 def first_difference(on: Any, off: Any, path: str = "") -> str | None:
@@ -86,17 +90,22 @@ def test_the_scenarios_end_as_each_promises(answers: dict[str, dict[str, Any]]) 
     assert faults == [("FAILED", None), ("SUCCEEDED", 1), ("SUCCEEDED", 2)]
     assert set(answers["on"]["histories"]) == {"RUN#speed-ok", "RUN#speed-faults",
                                                "RUN#speed-invalid"}  # fmt: skip
+    # Each job's events are in its own child execution's history, beside the run's.
+    names = [v["name"] for v in json.loads(VALID_REQUEST.read_text())["variants"]]
     (succeeded,) = answers["on"]["histories"]["RUN#speed-ok"]
-    assert set(succeeded) == {"main", "iteration 0", "iteration 1", "iteration 2"}
+    assert set(succeeded) == {"main", *(f"job {name}" for name in names)}
+    assert all(succeeded[f"job {name}"][0]["type"] == "ExecutionStarted" for name in names)
+    assert not any(e["type"] == "TaskScheduled" and "submitJob" in json.dumps(e)
+                   for e in succeeded["main"])  # fmt: skip
     (faulted,) = answers["on"]["histories"]["RUN#speed-faults"]
     job = [
         e["taskSucceededEventDetails"]["output"]["json"]
-        for e in faulted["iteration 1"]
+        for e in faulted[f"job {names[1]}"]
         if e["type"] == "TaskSucceeded"
         and e["taskSucceededEventDetails"]["resource"] == "submitJob.sync"
     ]
     assert [len(answer["Attempts"]) for answer in job] == [2]  # the job's own retry (exit 75)
-    assert any(e["type"] == "TaskFailed" for e in faulted["iteration 0"])
+    assert any(e["type"] == "TaskFailed" for e in faulted[f"job {names[0]}"])
 
 
 def test_table_items_are_identical_with_speed_off(answers: dict[str, dict[str, Any]]) -> None:

@@ -17,7 +17,10 @@ calling any service.
 The state machine is created with ``MaxConcurrency=1`` (a template parameter), as Step
 Functions Local asks for Map states: mocked responses are numbered by invocation of the
 state across the execution (Map iterations and retries included), so iterations must run
-in a known order.
+in a known order. RunVariants is a Distributed Map: each iteration is a child workflow
+execution with its own history, run under the parent's test case; an ``Execution`` reads the
+parent's history and each child's (ListMapRuns, ListExecutions by Map Run,
+GetExecutionHistory).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 import boto3
 import pytest
 
+from runledger.usage import child_executions, execution_history
 from runledger_cli.sam_template import REPO_ROOT, load_cfn, load_sam, parameter_defaults
 from runledger_local.cloud import LocalPipeline, state_machine_definition
 from runledger_local.intrinsics import Scope, UnresolvableError
@@ -103,9 +107,42 @@ def _timestamp(value: Any) -> dt.datetime:
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+def _state_of(by_id: Mapping[int, Mapping[str, Any]], event: Mapping[str, Any]) -> str:
+    """The state an event belongs to: follow previousEventId back to its StateEntered."""
+    current: Mapping[str, Any] | None = event
+    while current is not None:
+        if "stateEnteredEventDetails" in current:
+            return str(current["stateEnteredEventDetails"]["name"])
+        current = by_id.get(current.get("previousEventId", 0))
+    raise AssertionError(f"event {event['id']} ({event['type']}) belongs to no state")
+
+
+@dataclass(frozen=True)
+class ChildExecution:
+    """One child workflow execution a Distributed Map started: its own history (AWS:
+    "each child workflow execution has its own execution history")."""
+
+    arn: str
+    status: str
+    input: Any
+    output: Any
+    events: list[dict[str, Any]] = field(repr=False)
+
+    @cached_property
+    def entered(self) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.events
+            if "stateEnteredEventDetails" in e
+        ]
+
+
 @dataclass(frozen=True)
 class Execution:
-    """One finished execution of a test case: its description and its full history."""
+    """One finished execution of a test case: its description, its own history and those
+    of the child workflow executions its Distributed Map started (in start order: with
+    MaxConcurrency 1, item order). Every reading below covers the parent and its children:
+    a state is in one of them only (the Map's states in the children)."""
 
     case: str
     arn: str
@@ -114,33 +151,40 @@ class Execution:
     error: str | None
     cause: str | None
     events: list[dict[str, Any]] = field(repr=False)
+    children: tuple[ChildExecution, ...] = ()
 
     @cached_property
-    def _by_id(self) -> dict[int, dict[str, Any]]:
-        return {event["id"]: event for event in self.events}
+    def _histories(self) -> list[tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]]:
+        """Each history (the parent's, then each child's) with its events by id."""
+        return [
+            (events, {event["id"]: event for event in events})
+            for events in [self.events, *(child.events for child in self.children)]
+        ]
 
-    def state_of(self, event: Mapping[str, Any]) -> str:
-        """The state an event belongs to: follow previousEventId back to its StateEntered."""
-        current: Mapping[str, Any] | None = event
-        while current is not None:
-            if "stateEnteredEventDetails" in current:
-                return str(current["stateEnteredEventDetails"]["name"])
-            current = self._by_id.get(current.get("previousEventId", 0))
-        raise AssertionError(f"event {event['id']} ({event['type']}) belongs to no state")
+    def _of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(state, event) of every event of type ``kind``, the parent's first."""
+        for events, by_id in self._histories:
+            for event in events:
+                if event["type"] == kind:
+                    yield _state_of(by_id, event), event
 
     @cached_property
     def entered(self) -> list[str]:
-        """The states entered, in order (Map iterations run one at a time, in item order)."""
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.events
-            if "stateEnteredEventDetails" in e
-        ]
+        """The states entered, in order: the parent's, with its children's (one at a time,
+        in item order) where its Map Run started."""
+        entered: list[str] = []
+        for event in self.events:
+            if "stateEnteredEventDetails" in event:
+                entered.append(event["stateEnteredEventDetails"]["name"])
+            elif event["type"] == "MapRunStarted":
+                entered += [state for child in self.children for state in child.entered]
+        return entered
 
     def entered_at(self, state: str) -> list[dt.datetime]:
         return [
             _timestamp(e["timestamp"])
-            for e in self.events
+            for events, _ in self._histories
+            for e in events
             if e.get("stateEnteredEventDetails", {}).get("name") == state
         ]
 
@@ -149,14 +193,14 @@ class Execution:
         what the ASL sent to the service, after JSONata evaluation."""
         return [
             json.loads(e["taskScheduledEventDetails"]["parameters"])
-            for e in self.events
-            if e["type"] == "TaskScheduled" and self.state_of(e) == state
+            for name, e in self._of_type("TaskScheduled")
+            if name == state
         ]
 
     @cached_property
     def attempts(self) -> Counter[str]:
         """State name -> service calls made (TaskScheduled events), retries included."""
-        return Counter(self.state_of(e) for e in self.events if e["type"] == "TaskScheduled")
+        return Counter(name for name, _ in self._of_type("TaskScheduled"))
 
     def retries(self, state: str) -> int:
         """Calls a Task state made beyond one per time it was entered."""
@@ -164,22 +208,46 @@ class Execution:
 
     @cached_property
     def transitions(self) -> int:
-        """Billed state transitions: one per state entered (Map iteration states included),
-        plus one per retry (AWS counts retries as transitions)."""
-        return len(self.entered) + sum(self.retries(state) for state in self.attempts)
+        """Billed state transitions: one per state entered (the children's included), one
+        per retry (AWS counts retries as transitions) and one per child workflow execution
+        started (a Distributed Map's child start is billed as a transition)."""
+        retried = sum(self.retries(state) for state in self.attempts)
+        return len(self.entered) + retried + len(self.children)
 
     @cached_property
     def task_failures(self) -> list[tuple[str, str, str]]:
-        """(state, error, cause) of every TaskFailed event, in order."""
+        """(state, error, cause) of every TaskFailed event, in time order (the parent's and
+        its children's)."""
+        failed = sorted(self._of_type("TaskFailed"), key=lambda f: _timestamp(f[1]["timestamp"]))
         return [
             (
-                self.state_of(e),
+                name,
                 e["taskFailedEventDetails"]["error"],
                 e["taskFailedEventDetails"].get("cause", ""),
             )
-            for e in self.events
-            if e["type"] == "TaskFailed"
+            for name, e in failed
         ]
+
+
+def _children(sfn: Any, arn: str) -> tuple[ChildExecution, ...]:
+    """The child workflow executions ``arn``'s Distributed Map started, oldest first, each
+    with its description and full history (ListMapRuns, ListExecutions(mapRunArn),
+    DescribeExecution, GetExecutionHistory: runledger.usage's readers)."""
+    children = []
+    listed = sorted(child_executions(sfn, arn), key=lambda c: _timestamp(c["startDate"]))
+    for listing in listed:
+        described = sfn.describe_execution(executionArn=listing["executionArn"])
+        assert described["status"] in _TERMINAL, described  # the parent ended after them
+        children.append(
+            ChildExecution(
+                arn=listing["executionArn"],
+                status=described["status"],
+                input=json.loads(described["input"]),
+                output=json.loads(described["output"]) if described.get("output") else None,
+                events=execution_history(sfn, listing["executionArn"]),
+            )
+        )
+    return tuple(children)
 
 
 @dataclass
@@ -218,6 +286,7 @@ class Workflow:
             error=described.get("error"),
             cause=described.get("cause"),
             events=[event for page in pages for event in page["events"]],
+            children=_children(self.sfn, arn),
         )
         # A test case must mock every Task state it reaches: an unmocked one would call the
         # real service behind the endpoint.

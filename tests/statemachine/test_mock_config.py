@@ -20,6 +20,7 @@ from sfn_harness import (
     mocked_responses,
 )
 
+import runledger.results
 import runledger.starting
 from runledger.models import RunRequest, VariantSucceeded
 from runledger.starting import RunStarted, run_jobs
@@ -161,9 +162,10 @@ def test_mocked_start_run_errors_are_lambda_errors_of_the_shape_step_functions_r
 
 
 def test_map_test_cases_run_and_collect_the_variants_the_request_names() -> None:
-    # Responses are numbered per invocation, Map iterations in item order (MaxConcurrency 1):
-    # invocation i of RunJob must be for variant i of the mocked request, and CollectMetrics'
-    # answers for the variants whose job succeeded, in that order.
+    # Responses are numbered per invocation across the execution and its Distributed Map's
+    # children (started in item order: MaxConcurrency 1): invocation i of RunJob must be for
+    # variant i of the mocked request, and invocation j of CollectMetrics for the j-th
+    # variant whose job succeeded (a Return names it; a Throw is its collect or write failing).
     checked = 0
     for case, mocks in case_mocks().items():
         if "RunJob" not in mocks:
@@ -178,11 +180,33 @@ def test_map_test_cases_run_and_collect_the_variants_the_request_names() -> None
             assert detail["JobName"] == f"{request['run_id']}-{name}", (case, name)
             if "Return" in job:
                 succeeded.append(name)
-        collected = (
-            [c["name"] for c in lambda_payloads(case, "CollectMetrics")]
-            if ("CollectMetrics" in mocks)
-            else []
-        )
-        assert collected[: len(succeeded)] == succeeded, case
+        collected = mocked_responses(case, "CollectMetrics") if "CollectMetrics" in mocks else []
+        assert len(collected) >= len(succeeded), case
+        for name, outcome in zip(succeeded, collected, strict=False):
+            if "Return" in outcome:
+                assert outcome["Return"]["Payload"]["name"] == name, (case, name)
+            else:
+                assert name in json.loads(outcome["Throw"]["Cause"])["errorMessage"], (case, name)
         checked += 1
     assert checked, "no test case runs a job"
+
+
+def test_mocked_collect_metrics_errors_are_errors_its_function_raises() -> None:
+    # CollectMetrics also writes the job's item: a write a later claim refuses is its
+    # function's error ItemOwnedByLaterClaim, named by the exception's class, with the
+    # Lambda error payload as Cause.
+    thrown = [
+        o["Throw"]
+        for case, mocks in case_mocks().items()
+        if "CollectMetrics" in mocks
+        for o in mocked_responses(case, "CollectMetrics")
+        if "Throw" in o
+    ]
+    assert {t["Error"] for t in thrown} >= {"ItemOwnedByLaterClaim"}
+    for error in thrown:
+        payload = json.loads(error["Cause"])
+        assert payload["errorType"] == error["Error"], error
+        assert payload["errorMessage"], error
+        raised = getattr(runledger.results, error["Error"], None)
+        assert isinstance(raised, type), error
+        assert issubclass(raised, Exception), error

@@ -1,10 +1,13 @@
 """One test per path of statemachines/run_workflow.asl.json, each through its test case in
 MockConfigFile.json: the states entered (in order), the final output or error, the billed
 state transitions, and the exact DynamoDB write-backs (the TaskScheduled parameters the ASL
-sends to dynamodb:updateItem/putItem; StartRun's claim and its RUNNING or INVALID marks are
-its function's, tested in tests/unit), and what the ASL builds from StartRun's mocked answer
-(its Lambda payloads and each Batch job). The last tests check every state is entered by
-some test case and every Lambda payload parses as its handler's event.
+sends to dynamodb:updateItem/putItem; StartRun's claim and its RUNNING or INVALID marks and
+CollectMetrics' VARIANT# item are their functions', tested in tests/unit), and what the ASL
+builds from StartRun's mocked answer (its Lambda payloads and each Batch job). RunVariants is
+a Distributed Map: each job runs in a child workflow execution with its own history, and
+every reading covers the parent and its children (sfn_harness.Execution). The last tests
+check every state (the children's included) is entered by some test case and every Lambda
+payload parses as its handler's event.
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ PK = PIPE_RECORD["pk"]
 RUN_ID = PK.removeprefix("RUN#")
 
 RUN_START = ["StartRun", "RunVariants"]
-VARIANT_SUCCEEDS = ["RunJob", "CollectMetrics", "RecordVariant"]
+#: A job's child execution: collected and recorded (CollectMetrics writes its VARIANT# item).
+VARIANT_SUCCEEDS = ["RunJob", "CollectMetrics"]
 VARIANT_JOB_FAILS = ["RunJob", "RecordVariantFailure"]
 RUN_SUCCEEDS = ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
 #: The states that write to the runs table from the ASL; StartRun's claim and its
-#: RUNNING/INVALID marks are the Lambda's (runledger.starting, tested in tests/unit).
+#: RUNNING/INVALID marks are the Lambda's (runledger.starting, tested in tests/unit), and so
+#: is a collected job's VARIANT# item (CollectMetrics: runledger.results.record_job).
 DYNAMODB_STATES = (
-    "RecordVariant",
     "RecordVariantFailure",
     "RecordResult",
     "RecordRunFailed",
@@ -140,28 +144,6 @@ def variant_write(claim_marks: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_variant(
-    run: Execution, table: str, collected: dict[str, Any], index: int, case: str
-) -> dict[str, Any]:
-    """The VARIANT# item: CollectMetrics' ``attributes`` plus keys, name, the claim it belongs
-    to (StartRun's ``run``) and its time."""
-    marks = claimed(case)
-    return {
-        "TableName": table,
-        "Item": {
-            **collected["attributes"],
-            "pk": {"S": PK},
-            "sk": {"S": f"VARIANT#{collected['name']}"},
-            "name": {"S": collected["name"]},
-            "execution": marks["execution"],
-            "attempt": marks["attempt"],
-            "claimed_at": marks["claimed_at"],
-            "recorded_at": {"S": EnteredTime(run, "RecordVariant", index)},
-        },
-        **variant_write(marks),
-    }
-
-
 def record_variant_failure(
     run: Execution, table: str, name: str, error: str, cause: str, index: int, case: str
 ) -> dict[str, Any]:
@@ -205,9 +187,12 @@ def record_result(
     }
 
 
-def record_failure(run: Execution, table: str, error: str, cause: str) -> dict[str, Any]:
-    """RecordFailure after StartRun failed: the key from the pipe's record and this execution
-    (StartRun's Catch assigns both, as StartRun answered nothing)."""
+def record_failure(
+    run: Execution, table: str, error: str, cause: str, execution: str | None = None
+) -> dict[str, Any]:
+    """RecordFailure: the key and the owner to require. After StartRun failed, the key from
+    the pipe's record and this execution (StartRun's Catch assigns both, as StartRun answered
+    nothing); later, StartRun's owner (``execution``)."""
     return {
         "TableName": table,
         "Key": {"pk": {"S": PK}, "sk": {"S": "REQUEST"}},
@@ -225,7 +210,7 @@ def record_failure(run: Execution, table: str, error: str, cause: str) -> dict[s
             ":failed": {"S": "FAILED"},
             ":error": {"S": error},
             ":cause": {"S": cause[:4000]},
-            ":execution": {"S": run.arn},
+            ":execution": {"S": execution or run.arn},
             ":now": {"S": EnteredTime(run, "RecordFailure")},
         },
     }
@@ -239,6 +224,12 @@ def succeeded_output(case: str) -> dict[str, Any]:
         "summary": summarized["summary"],
         "cost": summarized["cost"],
     }
+
+
+def job_outcomes(run: Execution) -> list[dict[str, Any]]:
+    """What each job's child execution returned (the Map's output), in item order."""
+    assert all(child.status == "SUCCEEDED" for child in run.children), run.children
+    return [child.output for child in run.children]
 
 
 def throw(case: str, state: str, invocation: int = 0) -> tuple[str, str]:
@@ -265,25 +256,34 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
 
     assert len(variants) == 3
     assert run.status == "SUCCEEDED"
+    # One child execution per job, each with its own history: the parent's holds the Map Run.
+    assert len(run.children) == len(variants)
+    assert [child.entered for child in run.children] == [VARIANT_SUCCEEDS] * len(variants)
+    assert [child.input["key"] for child in run.children] == [v["name"] for v in variants]
     assert run.entered == RUN_START + VARIANT_SUCCEEDS * len(variants) + RUN_SUCCEEDS
     assert run.output == succeeded_output("HappyPath")
+    # 5 in the parent, 3 per job: its child's start, RunJob and CollectMetrics.
     assert run.transitions == estimated_transitions(len(variants)) == 14
     assert run.scheduled("StartRun") == [start_run_payload_call(run, workflow)]
+    # CollectMetrics wrote each job's item (its function's, tested in tests/unit), for the
+    # claim StartRun answered: the ASL writes only the result.
+    assert [call["Payload"]["run"] for call in run.scheduled("CollectMetrics")] == [
+        started("HappyPath")["run"]
+    ] * len(variants)
     assert write_backs(run) == {
-        "RecordVariant": [
-            record_variant(run, table, c, i, "HappyPath") for i, c in enumerate(collected)
-        ],
         "RecordResult": [
             record_result(run, table, lambda_payloads("HappyPath", "SummarizeRun")[0], "HappyPath")
         ],
     }
-    # SummarizeRun gets StartRun's request and owner, and the variants without the item
-    # attributes RecordVariant wrote.
+    # Each child returns the job's name and status only; SummarizeRun reads the items.
+    assert job_outcomes(run) == [{"name": c["name"], "status": "SUCCEEDED"} for c in collected]
+    # SummarizeRun gets StartRun's request, key and owner, and the jobs' outcomes.
     assert run.scheduled("SummarizeRun")[0]["Payload"] == {
         "run_id": RUN_ID,
         "request": started("HappyPath")["request"],
-        "variants": [{k: v for k, v in c.items() if k != "attributes"} for c in collected],
+        "variants": job_outcomes(run),
         "execution": owner("HappyPath"),
+        "pk": PK,
     }
 
 
@@ -342,6 +342,7 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
             "run_id": RUN_ID,
             "name": variant["name"],  # the job's key: a variant run once is its name
             "variant": variant,
+            "repeat": 1,
             "results_uri": results_uri,
             "job": {
                 "job_id": job["JobId"],
@@ -354,6 +355,7 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
                     for a in job["Attempts"]
                 ],
             },
+            "run": jobs,  # the claim CollectMetrics writes the job's item for
         }
         for variant, results_uri, job in zip(variants, results_uris, finished, strict=True)
     ]
@@ -385,10 +387,11 @@ def test_lambda_transient_errors_are_retried_then_the_run_succeeds(workflow: Wor
     assert run.output == succeeded_output(case)
     # Each retry is one more billed transition.
     assert run.transitions == estimated_transitions(len(variants)) + 2 == 10
+    assert len(run.children) == len(variants) == 1
+    assert job_outcomes(run) == [
+        {"name": lambda_payloads(case, "CollectMetrics")[0]["name"], "status": "SUCCEEDED"}
+    ]
     assert write_backs(run) == {
-        "RecordVariant": [
-            record_variant(run, table, lambda_payloads(case, "CollectMetrics")[0], 0, case)
-        ],
         "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0], case)],
     }
 
@@ -414,18 +417,85 @@ def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_varia
         + VARIANT_SUCCEEDS
         + RUN_SUCCEEDS
     )
-    assert len(run.scheduled("RecordVariant")) == 2
+    # 5 + 3 per job, and VariantNotRecorded one more.
+    assert run.transitions == estimated_transitions(3) + 1 == 15
+    assert len(run.scheduled("CollectMetrics")) == 2
     # The write that failed was the FAILED item of the second variant, with its job's error.
     assert run.scheduled("RecordVariantFailure") == [
         record_variant_failure(run, table, "od-2vcpu", job_error, job_cause, 0, case)
     ]
     outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    assert outcomes == job_outcomes(run)
     assert [(o["name"], o["status"]) for o in outcomes] == [
         ("od-1vcpu", "SUCCEEDED"),
         ("od-2vcpu", "FAILED"),
         ("spot-2vcpu", "SUCCEEDED"),
     ]
-    assert (outcomes[1]["error"], outcomes[1]["cause"]) == (job_error, job_cause[:4000])
+    # No item to read it from: the child reports the error and (the start of) its cause.
+    assert outcomes[1] == {
+        "name": "od-2vcpu",
+        "status": "FAILED",
+        "error": job_error,
+        "cause": job_cause[:1000],
+    }
+
+
+def test_a_job_item_a_later_claim_owns_is_left_to_it_and_so_is_the_run(
+    workflow: Workflow,
+) -> None:
+    """GIVEN the run was requested again while its jobs ran and the later claim already
+    wrote the second job's item WHEN CollectMetrics' write of it is refused
+    (ItemOwnedByLaterClaim, a function error: no retry) THEN RecordVariantFailure's write is
+    refused by the same condition, the job is reported FAILED unrecorded
+    (VariantNotRecorded) while the others go on, and RecordResult and RecordFailure find
+    the run no longer this execution's: the execution fails and writes nothing over the
+    later claim."""
+    case = "RunTakenOverWhileJobsRun"
+    run = workflow.run(case)
+    error, cause = throw(case, "CollectMetrics", 1)
+    refused, refused_cause = throw(case, "RecordVariantFailure")
+    table = workflow.substitutions["RunsTableName"]
+
+    assert (error, json.loads(cause)["errorType"]) == ("ItemOwnedByLaterClaim",) * 2
+    assert refused == "DynamoDB.ConditionalCheckFailedException"
+    assert throw(case, "RecordResult") == throw(case, "RecordFailure") == (refused, refused_cause)
+    assert (run.status, run.error, run.cause) == ("FAILED", refused, refused_cause)
+    assert run.output is None
+    assert run.entered == (
+        RUN_START
+        + VARIANT_SUCCEEDS
+        + [*VARIANT_SUCCEEDS, "RecordVariantFailure", "VariantNotRecorded"]
+        + VARIANT_SUCCEEDS
+        + ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult", "RecordFailure", "RunFailed"]
+    )
+    assert run.task_failures == [
+        ("CollectMetrics", error, cause),
+        ("RecordVariantFailure", refused, refused_cause),
+        ("RecordResult", refused, refused_cause),
+        ("RecordFailure", refused, refused_cause),
+    ]
+    assert sum(run.retries(state) for state in run.attempts) == 0
+    # 5 + 3 per job, 2 more for the refused job, RecordFailure and RunFailed.
+    assert run.transitions == estimated_transitions(3) + 4 == 18
+    # Every CollectMetrics call writes for this execution's claim; the second was refused.
+    assert [call["Payload"]["run"] for call in run.scheduled("CollectMetrics")] == [
+        started(case)["run"]
+    ] * 3
+    summarized = lambda_payloads(case, "SummarizeRun")[0]
+    assert write_backs(run) == {
+        "RecordVariantFailure": [
+            record_variant_failure(run, table, "od-2vcpu", error, cause, 0, case)
+        ],
+        "RecordResult": [record_result(run, table, summarized, case)],
+        "RecordFailure": [record_failure(run, table, refused, refused_cause, owner(case))],
+    }
+    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    assert outcomes == job_outcomes(run)
+    assert outcomes == [
+        {"name": "od-1vcpu", "status": "SUCCEEDED"},
+        {"name": "od-2vcpu", "status": "FAILED", "error": error, "cause": cause[:1000]},
+        {"name": "spot-2vcpu", "status": "SUCCEEDED"},
+    ]
 
 
 def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succeed(
@@ -446,11 +516,14 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
     )
     assert run.output == succeeded_output(case)
     assert run.output["summary"]["failed_variants"] == ["od-2vcpu"]
-    # RunJob's failure is caught to RecordVariantFailure: CollectMetrics and RecordVariant
-    # are skipped, so the failed variant costs 2 transitions instead of 3.
-    assert run.transitions == estimated_transitions(3) - 1 == 13
+    # RunJob's failure is caught to RecordVariantFailure instead of CollectMetrics: the
+    # failed job costs 3 transitions too (its child's start, RunJob, RecordVariantFailure).
+    assert run.transitions == estimated_transitions(3) == 14
+    assert [c["name"] for c in collected] == ["od-1vcpu", "spot-2vcpu"]
+    assert [call["Payload"]["name"] for call in run.scheduled("CollectMetrics")] == [
+        c["name"] for c in collected
+    ]
     assert write_backs(run) == {
-        "RecordVariant": [record_variant(run, table, c, i, case) for i, c in enumerate(collected)],
         "RecordVariantFailure": [
             record_variant_failure(run, table, "od-2vcpu", error, cause, 0, case)
         ],
@@ -463,7 +536,9 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
         ("od-2vcpu", "FAILED"),
         ("spot-2vcpu", "SUCCEEDED"),
     ]
-    assert outcomes[1] == {"name": "od-2vcpu", "status": "FAILED", "error": error, "cause": cause}
+    # The FAILED item holds the cause (written above); the child reports the error.
+    assert outcomes == job_outcomes(run)
+    assert outcomes[1] == {"name": "od-2vcpu", "status": "FAILED", "error": error}
 
 
 def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
@@ -487,10 +562,13 @@ def test_every_variant_failing_fails_the_run_with_its_summary_and_cost(
         + VARIANT_JOB_FAILS * len(variants)
         + ["SummarizeRun", "DidAnyVariantSucceed", "RecordRunFailed", "RunFailed"]
     )
-    # 2 run-level states, 2 per failed variant, then SummarizeRun, the choice,
-    # RecordRunFailed and RunFailed.
-    assert run.transitions == 2 + 2 * len(variants) + 4 == 12
-    assert run.transitions == estimated_transitions(len(variants), all_failed=True) - len(variants)
+    # 2 run-level states, 3 per failed job (its child's start, RunJob, RecordVariantFailure),
+    # then SummarizeRun, the choice, RecordRunFailed and RunFailed.
+    assert run.transitions == 2 + 3 * len(variants) + 4 == 15
+    assert run.transitions == estimated_transitions(len(variants), all_failed=True)
+    assert job_outcomes(run) == [
+        {"name": name, "status": "FAILED", "error": "States.TaskFailed"} for name in variants
+    ]
     failures = [throw(case, "RunJob", i) for i in range(len(variants))]
     assert write_backs(run) == {
         "RecordVariantFailure": [
@@ -622,9 +700,21 @@ def test_run_taken_over_before_it_starts_is_left_to_its_new_owner(workflow: Work
 
 # ------------------------------------------------------------------------ whole-ASL checks
 def test_every_state_of_the_asl_is_entered_by_some_test_case(workflow: Workflow) -> None:
-    entered = {state for case in case_mocks() for state in workflow.run(case).entered}
+    runs = [workflow.run(case) for case in case_mocks()]
+    entered = {state for run in runs for state in run.entered}
     never = sorted(set(all_states(workflow.definition)) - entered)
     assert not never, f"states no test case in MockConfigFile.json enters: {never}"
+    # The Map's states are entered in its children's histories, never in the parent's.
+    in_children = {s for run in runs for child in run.children for s in child.entered}
+    map_states = set(workflow.definition["States"]["RunVariants"]["ItemProcessor"]["States"])
+    assert in_children == map_states
+    in_parent = {
+        e["stateEnteredEventDetails"]["name"]
+        for run in runs
+        for e in run.events
+        if "stateEnteredEventDetails" in e
+    }
+    assert not in_parent & map_states
 
 
 def test_errors_start_run_catches_by_name_are_the_ones_its_function_raises(

@@ -6,6 +6,16 @@ StateMachines -> TestCases -> state -> MockedResponses entry; responses keyed ``
 are numbered across the whole execution (retries and Map iterations alike: moto numbers
 them by RetryCount, so every Map iteration got response 0), and a mock may Throw
 ``States.*`` errors (``States.TaskFailed``: a failed ``.sync`` job), which moto refuses.
+
+A Distributed Map's child workflow executions (features/distributed_map) run under their
+parent's test case: moto builds each child's environment as a frame of the parent's, which
+carries its ``mock_test_case``, and the invocation numbers above are kept on the test case,
+so they run on across the parent and its children (a child's Nth call of a state is the
+execution's Nth). That is what LocalStack's mocking does (its children are frames of the
+parent too; localstack/localstack#13693 shares the invocation counter "between parent and
+child frames"). AWS's Step Functions Local documentation (sfn-local-test-sm-exec.html) says
+nothing of Distributed Map children; tests/statemachine relies on this behaviour and proves
+it (each child's history shows its mocked calls).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ apply unchanged:
 * a ``before`` fault runs its action, then makes the real call.
 
 Step Functions Local's mock config (``mock_config``) mocks every call of a state; this
-fails only the calls asked for, and only in the one run's executions, so a fault matrix
+fails only the calls asked for, and only in the one run's executions (its Distributed Map's
+child executions included: their input names the run at ``run.pk``), so a fault matrix
 (tests/faults) can run many runs side by side in one local cloud.
 """
 
@@ -75,14 +76,21 @@ SEAMS: Final[tuple[Seam, ...]] = (*_INTEGRATIONS, _LAMBDA_FUNCTION_ERROR, _EVAL_
 
 
 def run_id_of(env: Any) -> str | None:
-    """The run an execution works on: its input is the pipe's, ``[{"pk": "RUN#<id>"}]``."""
+    """The run an execution works on, from its input: the pipe's ``[{"pk": "RUN#<id>"}]``
+    for a run's execution, the ItemSelector's item ``{..., "run": {"pk": "RUN#<id>"}}``
+    for a child workflow execution of its Distributed Map (features/distributed_map: a
+    child's ``$states.context.Execution`` is its own, its Input the item)."""
     execution = env.states.context_object.context_object_data.get("Execution") or {}
     records = execution.get("Input")
     if isinstance(records, str):
         with contextlib.suppress(ValueError):
             records = json.loads(records)
-    first = records[0] if isinstance(records, list) and records else None
-    pk = first.get("pk") if isinstance(first, dict) else None
+    if isinstance(records, dict):  # a child's item
+        run = records.get("run")
+        pk = run.get("pk") if isinstance(run, dict) else None
+    else:
+        first = records[0] if isinstance(records, list) and records else None
+        pk = first.get("pk") if isinstance(first, dict) else None
     return pk[len("RUN#") :] if isinstance(pk, str) and pk.startswith("RUN#") else None
 
 

@@ -203,9 +203,14 @@ def test_task_faults_a_fault_where_the_parameters_hold_a_text_fails_only_that_it
         ([{"pk": "other"}], None),
         ({"pk": "RUN#c"}, None),
         ([], None),
+        # A Distributed Map's child: its input is the ItemSelector's item.
+        ({"key": "od-1vcpu", "run": {"pk": "RUN#d", "run_id": "d"}}, "d"),
+        ('{"key": "od-1vcpu", "run": {"pk": "RUN#e"}}', "e"),
+        ({"run": "RUN#f"}, None),
+        ({"run": {"pk": "other"}}, None),
     ],
 )
-def test_task_faults_the_run_is_read_from_the_pipe_shaped_input(
+def test_task_faults_the_run_is_read_from_the_pipe_or_child_shaped_input(
     execution_input: Any, run_id: str | None
 ) -> None:
     context = SimpleNamespace(context_object_data={"Execution": {"Input": execution_input}})
