@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
+from runledger.usage import child_executions
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import TERMINAL, LocalPipeline
 from runledger_local.local_paths import localize_request
@@ -79,13 +80,18 @@ def executions_of(pipeline: LocalPipeline, pk: str) -> list[dict[str, Any]]:
 
 
 def ended(pipeline: LocalPipeline, pk: str, count: int) -> list[dict[str, Any]]:
-    """The run's executions once ``count`` have started and none runs (CloseRun done)."""
+    """The run's executions once ``count`` have started and none runs, nor any child of
+    their Distributed Maps (a stopped run's jobs must not go on writing; CloseRun done)."""
     found: list[dict[str, Any]] = []
+    sfn = pipeline.client("stepfunctions")
 
     def done() -> bool:
         nonlocal found
         found = executions_of(pipeline, pk)
-        return len(found) >= count and all(e["status"] != "RUNNING" for e in found)
+        if len(found) < count or any(e["status"] == "RUNNING" for e in found):
+            return False
+        children = [c for e in found for c in child_executions(sfn, e["executionArn"])]
+        return all(c["status"] != "RUNNING" for c in children)
 
     wait_until(done, f"{count} ended executions of {pk}")
     time.sleep(0.5)  # CloseRun runs after the execution's end event
