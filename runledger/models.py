@@ -151,8 +151,7 @@ class Variant(BaseModel):
     )
     memory_mib: int = Field(
         description=(
-            "Memory in MiB: a Fargate size for the vcpus, or on EC2 up to 95% of the "
-            "instance's."
+            "Memory in MiB: a Fargate size for the vcpus, or on EC2 up to 95% of the instance's."
         )
     )
     capacity: Capacity = Field(

@@ -67,7 +67,12 @@ def expand_language_extensions(template: dict[str, Any], path: Path) -> dict[str
     )
     if problems or expanded is None:
         raise ValueError(f"{path}: Fn::ForEach does not expand: {problems}")
-    out = dict(expanded)
+    # Only the sections that loop come from the expander: cfn-lint's Template also
+    # rewrites what it reads for itself (e.g. the operands of a condition's Fn::Equals).
+    out = dict(template)
+    for section in ("Conditions", "Resources", "Outputs"):
+        if "Fn::ForEach::" in json.dumps(template.get(section), default=str):
+            out[section] = expanded[section]
     # A mapping only the loops read is resolved away: keep those still looked up.
     looked_up = json.dumps({k: v for k, v in out.items() if k != "Mappings"}, default=str)
     mappings = {
