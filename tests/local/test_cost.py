@@ -76,8 +76,8 @@ def runs(
     pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "spot-1vcpu"}, [2])
     pipeline.cloud.inject_lambda_error(pipeline.scope.refs["SummarizeRunFunction"], times=1)
     pks = [
-        pipeline.put_request(sample_request("kmer-valid-local.json", RETRIED)),
-        pipeline.put_request(sample_request("kmer-valid-local.json", PLAIN)),
+        pipeline.put_request(sample_request("kmer-platforms-valid-local.json", RETRIED)),
+        pipeline.put_request(sample_request("kmer-platforms-valid-local.json", PLAIN)),
         pipeline.put_request(sample_request("kmer-invalid-duplicate-names.json", INVALID)),
     ]
     done = pipeline.wait_for(pks, timeout=120)
