@@ -22,7 +22,7 @@ people: they are lax (``StepEvent``) and ignore attributes they do not use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,6 +36,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from runledger import compute
+from runledger.compute import format_vcpus as format_vcpus  # re-exported
 from runledger.workflows import workflows
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
@@ -103,19 +105,12 @@ def split_run_items(
     }
 
 
-#: Valid Fargate task sizes: vCPU -> the memory sizes (MiB) allowed with it.
-#: https://docs.aws.amazon.com/batch/latest/APIReference/API_ResourceRequirement.html
-FARGATE_MEMORY_MIB: Mapping[float, Sequence[int]] = {
-    0.25: (512, 1024, 2048),
-    0.5: range(1024, 4096 + 1, 1024),
-    1: range(2048, 8192 + 1, 1024),
-    2: range(4096, 16384 + 1, 1024),
-    4: range(8192, 30720 + 1, 1024),
-    8: range(16384, 61440 + 1, 4096),
-    16: range(32768, 122880 + 1, 8192),
-}
+#: Valid Fargate task sizes: vCPU -> the memory sizes (MiB) allowed with it (declared with
+#: the other compute options' rules, runledger.compute).
+FARGATE_MEMORY_MIB = compute.FARGATE_MEMORY_MIB
 
 Capacity = Literal["ON_DEMAND", "SPOT"]
+Architecture = Literal["x86_64", "arm64"]
 
 
 def compact_number(value: float) -> int | float:
@@ -123,30 +118,23 @@ def compact_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def format_vcpus(vcpus: float) -> str:
-    """A vCPU count as AWS Batch wants it in a resource requirement: "0.25", "0.5", "1", "2"."""
-    return str(compact_number(vcpus))
-
-
-def describe_memory_choices(vcpus: float) -> str:
-    """The memory sizes allowed with ``vcpus``, in words."""
-    sizes = FARGATE_MEMORY_MIB[vcpus]
-    if isinstance(sizes, range):
-        return f"{sizes.start}..{sizes[-1]} in steps of {sizes.step}"
-    return ", ".join(str(size) for size in sizes[:-1]) + f" or {sizes[-1]}"
-
-
 #: A vCPU count: a float that serializes as an int when whole (``2``, not ``2.0``).
 Vcpus = Annotated[float, PlainSerializer(compact_number, return_type=int | float)]
 
 
 class Variant(BaseModel):
-    """One way to run the workload: a Fargate task size and a capacity type.
+    """One way to run the workload: a compute option, a CPU architecture, a size and a
+    capacity type (runledger.compute has the rules and the declared options).
 
-    ``vcpus`` and ``memory_mib`` must be a valid Fargate combination (see
+    ``compute`` is ``fargate`` (the default) or a declared EC2 option,
+    ``ec2-<instance type>`` (template.yaml; e.g. ``ec2-m7i.xlarge``, ``ec2-m7g.xlarge``).
+    On Fargate, ``vcpus`` and ``memory_mib`` must be a valid Fargate combination (see
     ``FARGATE_MEMORY_MIB``): 0.25 vCPU with 512, 1024 or 2048 MiB; 0.5 with 1024..4096;
     1 with 2048..8192; 2 with 4096..16384; 4 with 8192..30720 (steps of 1024); 8 with
-    16384..61440 (steps of 4096); 16 with 32768..122880 (steps of 8192).
+    16384..61440 (steps of 4096); 16 with 32768..122880 (steps of 8192); Fargate Spot has
+    no arm64. On EC2, whole vCPUs up to the instance's, memory up to 95% of the
+    instance's (the ECS agent and the system keep the rest), and the instance's
+    architecture.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -158,10 +146,28 @@ class Variant(BaseModel):
             "characters, starting with a letter or digit. Names the VARIANT#<name> item."
         ),
     )
-    vcpus: Vcpus = Field(description="Fargate vCPUs: 0.25, 0.5, 1, 2, 4, 8 or 16.")
-    memory_mib: int = Field(description="Fargate memory in MiB, valid for the chosen vcpus.")
+    vcpus: Vcpus = Field(
+        description="vCPUs: on Fargate 0.25, 0.5, 1, 2, 4, 8 or 16; on EC2 1..the instance's."
+    )
+    memory_mib: int = Field(
+        description=(
+            "Memory in MiB: a Fargate size for the vcpus, or on EC2 up to 95% of the instance's."
+        )
+    )
     capacity: Capacity = Field(
-        description="ON_DEMAND (Fargate) or SPOT (Fargate Spot: cheaper, can be reclaimed)."
+        description=("ON_DEMAND or SPOT (Fargate Spot or EC2 Spot: cheaper, can be reclaimed).")
+    )
+    architecture: Architecture = Field(
+        default="x86_64",
+        description="CPU architecture: x86_64 (default) or arm64 (AWS Graviton).",
+    )
+    compute: str = Field(
+        default=compute.FARGATE,
+        max_length=64,
+        description=(
+            "Where the job runs: fargate (default) or a declared EC2 compute option, "
+            "ec2-<instance type> (e.g. ec2-m7g.xlarge)."
+        ),
     )
     timeout_seconds: int = Field(
         default=3600,
@@ -180,31 +186,23 @@ class Variant(BaseModel):
         ),
     )
 
-    @field_validator("vcpus")
-    @classmethod
-    def _vcpus_is_a_fargate_size(cls, vcpus: float) -> float:
-        if vcpus not in FARGATE_MEMORY_MIB:
-            allowed = ", ".join(format_vcpus(size) for size in FARGATE_MEMORY_MIB)
-            raise PydanticCustomError(
-                "fargate_vcpus",
-                "must be one of {allowed}, got {vcpus}",
-                {"allowed": allowed, "vcpus": format_vcpus(vcpus)},
-            )
-        return vcpus
-
     @model_validator(mode="after")
-    def _memory_fits_the_vcpus(self) -> Variant:
-        if self.memory_mib not in FARGATE_MEMORY_MIB[self.vcpus]:
+    def _runs_on_its_compute(self) -> Variant:
+        """The compute option's rules (runledger.compute.problems); the error names the
+        attribute at fault (``attribute``), which the reason appends to the variant's."""
+        found = compute.problems(
+            self.compute, self.architecture, self.capacity, self.vcpus, self.memory_mib
+        )
+        if found:
+            attribute, kind, message = found[0]
             raise PydanticCustomError(
-                "fargate_combination",
-                "memory_mib {memory_mib} is not a Fargate size for {vcpus} vCPU; use {choices}",
-                {
-                    "memory_mib": self.memory_mib,
-                    "vcpus": format_vcpus(self.vcpus),
-                    "choices": describe_memory_choices(self.vcpus),
-                },
+                kind, "{message}", {"message": message, "attribute": attribute}
             )
         return self
+
+    def placement(self, workflow: str) -> dict[str, str]:
+        """The job queue and job definition of this variant's jobs (runledger.compute)."""
+        return compute.placement(workflow, self.compute, self.architecture, self.capacity)
 
 
 RunId = Annotated[

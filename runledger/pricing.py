@@ -6,14 +6,25 @@ per process. Assumptions are named there too (Fargate Spot discount, Lambda dura
 
 Money is a ``float`` of USD, never rounded here: sums of a few dozen terms keep a relative
 error near 1e-16, far below the cents anyone reads. Round only to show a number
-(``format_usd``). Batch jobs run on Fargate ``BATCH_ARCH`` (x86_64: Fargate Spot has no
-arm64); the Lambda functions run on ``LAMBDA_ARCH`` (arm64). tests/unit/test_pricing.py
-checks both against template.yaml.
+(``format_usd``). A Batch job runs where its variant says (runledger.compute): on Fargate
+at its architecture (``BATCH_ARCH``, x86_64, by default; Fargate Spot has no arm64), or
+on an EC2 compute option's instance type; the Lambda functions run on ``LAMBDA_ARCH``
+(arm64). tests/unit/test_pricing.py checks both against template.yaml.
 
 Usage of one run with N variants, measured or modelled:
 
 * Batch (measured): per variant, every attempt's startedAt..stoppedAt from the ``.sync``
-  result, billed by Fargate per attempt (``batch_job_cost``).
+  result, priced per attempt (``batch_job_cost``):
+
+  - Fargate: the task's vCPU-hours and GB-hours at the architecture's prices, billed per
+    second with a one-minute minimum (``fargate_cost``).
+  - EC2 (Seqera's rule, docs.seqera.io/platform/24.2/monitoring/cloud-costs): the job's
+    share of its instance for as long as it ran, ``hourly price x seconds / 3600 x
+    max(job vCPUs / instance vCPUs, job MiB / instance MiB)`` (``ec2_cost``): the larger
+    share is what the job keeps from other jobs. Idle instance time, scaling up and down
+    and EBS are not charged to any job, so the sum of a run's jobs is below the bill.
+  - Spot takes an assumed discount off the on-demand price (``fargate_spot_discount``,
+    ``ec2_spot_discount`` in prices.json: assumptions, not Spot prices).
 * Step Functions Standard (counted from the execution history when SummarizeRun can read
   it; else modelled): ``estimated_transitions(N)`` = 5 + 3N transitions (6 + 3N when
   every variant failed).
@@ -45,7 +56,8 @@ CapacityType = Literal["ON_DEMAND", "SPOT"]
 SECONDS_PER_HOUR = 3600
 MIB_PER_GIB = 1024
 DEFAULT_LAMBDA_MEMORY_MB = 256
-#: What the Batch job definition runs on (RuntimePlatform.CpuArchitecture in template.yaml).
+#: What a Batch job runs on unless its variant says otherwise (a variant's default
+#: architecture, runledger.models.Variant).
 BATCH_ARCH: Arch = "x86_64"
 #: What the Lambda functions run on (Globals.Function.Architectures in template.yaml).
 LAMBDA_ARCH: Arch = "arm64"
@@ -73,6 +85,19 @@ class PricedValue(BaseModel):
     as_of: str
 
 
+class InstanceSpec(BaseModel):
+    """An EC2 instance type: its vCPUs, memory, architecture and on-demand price's key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vcpus: int = Field(gt=0)
+    memory_mib: int = Field(gt=0)
+    architecture: Arch
+    price: str = Field(description="The key of its Linux on-demand hourly price in prices.")
+    source: str
+    as_of: str
+
+
 class PriceBook(BaseModel):
     """The parsed ``prices.json``."""
 
@@ -85,10 +110,15 @@ class PriceBook(BaseModel):
     prices: dict[str, UnitPrice]
     rules: dict[str, PricedValue]
     assumptions: dict[str, PricedValue]
+    instances: dict[str, InstanceSpec] = Field(default_factory=dict)
 
     def usd(self, name: str) -> float:
         """The unit price called ``name`` (a key of ``prices``)."""
         return self.prices[name].usd
+
+    def instance(self, instance_type: str) -> InstanceSpec:
+        """The EC2 instance type's facts (raises ``KeyError`` for one not listed)."""
+        return self.instances[instance_type]
 
 
 @functools.cache
@@ -150,6 +180,37 @@ def fargate_cost(
     )
 
 
+def ec2_cost(
+    vcpus: float, memory_mib: int, seconds: float, capacity: CapacityType, instance_type: str
+) -> FargateCost:
+    """Price one attempt of a job on an EC2 ``instance_type`` that ran ``seconds``.
+
+    Seqera's rule (docs.seqera.io/platform/24.2/monitoring/cloud-costs): the instance's
+    hourly price x ``seconds`` / 3600 x max(``vcpus`` / instance vCPUs, ``memory_mib`` /
+    instance MiB). No minimum: EC2 bills the instance, not the job, per second. SPOT takes
+    the ``ec2_spot_discount`` assumption off the on-demand price. ``billed_seconds`` is the
+    run time rounded up; the vCPU- and GiB-seconds are the job's own.
+
+    Raises:
+        ValueError: negative ``seconds``.
+        KeyError: an instance type prices.json does not list.
+    """
+    if seconds < 0:
+        raise ValueError(f"seconds must be >= 0, got {seconds}")
+    book = price_book()
+    instance = book.instance(instance_type)
+    share = max(vcpus / instance.vcpus, memory_mib / instance.memory_mib)
+    usd = book.usd(instance.price) * seconds / SECONDS_PER_HOUR * share
+    if capacity == "SPOT":
+        usd *= 1 - book.assumptions["ec2_spot_discount"].value
+    return FargateCost(
+        usd=usd,
+        billed_seconds=math.ceil(seconds),
+        vcpu_seconds=vcpus * seconds,
+        gib_seconds=memory_mib / MIB_PER_GIB * seconds,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BatchJobCost:
     """A Batch job priced over every attempt: each attempt is one Fargate task, billed alone."""
@@ -167,14 +228,20 @@ def batch_job_cost(
     capacity: CapacityType,
     attempt_seconds: Sequence[float],
     arch: Arch = BATCH_ARCH,
+    instance_type: str | None = None,
 ) -> BatchJobCost:
-    """Price a Batch job whose attempts ran ``attempt_seconds`` each (``fargate_cost`` each).
+    """Price a Batch job whose attempts ran ``attempt_seconds`` each: ``fargate_cost`` each
+    at ``arch``, or ``ec2_cost`` each on ``instance_type`` when one is given (an EC2
+    compute option's).
 
     A retried job (Spot reclaim, transient exit) pays for every attempt, each with its
-    own one-minute minimum. No attempts costs nothing.
+    own one-minute minimum on Fargate. No attempts costs nothing.
     """
     tasks = [
-        fargate_cost(vcpus, memory_mib, seconds, capacity, arch) for seconds in attempt_seconds
+        fargate_cost(vcpus, memory_mib, seconds, capacity, arch)
+        if instance_type is None
+        else ec2_cost(vcpus, memory_mib, seconds, capacity, instance_type)
+        for seconds in attempt_seconds
     ]
     return BatchJobCost(
         usd=sum(task.usd for task in tasks),

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runledger import pricing
+from runledger.compute import catalogue
 from runledger.dynamo import to_dynamodb_json
 from runledger.models import (
     AttemptTime,
@@ -150,6 +151,8 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
         variant.memory_mib,
         variant.capacity,
         [a.seconds for a in attempts if a.seconds is not None],
+        arch=variant.architecture,
+        instance_type=catalogue().options[variant.compute].instance_type,
     )
     cost = VariantCost(
         batch_usd=priced.usd,
@@ -162,6 +165,8 @@ def collect_metrics(event: CollectMetricsEvent) -> VariantSucceeded:
         {
             "status": "SUCCEEDED",
             "capacity": variant.capacity,
+            "compute": variant.compute,
+            "architecture": variant.architecture,
             "vcpus": compact_number(variant.vcpus),
             "memory_mib": variant.memory_mib,
             "job_id": job.job_id,

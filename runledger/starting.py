@@ -107,6 +107,12 @@ class RunJobs(BaseModel):
     environment: list[dict[str, str]] = Field(
         description="The workload's container environment from the input, and the run's id."
     )
+    placement: dict[str, dict[str, str]] = Field(
+        description=(
+            "Variant name -> its jobs' job_queue and job_definition, without the stack's "
+            "prefixes RunJob adds (runledger.compute.placement)."
+        )
+    )
 
 
 class JobItem(BaseModel):
@@ -167,6 +173,7 @@ def run_jobs(
         job_name_prefix=job_name_prefix(request.run_id),
         results_prefix=results_prefix(results, request.run_id),
         environment=[{"Name": k, "Value": v} for k, v in sorted(environment.items())],
+        placement={v.name: v.placement(request.workflow) for v in request.variants},
     )
 
 

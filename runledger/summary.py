@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from runledger import pricing
+from runledger.compute import catalogue
 from runledger.dynamo import to_attribute_value
 from runledger.models import (
     AttemptTime,
@@ -370,6 +371,8 @@ def _price_failed(variant: Variant, cause: str | None) -> pricing.BatchJobCost |
         variant.memory_mib,
         variant.capacity,
         [a.seconds for a in attempts if a.seconds is not None],
+        arch=variant.architecture,
+        instance_type=catalogue().options[variant.compute].instance_type,
     )
 
 

@@ -327,9 +327,8 @@ def _describe_errors(errors: list[ErrorDetails], *, run_id_known: bool) -> list[
         message = _MESSAGES.get(error["type"], error["msg"])
         if error["type"] == "duplicate_variant_name":
             loc += [ctx["index"], "name"]
-        elif error["type"] == "fargate_combination":  # raised for the variant as a whole
-            loc.append("memory_mib")
-            message = message.removeprefix("memory_mib ")
+        elif "attribute" in ctx:  # raised for the variant as a whole (compute.problems)
+            loc.append(ctx["attribute"])
         elif loc == ["pk"] and error["type"] == "string_pattern_mismatch":
             message = f"run id {_short(str(error['input']))} must match {ctx['pattern']}"
         path = ".".join(str(part) for part in loc) or "request"

@@ -27,15 +27,69 @@ _LOCAL_URI_PROPERTIES = {
 }
 
 
+#: The transform that expands Fn::ForEach; CloudFormation runs it before SAM's.
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
 @functools.cache
 def load_sam(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The template as written (SAM), with short-form intrinsics (!Ref ...) as dicts."""
+    """The template as written (SAM), with short-form intrinsics (!Ref ...) as dicts and
+    its ``AWS::LanguageExtensions`` loops (``Fn::ForEach``) expanded, as CloudFormation
+    expands them before the SAM transform (``expand_language_extensions``)."""
     from cfnlint.decode import decode  # dev dependency
 
     template, errors = decode(str(path))
     if errors or template is None:
         raise ValueError(f"{path} does not parse: {errors}")
-    return dict(template)
+    return expand_language_extensions(dict(template), path)
+
+
+def expand_language_extensions(template: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``template`` with its ``Fn::ForEach`` loops expanded and ``AWS::LanguageExtensions``
+    dropped from its transforms (unchanged when it declares no such transform).
+
+    The SAM translator refuses a raw ``Fn::ForEach``, and SAM CLI's own expander (its
+    partial mode) resolved intrinsics that must stay (Fn::If, parameters) when tried here
+    (research on branch platforms-proto). cfn-lint's expander, private API of the pinned
+    cfn-lint (pyproject.toml), expands the loops only, resolving the ``Fn::FindInMap`` it
+    can (as CloudFormation's transform does); tests/infra/test_template.py checks what it
+    gives. Like CloudFormation it also resolves every other resolvable ``Fn::FindInMap``.
+    """
+    transforms = template.get("Transform")
+    names = transforms if isinstance(transforms, list) else [transforms]
+    if LANGUAGE_EXTENSIONS not in names:
+        return template
+    from cfnlint.template import Template  # dev dependency
+    from cfnlint.template.transforms._language_extensions import language_extension
+
+    problems, expanded = language_extension(
+        Template(str(path), copy.deepcopy(template), ["us-east-1"])
+    )
+    if problems or expanded is None:
+        raise ValueError(f"{path}: Fn::ForEach does not expand: {problems}")
+    # Only the sections that loop come from the expander: cfn-lint's Template also
+    # rewrites what it reads for itself (e.g. the operands of a condition's Fn::Equals).
+    out = dict(template)
+    for section in ("Conditions", "Resources", "Outputs"):
+        if "Fn::ForEach::" in json.dumps(template.get(section), default=str):
+            out[section] = expanded[section]
+    # A mapping only the loops read is resolved away: keep those still looked up.
+    looked_up = json.dumps({k: v for k, v in out.items() if k != "Mappings"}, default=str)
+    mappings = {
+        name: value
+        for name, value in (out.get("Mappings") or {}).items()
+        if f'"Fn::FindInMap": ["{name}"' in looked_up
+    }
+    if mappings:
+        out["Mappings"] = mappings
+    else:
+        out.pop("Mappings", None)
+    rest = [name for name in names if name != LANGUAGE_EXTENSIONS]
+    if rest:
+        out["Transform"] = rest[0] if len(rest) == 1 else rest
+    else:
+        out.pop("Transform", None)
+    return out
 
 
 def local_paths(sam: dict[str, Any]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 
+from runledger.compute import COMPUTE_ENV, COMPUTE_FILE
 from runledger.dynamo import to_dynamodb_json
 from runledger.storage import LOCAL_PATHS_ENV
 from runledger.workflows import WORKLOADS_ENV, WORKLOADS_FILE
@@ -42,7 +43,7 @@ from runledger_cli.sam_template import (
     parameter_defaults,
     read_ahead,
 )
-from runledger_cli.workloads import catalogue_text
+from runledger_cli.workloads import catalogue_text, compute_text
 from runledger_local.admission import DEFAULT_STACK, request_problem
 from runledger_local.intrinsics import Scope, check_references, resolve
 from runledger_local.logs import get_logger, quiet_failure_events
@@ -65,6 +66,7 @@ _log = get_logger(__name__)
 # Creation order: what a resource references is created before it.
 _ORDER = (
     "AWS::IAM::Role",
+    "AWS::IAM::InstanceProfile",
     "AWS::Logs::LogGroup",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
@@ -162,6 +164,7 @@ class LocalPipeline:
         self._stack = contextlib.ExitStack()
         self._clients: dict[str, Any] = {}
         self._workloads: Path | None = None
+        self._compute: Path | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalPipeline:
@@ -269,6 +272,16 @@ class LocalPipeline:
         self.scope.refs[logical_id] = name
         self.scope.attributes[(logical_id, "Arn")] = role["Arn"]
 
+    def _create_instanceprofile(self, logical_id: str, resource: Any, _sam: Any) -> None:
+        props = self._props(resource)
+        name = props.get("InstanceProfileName") or self._name(logical_id)
+        iam = self.client("iam")
+        profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+        for role in props.get("Roles", []):
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+        self.scope.refs[logical_id] = name
+        self.scope.attributes[(logical_id, "Arn")] = profile["Arn"]
+
     def _create_loggroup(self, logical_id: str, resource: Any, _sam: Any) -> None:
         name = self._props(resource).get("LogGroupName") or self._name(logical_id)
         self.client("logs").create_log_group(logGroupName=name)
@@ -314,6 +327,7 @@ class LocalPipeline:
         environment[LOCAL_PATHS_ENV] = "1"
         # The workloads this template declares, not the committed workloads.json.
         environment[WORKLOADS_ENV] = str(self._workloads_file())
+        environment[COMPUTE_ENV] = str(self._compute_file())
         if "INPUT_LOCATIONS" in environment:
             environment["INPUT_LOCATIONS"] += " " + LOCAL_INPUT_LOCATION
         name = self._name(logical_id)
@@ -342,6 +356,14 @@ class LocalPipeline:
             self._workloads = directory / WORKLOADS_FILE
             self._workloads.write_text(catalogue_text(Path(self.template)), encoding="utf-8")
         return self._workloads
+
+    def _compute_file(self) -> Path:
+        """The template's compute options and job definitions (runledger.compute reads it)."""
+        if self._compute is None:
+            directory = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
+            self._compute = directory / COMPUTE_FILE
+            self._compute.write_text(compute_text(Path(self.template)), encoding="utf-8")
+        return self._compute
 
     def _create_computeenvironment(self, logical_id: str, resource: Any, _sam: Any) -> None:
         props = _camel(self._props(resource))
@@ -377,9 +399,8 @@ class LocalPipeline:
     def _create_jobqueue(self, logical_id: str, resource: Any, _sam: Any) -> None:
         props = _camel(self._props(resource))
         props.pop("tags", None)
-        arn = self.client("batch").create_job_queue(jobQueueName=self._name(logical_id), **props)[
-            "jobQueueArn"
-        ]
+        name = props.pop("jobQueueName", None) or self._name(logical_id)
+        arn = self.client("batch").create_job_queue(jobQueueName=name, **props)["jobQueueArn"]
         self.scope.refs[logical_id] = arn
 
     def _create_jobdefinition(self, logical_id: str, resource: Any, sam: Any) -> None:

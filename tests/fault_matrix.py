@@ -130,7 +130,9 @@ def job_retry_rules() -> list[dict[str, str]]:
     """The sample workload's job definition's EvaluateOnExit rules (template.yaml), in the
     API's case (every workload's are the same: tests/infra/test_template.py)."""
     cfn = load_both(TEMPLATE_PATH)[0]
-    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")["KmerCountJobDefinition"]
+    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")[
+        "KmerCountFargateX8664JobDefinition"
+    ]
     rules = definition["Properties"]["RetryStrategy"]["EvaluateOnExit"]
     return [{key[0].lower() + key[1:]: value for key, value in rule.items()} for rule in rules]
 

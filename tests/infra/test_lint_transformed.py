@@ -19,7 +19,7 @@ from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH, load_cfn
 
 #: The deploy blocker of issue 22: AWS::Batch::JobDefinition returns only JobDefinitionArn
 #: to Fn::GetAtt (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-batch-jobdefinition.html).
-NAME_BY_GETATT = "${KmerCountJobDefinition.JobDefinitionName}"
+NAME_BY_GETATT = "${KmerCountFargateX8664JobDefinition.JobDefinitionName}"
 NAME_BY_SUB = "${AWS::StackName}-workload-*"
 
 

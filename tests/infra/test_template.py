@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from runledger.closing import CLOSING_STATUSES, OPEN_RUN_STATUSES
 from runledger_cli.sam_template import (
     REPO_ROOT,
+    TEMPLATE_PATH,
     _load_both_in_child,
     load_cfn,
     load_sam,
@@ -29,6 +31,8 @@ from runledger_cli.sam_template import (
 )
 
 SAM = load_sam()
+#: The template as written, its Fn::ForEach loops not expanded.
+WRITTEN = dict(decode(str(TEMPLATE_PATH))[0])
 CFN = load_cfn()
 RESOURCES = CFN["Resources"]
 STACK_TAGS = {"project", "stage", "cost-center"}
@@ -461,7 +465,7 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs(
     logical_id: str,
 ) -> None:
     job = JOBS[logical_id]
-    assert job["PlatformCapabilities"] == ["FARGATE"]
+    assert job["PlatformCapabilities"] in (["FARGATE"], ["EC2"])
     assert job["PropagateTags"] is True
     assert job["Timeout"]["AttemptDurationSeconds"] > 0
     retry = job["RetryStrategy"]
@@ -471,12 +475,124 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs(
     assert actions == {"RETRY", "EXIT"}
     container = job["ContainerProperties"]
     assert {"JobRoleArn", "ExecutionRoleArn", "LogConfiguration"} <= set(container)
-    # Fargate Spot has no arm64.
-    assert container["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+
+
+#: Properties only a Fargate job definition may carry (RegisterJobDefinition API
+#: reference: runtimePlatform, fargatePlatformConfiguration and networkConfiguration are
+#: for jobs on Fargate resources).
+FARGATE_ONLY = {"RuntimePlatform", "FargatePlatformConfiguration", "NetworkConfiguration"}
+#: Mappings.Platforms: the platforms every workload has a job definition for.
+PLATFORMS = WRITTEN["Mappings"]["Platforms"]
+
+
+def test_every_workload_has_a_job_definition_per_platform_fargate_properties_on_fargate() -> None:
+    by_workload: dict[str, dict[str, dict[str, Any]]] = {}
+    for logical_id, job in JOBS.items():
+        workload = SAM["Resources"][logical_id]["Metadata"]["Workload"]["Name"]
+        platform = job["JobDefinitionName"]["Fn::Sub"].rsplit("-", 1)[1]
+        by_workload.setdefault(workload, {})[platform] = job
+    assert set(by_workload) == {"kmer-count", "fastq-compress"}
+    for jobs in by_workload.values():
+        assert set(jobs) == set(PLATFORMS) == {"FargateX8664", "FargateArm64", "Ec2"}
+        for platform, job in jobs.items():
+            container = job["ContainerProperties"]
+            assert job["PlatformCapabilities"] == [PLATFORMS[platform]["Capability"]]
+            if PLATFORMS[platform]["Capability"] == "FARGATE":
+                assert set(container) >= FARGATE_ONLY
+                assert container["RuntimePlatform"] == {
+                    "OperatingSystemFamily": "LINUX",
+                    "CpuArchitecture": PLATFORMS[platform]["CpuArchitecture"],
+                }
+                assert container["NetworkConfiguration"] == {
+                    "AssignPublicIp": {"Ref": "AssignPublicIp"}
+                }
+            else:
+                assert not FARGATE_ONLY & set(container)
+
+        # One declaration: the platforms' job definitions differ only where they must.
+        def common(job: dict[str, Any]) -> dict[str, Any]:
+            rest = {
+                k: v
+                for k, v in job.items()
+                if k not in {"JobDefinitionName", "PlatformCapabilities"}
+            }
+            rest["ContainerProperties"] = {
+                k: v for k, v in job["ContainerProperties"].items() if k not in FARGATE_ONLY
+            }
+            return rest
+
+        assert len({json.dumps(common(job), sort_keys=True) for job in jobs.values()}) == 1
+
+
+#: Every compute option's compute environments by their queue: {option: {capacity: CE}}.
+def compute_options() -> dict[str, dict[str, dict[str, Any]]]:
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    capacity = {"FARGATE": "ON_DEMAND", "FARGATE_SPOT": "SPOT", "EC2": "ON_DEMAND", "SPOT": "SPOT"}
+    for queue in resources_of_type(CFN, "AWS::Batch::JobQueue").values():
+        (order,) = queue["Properties"]["ComputeEnvironmentOrder"]
+        environment = RESOURCES[order["ComputeEnvironment"]["Ref"]]["Properties"]
+        kind = environment["ComputeResources"]["Type"]
+        types = environment["ComputeResources"].get("InstanceTypes")
+        option = "fargate" if kind.startswith("FARGATE") else f"ec2-{types[0]}"
+        name = queue["Properties"]["JobQueueName"]["Fn::Sub"]
+        found.setdefault(option, {})[capacity[kind]] = {"environment": environment, "queue": name}
+    return found
+
+
+def test_every_ec2_compute_option_has_on_demand_and_spot_environments_and_queues() -> None:
+    """BEST_FIT_PROGRESSIVE On-Demand, SPOT_PRICE_CAPACITY_OPTIMIZED Spot, one instance
+    type, the ECS instance profile, ECS_AL2023, the stack's network.
+
+    https://docs.aws.amazon.com/batch/latest/userguide/allocation-strategies.html
+    https://docs.aws.amazon.com/batch/latest/APIReference/API_Ec2Configuration.html
+    """
+    options = compute_options()
+    ec2 = {name: o for name, o in options.items() if name != "fargate"}
+    assert set(ec2) == {"ec2-m7i.xlarge", "ec2-m7g.xlarge"}
+    assert set(options["fargate"]) == {"ON_DEMAND", "SPOT"}
+    profile = RESOURCES["Ec2InstanceProfile"]["Properties"]
+    assert profile["Roles"] == [{"Ref": "Ec2InstanceRole"}]
+    role = RESOURCES["Ec2InstanceRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+            "AmazonEC2ContainerServiceforEC2Role"
+        }
+    ]
+    for name, by_capacity in ec2.items():
+        assert set(by_capacity) == {"ON_DEMAND", "SPOT"}
+        instance_type = name.removeprefix("ec2-")
+        strategies = {
+            "ON_DEMAND": ("EC2", "BEST_FIT_PROGRESSIVE"),
+            "SPOT": ("SPOT", "SPOT_PRICE_CAPACITY_OPTIMIZED"),
+        }
+        for capacity, found in by_capacity.items():
+            resources = found["environment"]["ComputeResources"]
+            assert (resources["Type"], resources["AllocationStrategy"]) == strategies[capacity]
+            assert resources["InstanceTypes"] == [instance_type]
+            assert resources["InstanceRole"] == {"Fn::GetAtt": ["Ec2InstanceProfile", "Arn"]}
+            assert resources["Ec2Configuration"] == [{"ImageType": "ECS_AL2023"}]
+            assert resources["MinvCpus"] == 0
+            suffix = {"ON_DEMAND": "on-demand", "SPOT": "spot"}[capacity]
+            plain = "".join(c for c in instance_type if c.isalnum())
+            assert found["queue"] == f"${{AWS::StackName}}-ec2-{plain}-{suffix}"
+
+
+def test_compute_catalogue_is_current_and_every_ec2_option_is_priced() -> None:
+    from runledger_cli.workloads import COMPUTE_CATALOGUE, compute_text
+
+    assert COMPUTE_CATALOGUE.read_text() == compute_text(), "run `make workloads`"
+    from runledger.pricing import price_book
+
+    book = price_book()
+    for name, option in json.loads(compute_text())["options"].items():
+        if option["kind"] == "ec2":
+            spec = book.instance(option["instance_type"])
+            assert book.usd(spec.price) > 0, name
 
 
 #: The sample workload's job definition; every other retries as it does (test below).
-JOB = JOBS["KmerCountJobDefinition"]
+JOB = JOBS["KmerCountFargateX8664JobDefinition"]
 
 
 def test_every_workload_job_definition_retries_as_the_sample_s() -> None:
@@ -493,7 +609,9 @@ def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_paramete
     """
     for logical_id, job in JOBS.items():
         workload = SAM["Resources"][logical_id]["Metadata"]["Workload"]["Name"]
-        assert job["JobDefinitionName"] == {"Fn::Sub": "${AWS::StackName}-workload-" + workload}
+        name = job["JobDefinitionName"]["Fn::Sub"]
+        assert name.startswith("${AWS::StackName}-workload-" + workload + "-")
+        assert name.rsplit("-", 1)[1] in PLATFORMS
     assert JOB["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
     attempts = SAM["Parameters"]["JobAttempts"]
     assert (attempts["Type"], attempts["Default"]) == ("Number", 3)
@@ -587,22 +705,21 @@ def test_retry_rules_retry_spot_reclaims_image_pulls_and_exit_75_only(
 
 
 def test_job_definition_points_at_the_job_sources_in_jobs() -> None:
-    metadata = SAM["Resources"]["KmerCountJobDefinition"]["Metadata"]
+    metadata = SAM["Resources"]["KmerCountEc2JobDefinition"]["Metadata"]
     context = REPO_ROOT / metadata["DockerContext"]
     assert (context / metadata["Dockerfile"]).is_file()
-    command = SAM["Resources"]["KmerCountJobDefinition"]["Properties"]["ContainerProperties"][
+    command = SAM["Resources"]["KmerCountEc2JobDefinition"]["Properties"]["ContainerProperties"][
         "Command"
     ]
     assert (context / command[-1]).is_file()
 
 
 def test_on_demand_and_spot_queues_each_have_their_fargate_environment() -> None:
-    kinds = {}
-    for queue in resources_of_type(CFN, "AWS::Batch::JobQueue").values():
-        (order,) = queue["Properties"]["ComputeEnvironmentOrder"]
-        environment = RESOURCES[order["ComputeEnvironment"]["Ref"]]["Properties"]
-        kinds[environment["ComputeResources"]["Type"]] = queue
-    assert set(kinds) == {"FARGATE", "FARGATE_SPOT"}
+    fargate = compute_options()["fargate"]
+    kinds = {c: found["environment"]["ComputeResources"]["Type"] for c, found in fargate.items()}
+    assert kinds == {"ON_DEMAND": "FARGATE", "SPOT": "FARGATE_SPOT"}
+    assert fargate["ON_DEMAND"]["queue"] == "${AWS::StackName}-fargate-on-demand"
+    assert fargate["SPOT"]["queue"] == "${AWS::StackName}-fargate-spot"
 
 
 def test_network_settings_are_parameters() -> None:
@@ -740,18 +857,26 @@ def test_the_workflow_submits_jobs_to_its_queues_and_job_definition_and_tags_onl
     """
     (submit,) = statements_with("RunWorkflowRole", "batch:SubmitJob")
     assert submit["Action"] == "batch:SubmitJob"
+    queues = "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job-queue/"
     assert submit["Resource"] == [
-        {"Ref": "OnDemandJobQueue"},
-        {"Ref": "SpotJobQueue"},
+        {"Fn::Sub": queues + "${AWS::StackName}-fargate-*"},
+        {"Fn::Sub": queues + "${AWS::StackName}-ec2-*"},
         *JOB_DEFINITION_ARNS,
     ]
+    # Every queue and job definition of every compute option and platform is covered.
+    for option in compute_options().values():
+        for found in option.values():
+            name = found["queue"].removeprefix("${AWS::StackName}-")
+            assert name.startswith(("fargate-", "ec2-")), name
+    for job in JOBS.values():
+        assert job["JobDefinitionName"]["Fn::Sub"].startswith("${AWS::StackName}-workload-")
     (tag,) = statements_with("RunWorkflowRole", "batch:TagResource")
     assert tag["Action"] == "batch:TagResource"
     assert tag["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}:job/*"
     }
     # The job definition is named, never read through GetAtt (it has only the ARN).
-    assert "KmerCountJobDefinition.JobDefinitionName" not in json.dumps(CFN)
+    assert "JobDefinition.JobDefinitionName" not in json.dumps(CFN)
 
 
 def test_collect_metrics_reads_only_the_runs_prefix_and_writes_only_items_of_the_table() -> None:
@@ -850,6 +975,7 @@ NOT_TAGGABLE = {
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::IAM::InstanceProfile",  # no Tags property in its CloudFormation schema
 }
 
 
@@ -1235,3 +1361,40 @@ def test_load_both_names_the_template_and_the_reason_it_cannot_be_read(tmp_path:
     broken.write_text("Resources:\n  Table: [unclosed\n")
     with pytest.raises(ValueError, match=r"template\.yaml cannot be read: .*does not parse"):
         _load_both_in_child(broken)
+
+
+# ------------------------------------------------------- language extensions (Fn::ForEach)
+def test_the_template_loops_with_language_extensions_and_load_sam_expands_every_loop() -> None:
+    """CloudFormation runs AWS::LanguageExtensions before the SAM transform; load_sam does
+    the same with cfn-lint's (private) expander, which must leave every other intrinsic
+    (Fn::If, Ref of parameters, conditions) as written."""
+    assert WRITTEN["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+    loops = [k for k in WRITTEN["Resources"] if k.startswith("Fn::ForEach::")]
+    assert sorted(loops) == [
+        "Fn::ForEach::Ec2ComputeOptions",
+        "Fn::ForEach::FastqCompressJobDefinitions",
+        "Fn::ForEach::KmerCountJobDefinitions",
+    ]
+    assert SAM["Transform"] == "AWS::Serverless-2016-10-31"
+    assert "Fn::ForEach" not in json.dumps(SAM, default=str)
+    assert "&{" not in json.dumps(SAM, default=str)
+    assert SAM["Conditions"] == WRITTEN["Conditions"]
+    assert SAM["Resources"]["RunsTable"] == WRITTEN["Resources"]["RunsTable"]
+    variables = SAM["Resources"]["StartRunFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["INPUT_LOCATIONS"]["Fn::If"][0] == "HasInputBucket"
+    # Each loop's fragment, once per item: 4 resources per EC2 option, 3 per workload.
+    assert len(SAM["Resources"]) == len(WRITTEN["Resources"]) - 3 + 2 * 4 + 2 * 3
+
+
+def test_the_expander_load_sam_relies_on_is_the_pinned_cfn_lint() -> None:
+    """cfnlint.template.transforms._language_extensions is private: the pin in
+    pyproject.toml is the version these tests proved it with."""
+    from importlib.metadata import version
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    pins = [
+        d
+        for d in pyproject["project"]["optional-dependencies"]["dev"]
+        if d.startswith("cfn-lint==")
+    ]
+    assert pins == [f"cfn-lint=={version('cfn-lint')}"]

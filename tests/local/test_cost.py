@@ -37,12 +37,28 @@ def price(name: str) -> float:
     return float(BOOK["prices"][name]["usd"])
 
 
-def task_usd(vcpus: float, memory_mib: int, seconds: float, capacity: str) -> float:
-    """One Fargate task, by hand: per-second billing, one-minute minimum, Spot discount."""
+def task_usd(
+    vcpus: float,
+    memory_mib: int,
+    seconds: float,
+    capacity: str,
+    architecture: str = "x86_64",
+    compute: str = "fargate",
+) -> float:
+    """One attempt, by hand. Fargate: per-second billing, one-minute minimum, the
+    architecture's prices, Spot discount. EC2 (Seqera's rule): the instance's hourly price
+    for the seconds it ran times the job's larger share of its vCPUs or memory."""
+    if compute != "fargate":
+        instance = BOOK["instances"][compute.removeprefix("ec2-")]
+        share = max(vcpus / instance["vcpus"], memory_mib / instance["memory_mib"])
+        usd = price(instance["price"]) * seconds / 3600 * share
+        if capacity == "SPOT":
+            usd *= 1 - BOOK["assumptions"]["ec2_spot_discount"]["value"]
+        return usd
     billed = max(BOOK["rules"]["fargate_minimum_billed_seconds"]["value"], math.ceil(seconds))
     usd = (
-        vcpus * billed * price("fargate_linux_x86_64_vcpu_hour")
-        + memory_mib / 1024 * billed * price("fargate_linux_x86_64_gb_hour")
+        vcpus * billed * price(f"fargate_linux_{architecture}_vcpu_hour")
+        + memory_mib / 1024 * billed * price(f"fargate_linux_{architecture}_gb_hour")
     ) / 3600
     if capacity == "SPOT":
         usd *= 1 - BOOK["assumptions"]["fargate_spot_discount"]["value"]
@@ -60,8 +76,8 @@ def runs(
     pipeline.cloud.inject_job_exit({"run-id": RETRIED, "variant": "spot-1vcpu"}, [2])
     pipeline.cloud.inject_lambda_error(pipeline.scope.refs["SummarizeRunFunction"], times=1)
     pks = [
-        pipeline.put_request(sample_request("kmer-valid-local.json", RETRIED)),
-        pipeline.put_request(sample_request("kmer-valid-local.json", PLAIN)),
+        pipeline.put_request(sample_request("kmer-platforms-valid-local.json", RETRIED)),
+        pipeline.put_request(sample_request("kmer-platforms-valid-local.json", PLAIN)),
         pipeline.put_request(sample_request("kmer-invalid-duplicate-names.json", INVALID)),
     ]
     done = pipeline.wait_for(pks, timeout=120)
@@ -90,6 +106,8 @@ def hand_priced_variants(result: RunRecord) -> dict[str, float]:
                 int(size["memory_mib"]),
                 float(stop - start) / 1000,
                 size["capacity"],
+                size.get("architecture", "x86_64"),
+                size.get("compute", "fargate"),
             )
             for start, stop in attempts
         )
@@ -133,6 +151,27 @@ def test_the_breakdown_is_recomputed_by_hand_from_the_recorded_usage_and_prices(
         assert cost["unpriced_variants"] == []
 
 
+def test_an_arm64_fargate_job_and_an_ec2_graviton_job_run_offline_and_are_priced_as_such(
+    runs: dict[str, RunRecord],
+) -> None:
+    variants = runs[PLAIN].variants
+    x86, arm = variants["od-1vcpu"], variants["od-1vcpu-arm64"]
+    ec2 = variants["ec2-m7g-2vcpu"]
+    assert {x86["status"], arm["status"], ec2["status"]} == {"SUCCEEDED"}
+    assert (arm["architecture"], arm["compute"]) == ("arm64", "fargate")
+    assert (ec2["architecture"], ec2["compute"]) == ("arm64", "ec2-m7g.xlarge")
+    # The same size for the same one-minute minimum: Graviton's prices are lower.
+    assert arm["cost"]["billed_seconds"] == x86["cost"]["billed_seconds"] == 60
+    assert 0 < float(arm["cost"]["batch_usd"]) < float(x86["cost"]["batch_usd"])
+    assert float(ec2["cost"]["batch_usd"]) > 0
+
+    # The same program's answer on every platform.
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item["metrics"].items() if k not in {"variant", "elapsed_seconds"}}
+
+    assert answer(ec2) == answer(arm) == answer(x86)
+
+
 def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
     runs: dict[str, RunRecord],
 ) -> None:
@@ -147,7 +186,13 @@ def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
     cost = runs[RETRIED].request["cost"]
     assert float(cost["by_variant"]["spot-1vcpu"]) > 0
     usage = cost["usage"]["batch"]
-    assert (usage["jobs"], usage["attempts"], usage["billed_seconds"]) == (3, 4, 240)
+    # Five jobs, one retried; the four Fargate ones' five tasks are billed a minute each,
+    # the EC2 one its seconds (no minimum: the instance is billed, not the job).
+    ec2 = variants["ec2-m7g-2vcpu"]
+    assert ec2["compute"] == "ec2-m7g.xlarge"
+    assert ec2["architecture"] == "arm64"
+    assert (usage["jobs"], usage["attempts"]) == (5, 6)
+    assert usage["billed_seconds"] - ec2["cost"]["billed_seconds"] == 300
     assert runs[RETRIED].request["summary"]["cheapest"]["name"] != "spot-1vcpu"
 
 

@@ -70,7 +70,15 @@ def test_local_run_prints_a_table_exits_1_and_shows_where_unfinished_runs_stand(
     )
     never_written = tmp_path / "never-written.fastq"
     os.mkfifo(never_written)  # the run's jobs block opening it: the run cannot end
-    stuck = request_file(tmp_path, "stuck.json", uri=str(never_written), pk="RUN#cli-stuck")
+    # One job: blocked jobs hold their job slots (two per core) until the cloud stops.
+    sample = json.loads((REQUESTS / "kmer-valid-local.json").read_text())
+    stuck = request_file(
+        tmp_path,
+        "stuck.json",
+        uri=str(never_written),
+        pk="RUN#cli-stuck",
+        variants=sample["variants"][:1],
+    )
     reports = tmp_path / "reports"
     done = local_run(
         str(REQUESTS / "kmer-valid-local.json"),

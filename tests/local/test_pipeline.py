@@ -326,7 +326,9 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
 
 def job_definition_retry_attempts() -> int:
     cfn = load_cfn()
-    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")["KmerCountJobDefinition"]
+    definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")[
+        "KmerCountFargateX8664JobDefinition"
+    ]
     attempts = definition["Properties"]["RetryStrategy"]["Attempts"]
     if isinstance(attempts, dict):  # {"Ref": "JobAttempts"}: the parameter's default
         attempts = cfn["Parameters"][attempts["Ref"]]["Default"]

@@ -15,7 +15,7 @@ from runledger_cli.sam_template import TEMPLATE_PATH, load_cfn, schema_attribute
 from runledger_local.cloud import LocalPipeline
 from runledger_local.intrinsics import Scope, UnresolvableError, check_references
 
-OLD_POLICY_LINE = "job-definition/${KmerCountJobDefinition.JobDefinitionName}"
+OLD_POLICY_LINE = "job-definition/${KmerCountFargateX8664JobDefinition.JobDefinitionName}"
 
 
 def test_the_schemas_say_a_batch_job_definition_returns_only_its_arn() -> None:
@@ -26,7 +26,7 @@ def test_the_schemas_say_a_batch_job_definition_returns_only_its_arn() -> None:
 
 def test_the_template_names_only_attributes_its_resources_return() -> None:
     returns = check_references(load_cfn(), schema_attributes(load_cfn()))
-    assert returns["KmerCountJobDefinition"] == frozenset({"JobDefinitionArn"})
+    assert returns["KmerCountFargateX8664JobDefinition"] == frozenset({"JobDefinitionArn"})
 
 
 def test_a_getatt_outside_the_schema_is_refused_in_a_sub_and_in_a_getatt() -> None:
@@ -68,7 +68,7 @@ def test_the_local_cloud_refuses_to_start_on_a_job_definition_name_getatt(
     tmp_path: Path,
 ) -> None:
     """GIVEN the template with the policy naming the job definition through
-    ``${KmerCountJobDefinition.JobDefinitionName}`` (what the first sam deploy rejected)
+    ``${KmerCountFargateX8664JobDefinition.JobDefinitionName}`` (what the first sam deploy rejected)
     WHEN the local cloud starts on it THEN it refuses, naming resource and attribute."""
     text = TEMPLATE_PATH.read_text()
     new_line = "job-definition/${AWS::StackName}-workload-*"
@@ -77,5 +77,5 @@ def test_the_local_cloud_refuses_to_start_on_a_job_definition_name_getatt(
     broken.write_text(text.replace(new_line, OLD_POLICY_LINE))
     with pytest.raises(UnresolvableError) as refused, LocalPipeline(template=broken):
         pytest.fail("the local cloud started")
-    assert "Fn::GetAtt KmerCountJobDefinition.JobDefinitionName" in str(refused.value)
+    assert "Fn::GetAtt KmerCountFargateX8664JobDefinition.JobDefinitionName" in str(refused.value)
     assert "returns only JobDefinitionArn" in str(refused.value)

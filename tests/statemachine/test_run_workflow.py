@@ -298,8 +298,8 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
     substitutions = workflow.substitutions
     jobs = started(case)["run"]
     queues = {
-        "ON_DEMAND": substitutions["OnDemandJobQueueArn"],
-        "SPOT": substitutions["SpotJobQueueArn"],
+        "ON_DEMAND": substitutions["JobQueuePrefix"] + "fargate-on-demand",
+        "SPOT": substitutions["JobQueuePrefix"] + "fargate-spot",
     }
     variants = request_variants(case)
     results_uris = [f"{jobs['results_prefix']}{v['name']}/metrics.json" for v in variants]
@@ -309,9 +309,11 @@ def test_happy_path_builds_each_job_from_the_started_run_and_its_variant(
     assert without_managed_by_aws(run.scheduled("RunJob")) == [
         {
             "JobName": f"{jobs['job_name_prefix']}-{variant['name']}",
+            # By name: StartRun's placement of the variant, after the stack's prefixes.
             "JobQueue": queues[variant["capacity"]],
-            # The workload's job definition by name: <stack>-workload-<workflow>.
-            "JobDefinition": substitutions["WorkloadJobDefinitionPrefix"] + jobs["workflow"],
+            "JobDefinition": substitutions["WorkloadJobDefinitionPrefix"]
+            + jobs["workflow"]
+            + "-FargateX8664",
             "ContainerOverrides": {
                 "ResourceRequirements": [
                     {"Type": "VCPU", "Value": str(variant["vcpus"])},

@@ -215,6 +215,12 @@ INVALID_REQUEST_REASONS = {
         "cost_center: String should match pattern",
         "variants.0.name: String should match pattern",
     ],
+    "kmer-invalid-compute.json": [
+        "variants.0.architecture: Fargate Spot has no arm64 capacity",
+        "variants.1.memory_mib: must be 4..15564 on ec2-m7i.xlarge",
+        "variants.2.architecture: ec2-m7g.xlarge is arm64, got x86_64",
+        "variants.3.compute: unknown compute option 'ec2-p5.48xlarge'",
+    ],
     "kmer-invalid-duplicate-names.json": ['variants.1.name: duplicate variant name "od-1vcpu"'],
     "kmer-invalid-fargate-size.json": [
         "variants.0.memory_mib: 1024 is not a Fargate size for 1 vCPU",

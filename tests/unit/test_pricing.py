@@ -25,8 +25,13 @@ def unit(book: dict[str, Any], name: str) -> float:
 
 
 def test_every_price_rule_and_assumption_names_its_source_and_date(book: dict[str, Any]) -> None:
-    entries = [*book["prices"].values(), *book["rules"].values(), *book["assumptions"].values()]
-    assert len(entries) == 13
+    entries = [
+        *book["prices"].values(),
+        *book["rules"].values(),
+        *book["assumptions"].values(),
+        *book["instances"].values(),
+    ]
+    assert len(entries) == 18
     for entry in entries:
         assert re.fullmatch(r"https://aws\.amazon\.com/[a-z0-9/-]+/", entry["source"])
         date.fromisoformat(entry["as_of"])
@@ -199,6 +204,67 @@ def test_priced_architectures_are_the_templates() -> None:
     assert template["Globals"]["Function"]["Architectures"] == [pricing.LAMBDA_ARCH]
     jobs = [r for r in template["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition"]
     assert jobs
-    for job in jobs:
-        platform = job["Properties"]["ContainerProperties"]["RuntimePlatform"]
-        assert platform["CpuArchitecture"].lower() == pricing.BATCH_ARCH
+    # Every Fargate job definition's architecture has a Fargate price; the default one
+    # (BATCH_ARCH) is among them.
+    fargate = {
+        job["Properties"]["ContainerProperties"]["RuntimePlatform"]["CpuArchitecture"].lower()
+        for job in jobs
+        if job["Properties"]["PlatformCapabilities"] == ["FARGATE"]
+    }
+    assert fargate == {"x86_64", "arm64"}
+    assert pricing.BATCH_ARCH in fargate
+    for arch in fargate:
+        assert pricing.price_book().usd(f"fargate_linux_{arch}_vcpu_hour") > 0
+
+
+def test_ec2_cost_is_the_jobs_larger_share_of_its_instance_for_as_long_as_it_ran(
+    book: dict[str, Any],
+) -> None:
+    """Seqera's rule (docs.seqera.io/platform/24.2/monitoring/cloud-costs), by hand:
+    m7g.xlarge (4 vCPUs, 16384 MiB) at its hourly price; 1 vCPU and 8192 MiB is a quarter
+    of its vCPUs and half its memory: the half counts."""
+    hourly = unit(book, "ec2_m7g_xlarge_linux_hour")
+    priced = pricing.ec2_cost(1, 8192, 1800, "ON_DEMAND", "m7g.xlarge")
+    assert priced.usd == pytest.approx(hourly * 1800 / 3600 * 0.5)
+    # vCPUs the larger share: 3 of 4 vCPUs, 1024 of 16384 MiB.
+    cpu_bound = pricing.ec2_cost(3, 1024, 90, "ON_DEMAND", "m7g.xlarge")
+    assert cpu_bound.usd == pytest.approx(hourly * 90 / 3600 * 0.75)
+    # No one-minute minimum: the instance is billed, not the job.
+    short = pricing.ec2_cost(4, 16384, 10, "ON_DEMAND", "m7g.xlarge")
+    assert short.usd == pytest.approx(hourly * 10 / 3600)
+    assert (short.billed_seconds, short.vcpu_seconds, short.gib_seconds) == (10, 40, 160)
+
+
+def test_ec2_spot_takes_its_assumed_discount_off(book: dict[str, Any]) -> None:
+    discount = book["assumptions"]["ec2_spot_discount"]["value"]
+    assert "ASSUMPTION" in book["assumptions"]["ec2_spot_discount"]["note"]
+    on_demand = pricing.ec2_cost(2, 4096, 600, "ON_DEMAND", "m7i.xlarge")
+    spot = pricing.ec2_cost(2, 4096, 600, "SPOT", "m7i.xlarge")
+    assert spot.usd == pytest.approx(on_demand.usd * (1 - discount))
+    assert on_demand.usd == pytest.approx(unit(book, "ec2_m7i_xlarge_linux_hour") * 600 / 3600 / 2)
+
+
+def test_a_batch_job_on_ec2_is_priced_per_attempt_on_its_instance_type() -> None:
+    job = pricing.batch_job_cost(2, 4096, "ON_DEMAND", [30, 60], instance_type="m7i.xlarge")
+    each = [pricing.ec2_cost(2, 4096, s, "ON_DEMAND", "m7i.xlarge").usd for s in (30, 60)]
+    assert job.usd == pytest.approx(sum(each))
+    assert job.attempts == 2
+    # The same job on Fargate x86_64 pays a minute for the 30 s attempt.
+    fargate = pricing.batch_job_cost(2, 4096, "ON_DEMAND", [30, 60])
+    assert fargate.billed_seconds == 120
+    with pytest.raises(KeyError):
+        pricing.ec2_cost(1, 1024, 1, "ON_DEMAND", "m9z.huge")
+
+
+def test_every_instance_type_is_as_its_price_and_the_graviton_ones_cost_less() -> None:
+    book = pricing.price_book()
+    assert book.instance("m7g.xlarge").architecture == "arm64"
+    assert book.instance("m7i.xlarge").architecture == "x86_64"
+    for spec in book.instances.values():
+        assert spec.price in book.prices
+    assert book.usd(book.instance("m7g.xlarge").price) < book.usd(book.instance("m7i.xlarge").price)
+    # Fargate on arm64 is cheaper too, per vCPU-hour and per GB-hour.
+    for unit_name in ("vcpu_hour", "gb_hour"):
+        assert book.usd(f"fargate_linux_arm64_{unit_name}") < book.usd(
+            f"fargate_linux_x86_64_{unit_name}"
+        )

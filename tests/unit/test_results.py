@@ -95,6 +95,8 @@ def test_collect_attributes_are_the_variant_item_in_dynamodb_json(tmp_path: Path
         [
             "status",
             "capacity",
+            "compute",
+            "architecture",
             "vcpus",
             "memory_mib",
             "job_id",

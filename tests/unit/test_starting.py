@@ -57,6 +57,61 @@ def test_every_job_of_a_run_shares_its_environment_names_and_results_prefix() ->
             {"Name": "RUNLEDGER_KMER_K", "Value": "21"},
             {"Name": "RUNLEDGER_RUN_ID", "Value": "kmer.2026-11-23-001"},
         ],
+        # Each variant's queue and job definition, without the stack's prefixes.
+        "placement": {
+            "od-2vcpu": {
+                "job_queue": "fargate-on-demand",
+                "job_definition": "kmer-count-FargateX8664",
+            }
+        },
+    }
+
+
+def test_each_variant_is_placed_on_its_compute_options_queue_and_its_platforms_job_definition() -> (
+    None
+):
+    variants = [
+        {"name": "spot", "vcpus": 2, "memory_mib": 4096, "capacity": "SPOT"},
+        {
+            "name": "arm",
+            "vcpus": 1,
+            "memory_mib": 2048,
+            "capacity": "ON_DEMAND",
+            "architecture": "arm64",
+        },
+        {
+            "name": "graviton-spot",
+            "vcpus": 4,
+            "memory_mib": 8192,
+            "capacity": "SPOT",
+            "architecture": "arm64",
+            "compute": "ec2-m7g.xlarge",
+        },
+        {
+            "name": "intel",
+            "vcpus": 1,
+            "memory_mib": 1024,
+            "capacity": "ON_DEMAND",
+            "compute": "ec2-m7i.xlarge",
+        },
+    ]
+    request = RunRequest.model_validate(
+        {
+            **REQUEST,
+            "workflow": "fastq-compress",
+            "input": {"uri": "s3://b/k"},
+            "variants": variants,
+        }
+    )
+    run = run_jobs(request, "RUN#x", "e", 1, "t", "bucket")
+    assert run.placement == {
+        "spot": {"job_queue": "fargate-spot", "job_definition": "fastq-compress-FargateX8664"},
+        "arm": {"job_queue": "fargate-on-demand", "job_definition": "fastq-compress-FargateArm64"},
+        "graviton-spot": {
+            "job_queue": "ec2-m7gxlarge-spot",
+            "job_definition": "fastq-compress-Ec2",
+        },
+        "intel": {"job_queue": "ec2-m7ixlarge-on-demand", "job_definition": "fastq-compress-Ec2"},
     }
 
 

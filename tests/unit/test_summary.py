@@ -11,6 +11,7 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
+from runledger import pricing
 from runledger.summary import SummarizeRunEvent, VariantMismatchError, summarize_run
 
 BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
@@ -295,3 +296,34 @@ def test_failed_variants_without_job_times_are_listed_unpriced(cause: str | None
     )
     assert result.cost.unpriced_variants == ["c"]
     assert set(result.cost.by_variant) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("platform", "price"),
+    [
+        (
+            {"architecture": "arm64"},
+            lambda s: pricing.fargate_cost(2, 4096, s, "ON_DEMAND", "arm64").usd,
+        ),
+        (
+            {"compute": "ec2-m7g.xlarge", "architecture": "arm64"},
+            lambda s: pricing.ec2_cost(2, 4096, s, "ON_DEMAND", "m7g.xlarge").usd,
+        ),
+    ],
+)
+def test_a_failed_job_is_priced_on_its_own_platform(platform: dict[str, Any], price: Any) -> None:
+    """A failed arm64 or EC2 job is priced as CollectMetrics prices a succeeded one: on
+    its architecture and instance, not as Fargate x86_64."""
+    variants = [{"name": "c", "vcpus": 2, "memory_mib": 4096, "capacity": "ON_DEMAND"} | platform]
+    cause = batch_failure((1_000, 91_000))
+    result = summarize_run(
+        SummarizeRunEvent.model_validate(
+            {
+                "run_id": "r1",
+                "request": REQUEST | {"variants": variants},
+                "variants": [failed("c", cause=cause)],
+            }
+        )
+    )
+    assert result.cost.by_variant["c"] == pytest.approx(price(90), rel=1e-12)
+    assert result.cost.by_variant["c"] != pytest.approx(fargate_usd(2, 4096, 90), rel=1e-6)

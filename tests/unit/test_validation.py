@@ -56,6 +56,8 @@ def test_valid_item_gives_the_normalized_request() -> None:
                 "vcpus": c,
                 "memory_mib": m,
                 "capacity": cap,
+                "architecture": "x86_64",  # the defaults, written out
+                "compute": "fargate",
                 "timeout_seconds": 3600,
                 "repeats": 1,
             }
@@ -551,3 +553,82 @@ def test_next_attempt_counts_on_a_whole_attempt_and_starts_again_otherwise(
     problems = validate_request(image["pk"]["S"], image).reason or ""
     wrong_type = attempt is not None and expected == 1 and attempt != {"N": "1234567890"}
     assert ("attempt:" in problems) is wrong_type
+
+
+# ------------------------------------------------------------ compute options, architecture
+def variant_reason(**changes: Any) -> tuple[bool, str]:
+    """The outcome of the valid sample with its first variant changed by ``changes``."""
+    item = valid_item()
+    item["variants"][0] = {**item["variants"][0], **changes}
+    return check(item)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"capacity": "SPOT", "architecture": "arm64"},
+            "variants.0.architecture: Fargate Spot has no arm64 capacity; use capacity "
+            "ON_DEMAND for arm64, or architecture x86_64 for Spot",
+        ),
+        (
+            {"architecture": "aarch64"},
+            "variants.0.architecture: Input should be 'x86_64' or 'arm64'",
+        ),
+        (
+            {"compute": "ec2-m9z.huge"},
+            "variants.0.compute: unknown compute option 'ec2-m9z.huge'; known: "
+            "ec2-m7g.xlarge, ec2-m7i.xlarge, fargate",
+        ),
+        (
+            {"compute": "ec2-m7i.xlarge", "vcpus": 8, "memory_mib": 4096},
+            "variants.0.vcpus: at most 4 on ec2-m7i.xlarge (4 vCPUs, 16384 MiB, x86_64), got 8",
+        ),
+        (
+            {"compute": "ec2-m7i.xlarge", "vcpus": Decimal("0.5")},
+            "variants.0.vcpus: must be a whole number of vCPUs on EC2, got 0.5",
+        ),
+        (
+            # 0.95 x 16384 = 15564.8: the ECS agent's and the system's share is left.
+            {"compute": "ec2-m7i.xlarge", "memory_mib": 15565},
+            "variants.0.memory_mib: must be 4..15564 on ec2-m7i.xlarge (4 vCPUs, 16384 MiB, "
+            "x86_64): the ECS agent and the system keep about 5% of it; got 15565",
+        ),
+        (
+            {"compute": "ec2-m7g.xlarge"},
+            "variants.0.architecture: ec2-m7g.xlarge is arm64, got x86_64; name an x86_64 "
+            "compute option or set architecture arm64",
+        ),
+        (
+            {"compute": "ec2-m7i.xlarge", "architecture": "arm64"},
+            "variants.0.architecture: ec2-m7i.xlarge is x86_64, got arm64; name an arm64 "
+            "compute option or set architecture x86_64",
+        ),
+        (
+            {"vcpus": 3},  # Fargate sizes stay as they were
+            "variants.0.vcpus: must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3",
+        ),
+        (
+            {"memory_mib": 1000},
+            "variants.0.memory_mib: 1000 is not a Fargate size for 1 vCPU; use 2048..8192 in "
+            "steps of 1024",
+        ),
+    ],
+)
+def test_a_compute_choice_that_cannot_run_is_invalid_naming_the_attribute_and_why(
+    changes: dict[str, Any], reason: str
+) -> None:
+    assert variant_reason(**changes) == (False, reason)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"architecture": "arm64"},  # Fargate On-Demand on Graviton
+        {"compute": "ec2-m7i.xlarge", "vcpus": 4, "memory_mib": 15564},  # the whole instance
+        {"compute": "ec2-m7i.xlarge", "vcpus": 3, "memory_mib": 1000, "capacity": "SPOT"},
+        {"compute": "ec2-m7g.xlarge", "architecture": "arm64", "capacity": "SPOT"},
+    ],
+)
+def test_a_compute_choice_that_fits_is_valid(changes: dict[str, Any]) -> None:
+    assert variant_reason(**changes) == (True, "")

@@ -101,11 +101,15 @@ def test_a_declaration_the_functions_cannot_use_is_refused_naming_what(
 
 def test_a_workload_job_definition_must_be_named_for_its_workload_once() -> None:
     sam = copy.deepcopy(load_sam())
-    job = sam["Resources"]["KmerCountJobDefinition"]
+    job = sam["Resources"]["KmerCountFargateArm64JobDefinition"]
     job["Properties"]["JobDefinitionName"] = {"Fn::Sub": "${AWS::StackName}-kmer-count"}
     with pytest.raises(WorkloadError, match="needs JobDefinitionName: !Sub"):
         declared_workloads(sam)
+    # Its loop declares it once per platform, the same each time: one declaration.
+    assert [d["Name"] for d in declared_workloads(load_sam())] == ["fastq-compress", "kmer-count"]
     sam = copy.deepcopy(load_sam())
-    sam["Resources"]["Again"] = sam["Resources"]["KmerCountJobDefinition"]
-    with pytest.raises(WorkloadError, match="'kmer-count' is declared twice"):
+    again = copy.deepcopy(sam["Resources"]["KmerCountEc2JobDefinition"])
+    again["Metadata"]["Workload"]["Description"] = "another"
+    sam["Resources"]["Again"] = again
+    with pytest.raises(WorkloadError, match="'kmer-count' is declared twice, differently"):
         declared_workloads(sam)
