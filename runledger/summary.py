@@ -74,12 +74,16 @@ class JobReported(BaseModel):
 
 
 class SummarizeRunEvent(StepEvent):
-    """summarize_run's event: the validated request and one outcome per job: in full, or
-    as the Map reports it (``JobReported``), to be read from the runs table."""
+    """summarize_run's event: the validated request and each job's outcome in full
+    (``variants``), or as the Distributed Map reports it (``jobs``), the outcomes then to be
+    read from the runs table (``recorded_outcomes``)."""
 
     run_id: RunId
     request: RunRequest
-    variants: list[VariantOutcome | JobReported]
+    variants: list[VariantOutcome] = Field(default_factory=list)
+    jobs: list[JobReported] | None = Field(
+        default=None, description="What the Map's children reported, one per job."
+    )
     pk: str | None = Field(default=None, description="The run's key, to read its jobs' items.")
     transitions_estimate: int | None = Field(
         default=None, ge=0, description="State transitions, if the caller counted them."
@@ -173,7 +177,9 @@ class CostBreakdown(BaseModel):
     dynamodb: float
 
 
-Basis = Literal["measured", "modelled", "counted"]
+#: How a usage figure was got: measured or counted from the histories; extrapolated when
+#: only some of a large Distributed Map's children were read (runledger.usage); modelled.
+Basis = Literal["measured", "modelled", "counted", "extrapolated"]
 
 
 class BatchUsage(BaseModel):
@@ -292,7 +298,7 @@ def read_job_items(pk: str, table: str, dynamodb: Any = None) -> list[dict[str, 
 
 
 def recorded_outcomes(
-    reported: Sequence[VariantOutcome | JobReported],
+    reported: Sequence[JobReported],
     items: Sequence[dict[str, Any]],
     execution: str | None,
 ) -> list[VariantOutcome]:
@@ -306,9 +312,6 @@ def recorded_outcomes(
     }
     outcomes: list[VariantOutcome] = []
     for job in reported:
-        if not isinstance(job, JobReported):
-            outcomes.append(job)
-            continue
         item = written.get(job.name)
         if item is not None and item.get("status") == "SUCCEEDED":
             outcomes.append(VariantSucceeded.model_validate(item))
@@ -381,6 +384,13 @@ def _price_failed(variant: Variant, cause: str | None) -> pricing.BatchJobCost |
 REMAINING_TRANSITIONS = {"SUCCEEDED": 2, "FAILED": 3}
 
 
+def _history_basis(history: HistoryUsage | None, read: Basis) -> Basis:
+    """``read`` when every history was read; extrapolated from some; modelled without."""
+    if history is None:
+        return "modelled"
+    return "extrapolated" if history.extrapolated else read
+
+
 def summarize_run(
     event: SummarizeRunEvent,
     lambda_memory_mb: int = pricing.DEFAULT_LAMBDA_MEMORY_MB,
@@ -402,9 +412,9 @@ def summarize_run(
     Raises:
         VariantMismatchError: an outcome is missing, extra or repeated.
     """
-    if any(isinstance(outcome, JobReported) for outcome in event.variants):
+    if event.jobs is not None:
         raise VariantMismatchError("outcomes as the Map reports them: read them first")
-    outcomes = [o for o in event.variants if not isinstance(o, JobReported)]
+    outcomes = event.variants
     requested = jobs_of(event.request.variants)  # each variant's repeats, by job key
     reported = [outcome.name for outcome in outcomes]
     if sorted(requested) != sorted(reported):
@@ -477,7 +487,7 @@ def summarize_run(
         usage=RunUsage(
             batch=batch,
             lambda_=LambdaUsage(
-                basis="modelled" if history is None else "measured",
+                basis=_history_basis(history, "measured"),
                 invocations=orchestration.lambda_invocations,
                 memory_mb=orchestration.lambda_memory_mb,
                 seconds_per_invocation=orchestration.lambda_seconds_per_invocation,
@@ -485,7 +495,9 @@ def summarize_run(
                 arch=orchestration.lambda_arch,
             ),
             stepfunctions=TransitionUsage(
-                basis="modelled" if transitions is None else "counted",
+                basis="counted"
+                if event.transitions_estimate is not None
+                else _history_basis(history, "counted"),
                 transitions=orchestration.transitions,
             ),
             pipes=PipesUsage(requests=orchestration.pipes_requests),

@@ -1,10 +1,13 @@
-"""What an execution has used so far, read from its own history.
+"""What an execution has used so far, read from its own history and its children's.
 
 SummarizeRun reads the history of the execution it runs in (``GetExecutionHistory``) and
-counts, up to that moment:
+those of the child executions its Distributed Map started (``ListMapRuns``, then
+``ListExecutions`` by Map Run), and counts, up to that moment:
 
 * **state transitions**: every state entered, plus every retry of a Task (Step Functions
-  bills each retry attempt as a transition);
+  bills each retry attempt as a transition), plus one per child started (AWS bills "a
+  state transition ... to start each child workflow execution",
+  step-functions/latest/dg/concepts-transitions.html, Distributed Map);
 * **Lambda invocations and their durations**: each Lambda task from ``TaskStarted`` to its
   ``TaskSucceeded`` / ``TaskFailed`` / ``TaskTimedOut``, rounded up to the millisecond as
   Lambda bills. An attempt the Lambda service refused (throttled, service error: an error
@@ -13,6 +16,14 @@ counts, up to that moment:
 
 The span is measured by Step Functions around the invoke call, so it includes the invoke
 round trip and any cold start: a little above the billed duration, never below.
+
+At most ``CHILD_HISTORIES_READ`` children's histories are read, spread evenly over the
+Map's children; each child not read is counted as one read (the i-th child not read as
+the (i mod read)-th read). A run of 1,000 jobs would otherwise make 1,000 history calls
+from one Lambda invocation, into GetExecutionHistory's account-wide throttling
+(step-functions/latest/dg/service-quotas.html, API action throttling), shared with the
+console and the report. The usage says how many it read (``children_read`` of
+``children``).
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ _ENDS = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
 _RETRIED_AFTER = frozenset({"TaskFailed", "TaskTimedOut"})
 #: Lambda.* errors that are not the service refusing the call: the function ran.
 _RAN_ANYWAY = frozenset({"Lambda.Unknown"})
+#: Children whose histories are read; the others are counted as the read ones.
+CHILD_HISTORIES_READ = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +52,45 @@ class HistoryUsage:
 
     transitions: int
     lambda_seconds: tuple[float, ...]
+    #: Child executions the Distributed Map started, and how many of their histories were
+    #: read (the rest are counted as the read ones).
+    children: int = 0
+    children_read: int = 0
 
     @property
     def lambda_invocations(self) -> int:
         return len(self.lambda_seconds)
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.children_read < self.children
+
+
+def with_children(parent: HistoryUsage, read: list[HistoryUsage], children: int) -> HistoryUsage:
+    """``parent``'s usage plus that of its ``children`` child executions, of which ``read``
+    are the usages of the ones whose histories were read (evenly spread, in start order).
+
+    Each child costs one transition to start. A child not read is counted as a read one:
+    the i-th not read as ``read[i % len(read)]``.
+    """
+    if children and not read:
+        raise ValueError(f"{children} children and none read")
+    counted = [read[index % len(read)] for index in range(children - len(read))]
+    every = [*read, *counted]
+    return HistoryUsage(
+        transitions=parent.transitions + children + sum(c.transitions for c in every),
+        lambda_seconds=parent.lambda_seconds
+        + tuple(seconds for child in every for seconds in child.lambda_seconds),
+        children=children,
+        children_read=len(read),
+    )
+
+
+def spread(items: list[Any], most: int) -> list[Any]:
+    """At most ``most`` of ``items``, evenly spread over them, in their order."""
+    if len(items) <= most:
+        return list(items)
+    return [items[index * len(items) // most] for index in range(most)]
 
 
 def usage_from_history(
@@ -130,12 +178,25 @@ def read_usage(execution_arn: str, now: dt.datetime | None = None) -> HistoryUsa
 
     from runledger.clients import client
 
+    stepfunctions = client("stepfunctions")
+    now = now or dt.datetime.now(dt.UTC)
     try:
-        events = execution_history(client("stepfunctions"), execution_arn, include_data=False)
+        events = execution_history(stepfunctions, execution_arn, include_data=False)
+        children = sorted(child_executions(stepfunctions, execution_arn), key=_started)
+        read = [
+            usage_from_history(
+                execution_history(stepfunctions, child["executionArn"], include_data=False), now
+            )
+            for child in spread(children, CHILD_HISTORIES_READ)
+        ]
     except (BotoCoreError, ClientError) as exc:
         logger.warning(
             "execution history unreadable: Lambda and transitions are modelled",
             extra={"execution": execution_arn, "error": str(exc)},
         )
         return None
-    return usage_from_history(events, now or dt.datetime.now(dt.UTC))
+    return with_children(usage_from_history(events, now), read, len(children))
+
+
+def _started(child: Mapping[str, Any]) -> tuple[Any, str]:
+    return child["startDate"], child["executionArn"]

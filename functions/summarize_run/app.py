@@ -51,7 +51,6 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runledger.summary import (
-    JobReported,
     SummarizeRunEvent,
     read_job_items,
     recorded_outcomes,
@@ -67,10 +66,12 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=SummarizeRunEvent)
 def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str, Any]:
-    if event.pk and any(isinstance(job, JobReported) for job in event.variants):
+    if event.jobs is not None:
+        if event.pk is None:
+            raise ValueError("the Map's job reports come without the run's key (pk)")
         items = read_job_items(event.pk, os.environ["RUNS_TABLE_NAME"])
-        outcomes = recorded_outcomes(event.variants, items, event.execution)
-        event = event.model_copy(update={"variants": outcomes})
+        outcomes = recorded_outcomes(event.jobs, items, event.execution)
+        event = event.model_copy(update={"variants": outcomes, "jobs": None})
     history = read_usage(event.execution) if event.execution else None
     result = summarize_run(event, lambda_memory_mb=int(context.memory_limit_in_mb), history=history)
     metrics.add_metric(name="RunCostUSD", unit=MetricUnit.NoUnit, value=result.cost.total_usd)

@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import Stubber
 
 from runledger.pricing import format_usd
-from runledger.usage import execution_history
+from runledger.usage import child_executions, execution_history
 from runledger_cli.cli import main
 from runledger_cli.commands import cost as cost_command
 from runledger_cli.ledger import RunRecord
@@ -197,7 +197,16 @@ def test_a_retried_job_is_billed_for_both_attempts_and_a_failed_one_for_its_own(
 
 
 def execution_events(pipeline: LocalPipeline, result: RunRecord) -> list[dict[str, Any]]:
-    return execution_history(pipeline.client("stepfunctions"), result.request["execution"])
+    """The run's execution history, then each job's child execution's (the Distributed Map
+    starts one per job), each event tagged with its execution (``ids`` stay per history)."""
+    sfn = pipeline.client("stepfunctions")
+    arns = [result.request["execution"]]
+    arns += [child["executionArn"] for child in child_executions(sfn, arns[0])]
+    return [event | {"execution": arn} for arn in arns for event in execution_history(sfn, arn)]
+
+
+def children_of(events: list[dict[str, Any]]) -> int:
+    return len({e["execution"] for e in events}) - 1
 
 
 def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
@@ -207,7 +216,7 @@ def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
     for run_id, failed_variants in ((RETRIED, 1), (PLAIN, 0)):
         result = runs[run_id]
         events = execution_events(pipeline, result)
-        by_id = {e["id"]: e for e in events}
+        by_id = {(e["execution"], e["id"]): e for e in events}
         refused = [
             e
             for e in events
@@ -217,26 +226,32 @@ def test_lambda_time_and_transitions_are_measured_from_the_execution_history(
         throttled += len(refused)
         usage = result.request["cost"]["usage"]
         n = len(result.variants)
-        # 5 + 3N, minus one per variant failed at RunJob, plus one per throttled retry.
+        # 5 + 3N (a job: its child's start, RunJob, then CollectMetrics or, failed,
+        # RecordVariantFailure), plus one per throttled retry.
+        assert children_of(events) == n
         assert usage["stepfunctions"] == {
             "basis": "counted",
-            "transitions": 5 + 3 * n - failed_variants + len(refused),
+            "transitions": 5 + 3 * n + len(refused),
         }
         assert usage["stepfunctions"]["transitions"] == len(
             [e for e in events if e["type"].endswith("StateEntered")]
-        ) + len(refused)
+        ) + n + len(refused)
         # Start + summarize, collect per variant (a failed job: no collect);
         # the throttled attempt never ran, so it is not an invocation.
         assert usage["lambda"]["basis"] == "measured"
         assert usage["lambda"]["invocations"] == 2 + n - failed_variants
-        spans = [
-            (by_id[end["previousEventId"]]["timestamp"], end["timestamp"])
-            for end in events
-            if end["type"] in {"TaskSucceeded", "TaskFailed"}
-            and by_id[end["previousEventId"]]["type"] == "TaskStarted"
-            and by_id[end["previousEventId"]]["taskStartedEventDetails"]["resourceType"] == "lambda"
-            and end not in refused
-        ]
+        ends = [e for e in events if e["type"] in {"TaskSucceeded", "TaskFailed"}]
+        spans = sorted(  # by end: SummarizeRun's own call ends last, after every child's
+            (
+                (start["timestamp"], end["timestamp"])
+                for end in ends
+                if (start := by_id[(end["execution"], end["previousEventId"])])["type"]
+                == "TaskStarted"
+                and start["taskStartedEventDetails"]["resourceType"] == "lambda"
+                and end not in refused
+            ),
+            key=lambda span: span[1],
+        )
         seconds = [(stop - start).total_seconds() for start, stop in spans]
         measured = usage["lambda"]["invocations"] * usage["lambda"]["seconds_per_invocation"]
         # Every call but SummarizeRun's own ended before it priced the run; its own was
@@ -258,10 +273,18 @@ def test_the_modelled_usage_matches_what_the_local_cloud_did(
         for e in events
         if e["type"] == "TaskScheduled"
     )
+    collected = [
+        e
+        for e in events
+        if e["type"] == "TaskStateExited"
+        and e["stateExitedEventDetails"]["name"] == "CollectMetrics"
+    ]
+    assert len(collected) == len(result.variants)  # no job failed
     usage = result.request["cost"]["usage"]
-    # The workflow's writes (StartRun's claim and mark are two, from its Lambda function),
-    # and the request itself (written by the user, paid the same).
-    assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + 2 + 1
+    # The workflow's writes: its DynamoDB tasks, each CollectMetrics call's job item, StartRun's
+    # claim and mark (from its Lambda function), and the request itself (written by the
+    # user, paid the same).
+    assert usage["dynamodb"]["write_request_units"] == tasks["dynamodb"] + len(collected) + 2 + 1
     assert usage["batch"]["jobs"] == tasks["batch"]
     assert usage["pipes"]["requests"] == 1
 
@@ -387,3 +410,39 @@ def test_an_unknown_run_is_an_error_with_its_name(
     code, _ = cost_cli(pipeline, capsys, "no-such-run")
     assert code == 1
     assert f"no run 'no-such-run' in table {pipeline.table_name}" in capsys.readouterr().err
+
+
+def test_summarize_runs_role_allows_each_history_it_reads(
+    pipeline: LocalPipeline, runs: dict[str, RunRecord]
+) -> None:
+    """The ARNs SummarizeRun reads (its execution, the Map Run, each job's child execution),
+    as the local cloud names them, each fall under a statement of its role for the action
+    (IAM's * matches any characters: IAM User Guide, reference_policies_elements_resource)."""
+    from fnmatch import fnmatchcase
+
+    from runledger_local.intrinsics import resolve
+
+    policies = load_sam()["Resources"]["SummarizeRunFunction"]["Properties"]["Policies"]
+    grants = [
+        (action, resolve(statement["Resource"], pipeline.scope))
+        for policy in policies
+        for statement in policy["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    ]
+
+    def allowed(action: str, arn: str) -> bool:
+        return any(a == action and fnmatchcase(arn, pattern) for a, pattern in grants)
+
+    sfn = pipeline.client("stepfunctions")
+    execution = runs[PLAIN].request["execution"]
+    map_runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    children = child_executions(sfn, execution)
+    assert map_runs and children
+    assert allowed("states:GetExecutionHistory", execution)
+    assert allowed("states:ListMapRuns", execution)
+    assert all(allowed("states:ListExecutions", run["mapRunArn"]) for run in map_runs)
+    assert all(allowed("states:GetExecutionHistory", c["executionArn"]) for c in children)
+    # Not another machine's executions.
+    assert not allowed("states:GetExecutionHistory", execution.replace("RunWorkflow", "Other"))

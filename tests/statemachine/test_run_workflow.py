@@ -281,7 +281,7 @@ def test_happy_path_runs_every_variant_and_records_the_result(workflow: Workflow
     assert run.scheduled("SummarizeRun")[0]["Payload"] == {
         "run_id": RUN_ID,
         "request": started("HappyPath")["request"],
-        "variants": job_outcomes(run),
+        "jobs": job_outcomes(run),
         "execution": owner("HappyPath"),
         "pk": PK,
     }
@@ -426,7 +426,7 @@ def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_varia
     assert run.scheduled("RecordVariantFailure") == [
         record_variant_failure(run, table, "od-2vcpu", job_error, job_cause, 0, case)
     ]
-    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["jobs"]
     assert outcomes == job_outcomes(run)
     assert [(o["name"], o["status"]) for o in outcomes] == [
         ("od-1vcpu", "SUCCEEDED"),
@@ -491,7 +491,7 @@ def test_a_job_item_a_later_claim_owns_is_left_to_it_and_so_is_the_run(
         "RecordResult": [record_result(run, table, summarized, case)],
         "RecordFailure": [record_failure(run, table, refused, refused_cause, owner(case))],
     }
-    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["jobs"]
     assert outcomes == job_outcomes(run)
     assert outcomes == [
         {"name": "od-1vcpu", "status": "SUCCEEDED"},
@@ -532,7 +532,7 @@ def test_failed_batch_job_is_recorded_as_a_failed_variant_while_the_others_succe
         "RecordResult": [record_result(run, table, lambda_payloads(case, "SummarizeRun")[0], case)],
     }
     # SummarizeRun hears about the failure in the order of the request.
-    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["variants"]
+    outcomes = run.scheduled("SummarizeRun")[0]["Payload"]["jobs"]
     assert [(o["name"], o["status"]) for o in outcomes] == [
         ("od-1vcpu", "SUCCEEDED"),
         ("od-2vcpu", "FAILED"),

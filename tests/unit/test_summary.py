@@ -12,7 +12,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from pydantic import ValidationError
 
 from runledger import pricing
-from runledger.summary import SummarizeRunEvent, VariantMismatchError, summarize_run
+from runledger.summary import (
+    SummarizeRunEvent,
+    VariantMismatchError,
+    recorded_outcomes,
+    summarize_run,
+)
 
 BOOK = json.loads((Path(__file__).resolve().parents[2] / "runledger" / "prices.json").read_text())
 UNIT = {name: entry["usd"] for name, entry in BOOK["prices"].items()}
@@ -327,3 +332,40 @@ def test_a_failed_job_is_priced_on_its_own_platform(platform: dict[str, Any], pr
     )
     assert result.cost.by_variant["c"] == pytest.approx(price(90), rel=1e-12)
     assert result.cost.by_variant["c"] != pytest.approx(fargate_usd(2, 4096, 90), rel=1e-6)
+
+
+def test_the_maps_reports_are_read_as_reports_and_their_items_give_the_outcomes() -> None:
+    """The Distributed Map hands SummarizeRun each child's {name, status[, error]} as
+    ``jobs``; each outcome is then the item its execution wrote. A FAILED report is not an
+    outcome: read as one, its job's attempts (in the item's cause) went unpriced."""
+    reports = [
+        {"name": "a", "status": "SUCCEEDED"},
+        {"name": "b", "status": "FAILED", "error": "States.TaskFailed"},
+        {"name": "c", "status": "FAILED", "error": "States.TaskFailed", "cause": "cut"},
+    ]
+    parsed = event([], jobs=reports, pk="RUN#r1", execution="arn:e1")
+    assert [type(job).__name__ for job in parsed.jobs or []] == ["JobReported"] * 3
+    with pytest.raises(VariantMismatchError, match="read them first"):
+        summarize_run(parsed)
+    cause = batch_failure((0, 90_000))
+    items = [
+        succeeded("a", 100, 0.001) | {"execution": "arn:e1"},
+        failed("b", cause=cause) | {"execution": "arn:e1"},
+        failed("c", cause=cause) | {"execution": "arn:e0"},  # an older claim's item
+    ]
+    outcomes = recorded_outcomes(parsed.jobs or [], items, "arn:e1")
+    assert [(o.name, o.status, o.cause if o.status == "FAILED" else None) for o in outcomes] == [
+        ("a", "SUCCEEDED", None),
+        ("b", "FAILED", cause),  # from its item: priced
+        ("c", "FAILED", "cut"),  # no item of this execution: what the Map said
+    ]
+    result = summarize_run(parsed.model_copy(update={"variants": outcomes, "jobs": None}))
+    assert result.cost.unpriced_variants == ["c"]
+    assert result.cost.by_variant["b"] == pytest.approx(fargate_usd(2, 4096, 90))
+
+
+def test_a_job_reported_succeeded_without_its_item_is_a_wiring_error() -> None:
+    with pytest.raises(VariantMismatchError, match="job a succeeded but its item"):
+        recorded_outcomes(
+            event([], jobs=[{"name": "a", "status": "SUCCEEDED"}]).jobs or [], [], "arn:e1"
+        )

@@ -11,7 +11,14 @@ from botocore.stub import Stubber
 
 from runledger import clients
 from runledger.summary import SummarizeRunEvent, summarize_run
-from runledger.usage import HistoryUsage, read_usage, usage_from_history
+from runledger.usage import (
+    CHILD_HISTORIES_READ,
+    HistoryUsage,
+    read_usage,
+    spread,
+    usage_from_history,
+    with_children,
+)
 
 T0 = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:runledger-RunWorkflow:x"
@@ -131,10 +138,111 @@ def test_read_usage_pages_through_the_history(stubbed_sfn: Stubber) -> None:
     stubbed_sfn.add_response(
         "get_execution_history", {"events": second}, {**expected, "nextToken": "t1"}
     )
+    stubbed_sfn.add_response("list_map_runs", {"mapRuns": []}, {"executionArn": ARN})
     with stubbed_sfn:
         usage = read_usage(ARN, now=at(1000))
     stubbed_sfn.assert_no_pending_responses()
     assert usage == HistoryUsage(transitions=1, lambda_seconds=(0.1,))
+    assert not usage.extrapolated
+
+
+MAP_RUN = "arn:aws:states:us-east-1:123456789012:mapRun:runledger-RunWorkflow/Jobs:m1"
+
+
+def child_arn(number: int) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:execution:runledger-RunWorkflow/Jobs:c{number}"
+
+
+def job_history(collect_ms: float) -> list[dict[str, Any]]:
+    """A child: RunJob (Batch), then CollectMetrics (Lambda) for ``collect_ms``."""
+    history = History()
+    history.add("ExecutionStarted", 0)
+    history.add("TaskStateEntered", 0)
+    history.add("TaskScheduled", 0, resourceType="batch")
+    history.add("TaskStarted", 0, resourceType="batch")
+    history.add("TaskSucceeded", 5000)
+    history.lambda_task("CollectMetrics", 5000, 5000 + collect_ms)
+    return history.events
+
+
+def test_read_usage_adds_each_child_of_the_distributed_map_its_start_and_its_states(
+    stubbed_sfn: Stubber,
+) -> None:
+    """A child costs a transition to start (concepts-transitions.html) plus its own states;
+    its Lambda calls are the run's too. Children are found through the Map Run."""
+    parent = History()
+    parent.add("ExecutionStarted", 0)
+    parent.lambda_task("StartRun", 0, 100)
+    parent.add("MapStateEntered", 100)
+    quiet = {"includeExecutionData": False}
+    stubbed_sfn.add_response(
+        "get_execution_history", {"events": parent.events}, {"executionArn": ARN, **quiet}
+    )
+    run = {"executionArn": ARN, "mapRunArn": MAP_RUN, "stateMachineArn": ARN, "startDate": T0}
+    stubbed_sfn.add_response("list_map_runs", {"mapRuns": [run]}, {"executionArn": ARN})
+    children = [
+        {
+            "executionArn": child_arn(n),
+            "stateMachineArn": ARN,
+            "name": f"c{n}",
+            "status": "SUCCEEDED",
+            "startDate": at(200 + n),
+        }
+        for n in (2, 1)  # listed newest first
+    ]
+    stubbed_sfn.add_response("list_executions", {"executions": children}, {"mapRunArn": MAP_RUN})
+    for number, collect_ms in ((1, 40), (2, 60)):  # read oldest first
+        stubbed_sfn.add_response(
+            "get_execution_history",
+            {"events": job_history(collect_ms)},
+            {"executionArn": child_arn(number), **quiet},
+        )
+    with stubbed_sfn:
+        usage = read_usage(ARN, now=at(9000))
+    stubbed_sfn.assert_no_pending_responses()
+    # StartRun and the Map; each child's start, RunJob and CollectMetrics.
+    assert usage == HistoryUsage(
+        transitions=2 + 2 * 3, lambda_seconds=(0.1, 0.04, 0.06), children=2, children_read=2
+    )
+    assert not usage.extrapolated
+
+
+def test_children_past_the_histories_read_are_counted_as_the_ones_read() -> None:
+    parent = HistoryUsage(transitions=4, lambda_seconds=(0.1,))
+    read = [
+        HistoryUsage(transitions=2, lambda_seconds=(0.04,)),
+        HistoryUsage(transitions=3, lambda_seconds=()),  # a failed job retried, no Lambda
+    ]
+    usage = with_children(parent, read, children=5)
+    # Five starts; read 2 + 3, then the three not read as 2, 3, 2.
+    assert usage.transitions == 4 + 5 + (2 + 3) + (2 + 3 + 2)
+    assert usage.lambda_seconds == (0.1, 0.04, 0.04, 0.04)
+    assert (usage.children, usage.children_read, usage.extrapolated) == (5, 2, True)
+    with pytest.raises(ValueError, match="5 children and none read"):
+        with_children(parent, [], children=5)
+
+
+def test_the_histories_read_are_spread_evenly_over_the_children() -> None:
+    assert spread(list(range(1000)), CHILD_HISTORIES_READ) == list(range(0, 1000, 10))
+    assert spread(list(range(150)), 100)[:4] == [0, 1, 3, 4]
+    assert spread([1, 2, 3], 100) == [1, 2, 3]
+
+
+def test_summarize_run_says_when_its_usage_was_extrapolated() -> None:
+    request = {
+        "run_id": "r1",
+        "workflow": "kmer-count",
+        "cost_center": "lab",
+        "input": {"uri": "s3://b/s.fq", "k": 21},
+        "variants": [{"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"}],
+    }
+    failed = {"name": "a", "status": "FAILED", "error": "States.TaskFailed", "cause": "x"}
+    event = SummarizeRunEvent.model_validate(
+        {"run_id": "r1", "request": request, "variants": [failed]}
+    )
+    history = HistoryUsage(transitions=7, lambda_seconds=(0.2,), children=300, children_read=100)
+    usage = summarize_run(event, history=history).cost.usage
+    assert (usage.stepfunctions.basis, usage.lambda_.basis) == ("extrapolated", "extrapolated")
 
 
 def test_an_unreadable_history_falls_back_to_the_model_and_says_so(
