@@ -107,12 +107,6 @@ class RunJobs(BaseModel):
     environment: list[dict[str, str]] = Field(
         description="The workload's container environment from the input, and the run's id."
     )
-    placement: dict[str, dict[str, str]] = Field(
-        description=(
-            "Variant name -> its jobs' job_queue and job_definition, without the stack's "
-            "prefixes RunJob adds (runledger.compute.placement)."
-        )
-    )
 
 
 class JobItem(BaseModel):
@@ -131,6 +125,13 @@ class RunStarted(BaseModel):
     attempt: int
     run: RunJobs
     jobs: list[JobItem]
+    placement: dict[str, dict[str, str]] = Field(
+        description=(
+            "Variant name -> its jobs' job_queue and job_definition, without the stack's "
+            "prefixes RunJob adds (runledger.compute.placement). Not part of ``run``, which "
+            "every job's input copies: the Map's ItemSelector gives each job its own."
+        )
+    )
 
 
 def job_items(request: RunRequest) -> list[JobItem]:
@@ -139,6 +140,11 @@ def job_items(request: RunRequest) -> list[JobItem]:
         JobItem(variant=index, repeat=repeat, key=key)
         for index, _, repeat, key in each_job(request.variants)
     ]
+
+
+def placements(request: RunRequest) -> dict[str, dict[str, str]]:
+    """Each variant's queue and job definition (runledger.compute.placement), by name."""
+    return {v.name: v.placement(request.workflow) for v in request.variants}
 
 
 def job_name_prefix(run_id: str, longest_variant: int = 43) -> str:
@@ -173,7 +179,6 @@ def run_jobs(
         job_name_prefix=job_name_prefix(request.run_id),
         results_prefix=results_prefix(results, request.run_id),
         environment=[{"Name": k, "Value": v} for k, v in sorted(environment.items())],
-        placement={v.name: v.placement(request.workflow) for v in request.variants},
     )
 
 
@@ -349,4 +354,5 @@ def start_run(
         attempt=attempt,
         run=run_jobs(request, pk, execution, attempt, claimed_at, results),
         jobs=jobs,
+        placement=placements(request),
     )

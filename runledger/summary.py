@@ -310,9 +310,16 @@ def recorded_outcomes(
         for item in items
         if execution is None or item.get("execution") == execution
     }
+    others = {str(item.get("name")): item for item in items}
     outcomes: list[VariantOutcome] = []
     for job in reported:
         item = written.get(job.name)
+        if item is None and job.status == "SUCCEEDED" and job.name in others:
+            owner = others[job.name].get("execution")
+            raise RunClaimedAgain(
+                f"job {job.name} succeeded, but its item is now that of execution {owner}: "
+                "the run was claimed again while this execution ran"
+            )
         if item is not None and item.get("status") == "SUCCEEDED":
             outcomes.append(VariantSucceeded.model_validate(item))
         elif item is not None:
@@ -324,6 +331,11 @@ def recorded_outcomes(
         else:
             raise VariantMismatchError(f"job {job.name} succeeded but its item is not there")
     return outcomes
+
+
+class RunClaimedAgain(Exception):
+    """A later claim of the run wrote over a job this execution recorded: this execution
+    is stale, and its summary would not be the run's."""
 
 
 class VariantMismatchError(ValueError):

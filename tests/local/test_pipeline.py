@@ -16,7 +16,7 @@ import pytest
 
 from runledger.dynamo import to_attribute_value, to_dynamodb_json
 from runledger.pricing import estimated_transitions
-from runledger.usage import execution_history
+from runledger.usage import child_executions, execution_history
 from runledger_cli.ledger import RunRecord
 from runledger_cli.sam_template import REPO_ROOT, load_cfn, resources_of_type
 from runledger_local.cloud import LocalPipeline
@@ -39,6 +39,15 @@ def history(pipeline: LocalPipeline, execution_arn: str) -> list[dict[str, Any]]
             break
         time.sleep(0.05)
     return execution_history(sfn, execution_arn)
+
+
+def job_histories(pipeline: LocalPipeline, execution_arn: str) -> list[list[dict[str, Any]]]:
+    """The histories of the child executions (one per job) the run's Distributed Map
+    started, oldest first, once the execution has ended."""
+    sfn = pipeline.client("stepfunctions")
+    history(pipeline, execution_arn)  # waits for the end
+    children = sorted(child_executions(sfn, execution_arn), key=lambda c: c["startDate"])
+    return [execution_history(sfn, child["executionArn"]) for child in children]
 
 
 def entered(events: list[dict[str, Any]]) -> list[str]:
@@ -94,10 +103,20 @@ def test_state_transitions_match_the_estimate_used_for_pricing(
 ) -> None:
     execution_arn = succeeded.request["execution"]
     events = history(pipeline, execution_arn)
-    assert entered(events)[:3] == ["StartRun", "RunVariants", "RunJob"]
-    assert entered(events)[-3:] == ["SummarizeRun", "DidAnyVariantSucceed", "RecordResult"]
+    jobs = job_histories(pipeline, execution_arn)
+    assert entered(events) == [
+        "StartRun",
+        "RunVariants",
+        "SummarizeRun",
+        "DidAnyVariantSucceed",
+        "RecordResult",
+    ]
+    # Each job is a child execution of the Distributed Map: billed a transition to start.
+    assert len(jobs) == len(succeeded.variants)
+    assert [entered(job) for job in jobs] == [["RunJob", "CollectMetrics"]] * len(jobs)
+    counted = len(entered(events)) + sum(1 + len(entered(job)) for job in jobs)
     # 5 + 3N (issue 26's target; it was 8 + 4N with PrepareVariant and three more states).
-    assert len(entered(events)) == estimated_transitions(len(succeeded.variants))
+    assert counted == estimated_transitions(len(succeeded.variants))
     assert estimated_transitions(len(succeeded.variants)) == 5 + 3 * len(succeeded.variants)
 
 
@@ -432,17 +451,25 @@ def test_a_stale_execution_cannot_overwrite_the_newer_attempts_items(
     finally:
         release.set()
     events = history(pipeline, stale)
+    jobs = job_histories(pipeline, stale)
 
     assert rerun.status == "SUCCEEDED"
     assert (rerun.request["attempt"], rerun.request["execution"] != stale) == (2, True)
-    # The held job finished after the re-run: both of the stale variant's writes refused.
-    refused = [
-        e["taskFailedEventDetails"]["error"]
+    # The held job finished after the re-run: both of the stale job's writes are refused,
+    # CollectMetrics' (its Lambda's conditional write) and then RecordVariantFailure's.
+    held_job = next(job for job in jobs if "VariantNotRecorded" in entered(job))
+    refused = [e["taskFailedEventDetails"]["error"] for e in held_job if e["type"] == "TaskFailed"]
+    assert refused == ["ItemOwnedByLaterClaim", "DynamoDB.ConditionalCheckFailedException"]
+    # The other job's item was written over by the re-run: the stale execution cannot
+    # summarize a run that is no longer its own, and ends failed.
+    summarize = [
+        e["taskFailedEventDetails"]
         for e in events
-        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["resourceType"] == "dynamodb"
+        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["resourceType"] == "lambda"
     ]
-    assert refused.count("DynamoDB.ConditionalCheckFailedException") >= 2
-    assert "VariantNotRecorded" in entered(events)
+    assert [(f["error"], "claimed again" in f["cause"]) for f in summarize] == [
+        ("RunClaimedAgain", True)
+    ]
     assert events[-1]["type"] == "ExecutionFailed"
     after = pipeline.read_run(pk)
     assert after.request["execution"] == rerun.request["execution"]
@@ -494,8 +521,8 @@ def test_a_variant_failure_that_cannot_be_written_leaves_the_others_running(
     assert result.request["summary"]["variants_failed"] == 1
     assert set(result.variants) == {v["name"] for v in item["variants"][1:]}
     assert {v["status"] for v in result.variants.values()} == {"SUCCEEDED"}
-    events = history(pipeline, result.request["execution"])
-    assert entered(events).count("VariantNotRecorded") == 1
+    jobs = job_histories(pipeline, result.request["execution"])
+    assert sorted(entered(job).count("VariantNotRecorded") for job in jobs) == [0, 0, 1]
     assert raw_items(pipeline, item["pk"])[f"VARIANT#{doomed}"]["claimed_at"]["S"].startswith(
         "9999"
     )

@@ -69,9 +69,11 @@ def seed_results(s3: Any, results_uri: str, metrics: dict[str, Any]) -> None:
 
 def check_start(event: dict[str, Any], result: dict[str, Any], stem: str) -> None:
     """A valid sample: the request normalized, the claim numbered, the jobs' shared parts."""
-    assert set(result) == {"request", "attempt", "run", "jobs"}
+    assert set(result) == {"request", "attempt", "run", "jobs", "placement"}
     # One job per variant here (none repeats), in the request's order.
     variants = result["request"]["variants"]
+    assert set(result["placement"]) == {v["name"] for v in variants}
+    assert "placement" not in result["run"]  # every job's input copies the run
     assert result["jobs"] == [
         {"variant": i, "repeat": 1, "key": v["name"]} for i, v in enumerate(variants)
     ]

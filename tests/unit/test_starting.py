@@ -18,6 +18,7 @@ from runledger.starting import (
     MAX_JOB_NAME,
     job_items,
     job_name_prefix,
+    placements,
     results_prefix,
     run_jobs,
 )
@@ -57,13 +58,14 @@ def test_every_job_of_a_run_shares_its_environment_names_and_results_prefix() ->
             {"Name": "RUNLEDGER_KMER_K", "Value": "21"},
             {"Name": "RUNLEDGER_RUN_ID", "Value": "kmer.2026-11-23-001"},
         ],
-        # Each variant's queue and job definition, without the stack's prefixes.
-        "placement": {
-            "od-2vcpu": {
-                "job_queue": "fargate-on-demand",
-                "job_definition": "kmer-count-FargateX8664",
-            }
-        },
+    }
+    # Each variant's queue and job definition, without the stack's prefixes: beside the
+    # run, not in it (every job's input copies the run; the Map gives each job its own).
+    assert placements(RunRequest.model_validate(REQUEST)) == {
+        "od-2vcpu": {
+            "job_queue": "fargate-on-demand",
+            "job_definition": "kmer-count-FargateX8664",
+        }
     }
 
 
@@ -103,8 +105,7 @@ def test_each_variant_is_placed_on_its_compute_options_queue_and_its_platforms_j
             "variants": variants,
         }
     )
-    run = run_jobs(request, "RUN#x", "e", 1, "t", "bucket")
-    assert run.placement == {
+    assert placements(request) == {
         "spot": {"job_queue": "fargate-spot", "job_definition": "fastq-compress-FargateX8664"},
         "arm": {"job_queue": "fargate-on-demand", "job_definition": "fastq-compress-FargateArm64"},
         "graviton-spot": {

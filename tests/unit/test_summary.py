@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from runledger import pricing
 from runledger.summary import (
+    RunClaimedAgain,
     SummarizeRunEvent,
     VariantMismatchError,
     recorded_outcomes,
@@ -369,3 +370,10 @@ def test_a_job_reported_succeeded_without_its_item_is_a_wiring_error() -> None:
         recorded_outcomes(
             event([], jobs=[{"name": "a", "status": "SUCCEEDED"}]).jobs or [], [], "arn:e1"
         )
+
+
+def test_a_job_whose_item_a_later_claim_wrote_over_makes_the_execution_stale() -> None:
+    reports = event([], jobs=[{"name": "a", "status": "SUCCEEDED"}]).jobs or []
+    later = succeeded("a", 100, 0.001) | {"execution": "arn:e2"}
+    with pytest.raises(RunClaimedAgain, match="job a succeeded, but its item is now that of"):
+        recorded_outcomes(reports, [later], "arn:e1")
