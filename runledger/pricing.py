@@ -296,12 +296,14 @@ def estimated_transitions(n_variants: int, *, all_failed: bool = False) -> int:
     """State transitions of a run with ``n_variants`` variants: ``5 + 3 * n``.
 
     Five run-level states (StartRun, RunVariants, SummarizeRun, DidAnyVariantSucceed,
-    RecordResult) and three per variant (RunJob, CollectMetrics, RecordVariant), as in
-    statemachines/run_workflow.asl.json (it was 8 + 4n before StartRun took over the
-    claim, the check and the mark, and RunJob built its job in JSONata). A run whose
-    variants all failed ends with RecordRunFailed and RunFailed instead of RecordResult:
-    one more. Every Retry attempt adds one; a failed variant takes a path as long or
-    shorter (RunJob failing: two).
+    RecordResult) and three per job: the Distributed Map's start of the job's child
+    execution (billed as a transition, step-functions/latest/dg/concepts-transitions.html),
+    RunJob and CollectMetrics (which records the job's item itself), as in
+    statemachines/run_workflow.asl.json. It was 8 + 4n before StartRun took over the claim,
+    the check and the mark, RunJob built its job in JSONata, and CollectMetrics took over
+    RecordVariant's write. A run whose variants all failed ends with RecordRunFailed and
+    RunFailed instead of RecordResult: one more. Every Retry attempt adds one; a failed job
+    takes a path as long (RunJob, RecordVariantFailure) or, unrecorded, one longer.
     """
     return 5 + 3 * n_variants + (1 if all_failed else 0)
 

@@ -438,7 +438,7 @@ def test_a_variant_failure_that_cannot_be_recorded_does_not_stop_the_other_varia
         "name": "od-2vcpu",
         "status": "FAILED",
         "error": job_error,
-        "cause": job_cause[:1000],
+        "cause": job_cause[:100],
     }
 
 
@@ -495,7 +495,7 @@ def test_a_job_item_a_later_claim_owns_is_left_to_it_and_so_is_the_run(
     assert outcomes == job_outcomes(run)
     assert outcomes == [
         {"name": "od-1vcpu", "status": "SUCCEEDED"},
-        {"name": "od-2vcpu", "status": "FAILED", "error": error, "cause": cause[:1000]},
+        {"name": "od-2vcpu", "status": "FAILED", "error": error, "cause": cause[:100]},
         {"name": "spot-2vcpu", "status": "SUCCEEDED"},
     ]
 
