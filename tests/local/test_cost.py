@@ -439,7 +439,8 @@ def test_summarize_runs_role_allows_each_history_it_reads(
     execution = runs[PLAIN].request["execution"]
     map_runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
     children = child_executions(sfn, execution)
-    assert map_runs and children
+    assert map_runs
+    assert children
     assert allowed("states:GetExecutionHistory", execution)
     assert allowed("states:ListMapRuns", execution)
     assert all(allowed("states:ListExecutions", run["mapRunArn"]) for run in map_runs)

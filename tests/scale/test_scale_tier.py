@@ -63,12 +63,15 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
     assert jobs == MAX_JOBS == 1000
     tier_figures.say(
         request.config,
-        f"scale: one run of {jobs} jobs, MaxConcurrency {CONCURRENCY}, "
-        f"bound {BOUND_SECONDS:.0f} s",
+        f"scale: one run of {jobs} jobs, MaxConcurrency {CONCURRENCY}, bound {BOUND_SECONDS:.0f} s",
     )
     sampler = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "bench" / "bench_local_runs.py"), "--watch-memory",
-         str(os.getpid())],
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench" / "bench_local_runs.py"),
+            "--watch-memory",
+            str(os.getpid()),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -119,7 +122,8 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
         assert 1 <= variant["repeat"] <= MAX_REPEATS
     keys = {(v["variant"], v["repeat"]) for v in run.variants.values()}
     assert len(keys) == jobs  # every job once
-    assert len(map_run) == 1 and len(children) == jobs
+    assert len(map_run) == 1
+    assert len(children) == jobs
     assert {c["status"] for c in children} == {"SUCCEEDED"}
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (jobs, jobs, 0)
     assert wall_s <= BOUND_SECONDS
