@@ -266,8 +266,11 @@ class _HistoryReader:
             reader = _HistoryReader(
                 self.types, self.visits, where={0: (visit, iteration)}, scope=iteration
             )
+            first = len(self.visits)  # the child's visits follow
             for event in child.events:
                 reader.read(event)
+            if first < len(self.visits) and not self.visits[first].item_label:
+                self.visits[first].item_label = _item_label(json.dumps(child.input))
 
     def _enter(
         self, event: Mapping[str, Any], details: Mapping[str, Any], visit: int, frames: Frames

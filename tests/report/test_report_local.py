@@ -234,7 +234,9 @@ def test_chromium_renders_the_graph_with_status_colours(
     expected = {
         "state-RunJob": "caught",
         "state-StartRun": "succeeded",
+        "state-CollectMetrics": "succeeded",
         "state-RecordVariantFailure": "succeeded",
+        "state-VariantNotRecorded": "not-entered",
         "state-AlreadyClaimed": "not-entered",
         "state-RunFailed": "not-entered",
     }
