@@ -11,11 +11,13 @@
   job's ``.sync`` result, CollectMetrics, the Catches) are in its child's history, not
   the run's.
 
-Every child is read, never a sample: a run holds at most 1,000 jobs (StartRun refuses
-more), so the fetch is bounded at one ``GetExecutionHistory`` call (or a few pages) per
-job. A run of more than ``PROGRESS_FROM`` children says how far it got on stderr (or the
-``progress`` stream given), every ``PROGRESS_EVERY`` children: against AWS, with
-GetExecutionHistory's throttling, 1,000 children take a few minutes.
+Every child is read, never a sample, one after the other: a run holds at most 1,000 jobs
+(StartRun refuses more), so the fetch is bounded at one ``GetExecutionHistory`` call (a
+child's few events are one page, more with many retries) per job. A run of more than
+``PROGRESS_FROM`` children says how far it got on stderr (or the ``progress`` stream
+given) every ``PROGRESS_EVERY`` children: against AWS, GetExecutionHistory's default
+quota (a bucket of 400 calls refilled at 20 a second; botocore retries a throttled call)
+paces 1,000 children at about a minute.
 """
 
 from __future__ import annotations
