@@ -107,9 +107,8 @@ def fetch_run(
         machine = stepfunctions.describe_state_machine_for_execution(executionArn=execution_arn)
         data.definition = json.loads(machine["definition"])
         if any(event["type"] == "MapRunStarted" for event in data.events):
-            data.children = fetch_children(
-                stepfunctions, execution_arn, progress=progress or sys.stderr
-            )
+            stream = sys.stderr if progress is None else progress
+            data.children = fetch_children(stepfunctions, execution_arn, progress=stream)
     else:  # not claimed yet: draw the workflow as deployed here, nothing entered
         data.definition = load_definition()
     return data

@@ -258,7 +258,10 @@ class _HistoryReader:
         self.where[int(event["id"])] = (visit, frames)
 
     def _read_children(self, visit: int, frames: Frames, map_run: str) -> None:
-        """A Distributed Map's Map Run started: its children, each an iteration."""
+        """A Distributed Map's Map Run started: its children, each an iteration. (A
+        child's own Distributed Maps are not read: the fetch lists the run's children.)"""
+        if not 0 <= visit < len(self.visits):
+            return  # a Map Run outside any Map state: not a history Step Functions writes
         children = _in_item_order(self.children.get(map_run, []), self.map_inputs.get(visit))
         for index, child in enumerate(children):
             iteration = (*frames, (visit, index))
