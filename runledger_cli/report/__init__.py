@@ -3,12 +3,14 @@
 The page is built from two sources, read with ordinary boto3 clients, so the same code
 works against the local cloud (an endpoint URL) and a deployed stack (``fetch``): the run
 as the runs table holds it (runledger_cli.ledger) and its execution (history, description
-and the definition that ran).
+and the definition that ran), with the child execution its Distributed Map ran for each
+job (each one's history: a job's states and its Batch job are there, not in the run's).
 
 It shows the workflow graph (runledger_cli.graph) with each state coloured by what happened
-(succeeded, failed, caught, retried N times, in progress, not entered; ``history``), a
-Gantt-style timeline of the states and the Batch jobs (from the ``.sync`` results in the
-history: queueing, each attempt and its exit code; ``timeline``), the run's final status,
+(succeeded, failed, caught, retried N times, in progress, not entered; ``history``, which
+reads each child as an iteration of its Map, as if the Map were inline), a Gantt-style
+timeline of the states and the Batch jobs (from the ``.sync`` results in the histories:
+queueing, each attempt and its exit code; ``timeline``), the run's final status,
 its variants and their results, and the cost breakdown (``html``, with the Jinja2
 templates and report.css of ``templates/``). Everything (CSS, SVG) is inline: no external
 asset. ``browser`` opens a page in headless Chromium.
@@ -28,13 +30,14 @@ from runledger_cli.report.browser import (
     open_in_chromium,
     screenshot,
 )
-from runledger_cli.report.fetch import RunData, fetch_run
+from runledger_cli.report.fetch import ChildRun, RunData, fetch_run
 from runledger_cli.report.history import (
     JobAttempt,
     JobTimeline,
     Visit,
     execution_status,
     iteration_labels,
+    run_visits,
     state_statuses,
     transitions_taken,
     visits_from_history,
@@ -45,6 +48,7 @@ __all__ = [
     "CHROMIUM",
     "BrowserLog",
     "BrowserMissingError",
+    "ChildRun",
     "Cloud",
     "JobAttempt",
     "JobTimeline",
@@ -57,6 +61,7 @@ __all__ = [
     "render_report",
     "report_lines",
     "report_path",
+    "run_visits",
     "screenshot",
     "state_statuses",
     "transitions_taken",

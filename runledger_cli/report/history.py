@@ -2,8 +2,10 @@
 Map iteration, how often it was retried, what it failed with, and the Batch jobs it ran.
 
 ``visits_from_history`` turns GetExecutionHistory's events into one ``Visit`` per entry
-into a state; ``state_statuses`` and ``transitions_taken`` say how to colour the workflow
-graph; a ``JobTimeline`` is a Batch job as a ``.sync`` state's result describes it.
+into a state, a Distributed Map's child executions included (each child's history read
+as one iteration of its Map: ``run_visits`` for a fetched run); ``state_statuses`` and
+``transitions_taken`` say how to colour the workflow graph; a ``JobTimeline`` is a Batch
+job as a ``.sync`` state's result describes it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from runledger_cli.graph import END, START, NodeStatus, Status, iter_states
 
 if TYPE_CHECKING:
-    from runledger_cli.report.fetch import RunData
+    from runledger_cli.report.fetch import ChildRun, RunData
 
 UTC = dt.UTC
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -162,7 +164,9 @@ def _details(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _item_label(document: str) -> str:
     """The name of a Map item, from its iteration's first input: the item itself, or what
-    an ItemSelector made of it with the item under ``variant`` (RunVariants' ItemSelector)."""
+    an ItemSelector made of it: the job's ``key`` (a variant's name, ``<name>#<repeat>``
+    when it repeats: its VARIANT# item's) or the item under ``variant`` (RunVariants'
+    ItemSelector)."""
     try:
         item = json.loads(document)
     except (TypeError, ValueError):
@@ -171,37 +175,65 @@ def _item_label(document: str) -> str:
         return ""
     if "name" in item:
         return str(item["name"])
+    if isinstance(item.get("key"), str):
+        return str(item["key"])
     variant = item.get("variant")
     return str(variant["name"]) if isinstance(variant, dict) and "name" in variant else ""
 
 
 # --------------------------------------------------------------------------- visits
 def visits_from_history(
-    definition: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+    definition: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    children: Iterable[ChildRun] = (),
 ) -> list[Visit]:
-    """The state visits of an execution, from its history events.
+    """The state visits of an execution, from its history events, and of the child
+    executions its Distributed Maps started (``children``, each with its history).
 
     Events are tied together by ``previousEventId``: every event belongs to the visit (and
     Map iteration or Parallel branch) of the event before it; a ``*StateEntered`` event
     starts a new visit, whose predecessor thereby has a successor (a failed state with a
     successor had its error caught). Map and Parallel states' own events pop back out of
     the iteration they close.
+
+    A Distributed Map's iterations are its Map Run's children, whose states are in their
+    own histories: where the parent's ``MapRunStarted`` event names a Map Run, each of its
+    children is read as one iteration of that Map, as if the Map were inline, in the
+    order of the Map's input items (by the job ``key`` of each child's input), labelled
+    by its job (``iteration_labels``).
     """
+    by_run: dict[str, list[ChildRun]] = {}
+    for child in children:
+        by_run.setdefault(child.map_run_arn, []).append(child)
     reader = _HistoryReader(
-        {name: str(state.get("Type")) for name, state in iter_states(definition)}
+        {name: str(state.get("Type")) for name, state in iter_states(definition)},
+        children=by_run,
     )
     for event in events:
         reader.read(event)
     return reader.visits
 
 
+def run_visits(data: RunData) -> list[Visit]:
+    """The state visits of a fetched run: its execution's and its children's."""
+    return visits_from_history(data.definition, data.events, data.children)
+
+
 @dataclass
 class _HistoryReader:
-    """The visits found so far, and where (visit, frames) each event read so far left off."""
+    """The visits found so far, and where (visit, frames) each event read so far of one
+    history left off.
+
+    A child execution's history is read by a reader of its own (its event ids start at 1
+    again) that adds to the same visits, inside the frames of its iteration (``scope``).
+    """
 
     types: dict[str, str]  # state name -> its Type
     visits: list[Visit] = field(default_factory=list)
     where: dict[int, tuple[int, Frames]] = field(default_factory=dict)
+    children: Mapping[str, list[ChildRun]] = field(default_factory=dict)  # by Map Run ARN
+    scope: Frames = ()  # a child's iteration; () for the execution itself
+    map_inputs: dict[int, str] = field(default_factory=dict)  # a Map visit -> its input
 
     def read(self, event: Mapping[str, Any]) -> None:
         kind = str(event["type"])
@@ -214,14 +246,34 @@ class _HistoryReader:
             self.visits[visit].iterations += 1
         elif kind == "ParallelStateStarted":
             frames = (*frames, (visit, None))
+        elif kind == "MapRunStarted":
+            self._read_children(visit, frames, str(details.get("mapRunArn", "")))
         elif kind.startswith(("MapState", "ParallelState")) and not kind.endswith("Started"):
             visit, frames = _container_of(self.visits, visit, frames, kind)
             self._close_container(visit, kind, event["timestamp"])
         if 0 <= visit < len(self.visits):
             _record_task_event(self.visits[visit], kind, details, event["timestamp"])
         if kind in _EXECUTION_ENDS_BADLY:
-            self._end_badly(visit, details, event["timestamp"])
+            self._end_badly(visit, kind, details, event["timestamp"])
         self.where[int(event["id"])] = (visit, frames)
+
+    def _read_children(self, visit: int, frames: Frames, map_run: str) -> None:
+        """A Distributed Map's Map Run started: its children, each an iteration. (A
+        child's own Distributed Maps are not read: the fetch lists the run's children.)"""
+        if not 0 <= visit < len(self.visits):
+            return  # a Map Run outside any Map state: not a history Step Functions writes
+        children = _in_item_order(self.children.get(map_run, []), self.map_inputs.get(visit))
+        for index, child in enumerate(children):
+            iteration = (*frames, (visit, index))
+            self.visits[visit].iterations += 1
+            reader = _HistoryReader(
+                self.types, self.visits, where={0: (visit, iteration)}, scope=iteration
+            )
+            first = len(self.visits)  # the child's visits follow
+            for event in child.events:
+                reader.read(event)
+            if first < len(self.visits) and not self.visits[first].item_label:
+                self.visits[first].item_label = _item_label(json.dumps(child.input))
 
     def _enter(
         self, event: Mapping[str, Any], details: Mapping[str, Any], visit: int, frames: Frames
@@ -234,6 +286,8 @@ class _HistoryReader:
             previous.next_state = name
             previous.left = previous.left or event["timestamp"]
         first_of_iteration = bool(frames) and visit == frames[-1][0]
+        if self.types.get(name) == "Map":
+            self.map_inputs[len(self.visits)] = str(details.get("input", ""))
         self.visits.append(Visit(name, self.types.get(name, "?"), event["timestamp"], frames))
         if first_of_iteration and frames[-1][1] is not None:
             self.visits[-1].item_label = _item_label(str(details.get("input", "")))
@@ -249,10 +303,18 @@ class _HistoryReader:
         elif kind.endswith("Succeeded"):
             container.last_result = "ok"
 
-    def _end_badly(self, visit: int, details: Mapping[str, Any], when: dt.datetime) -> None:
-        """The execution failed, timed out or was aborted: every open visit ends now."""
+    def _end_badly(
+        self, visit: int, kind: str, details: Mapping[str, Any], when: dt.datetime
+    ) -> None:
+        """The execution failed, timed out or was aborted: every open visit in it ends
+        now. A child's open state failed with it (whatever its parent does next)."""
         for v in self.visits:
+            if v.frames[: len(self.scope)] != self.scope:
+                continue  # not this child's
             v.left = v.left or when
+            if self.scope and not (v.exited or v.has_successor or v.last_result == "error"):
+                v.last_result = "error"
+                v.error = str(details.get("error") or kind)
         if visit >= 0 and self.visits[visit].type == "Fail":
             self.visits[visit].error = str(details.get("error", ""))
             self.visits[visit].cause = str(details.get("cause", ""))
@@ -275,6 +337,29 @@ def _record_task_event(
     elif kind.endswith("StateExited"):
         current.exited = True
         current.left = when
+
+
+def _in_item_order(children: Sequence[ChildRun], map_input: str | None) -> list[ChildRun]:
+    """A Map Run's children in the order of the Map's items (its input, when that is the
+    items): by the job ``key`` of each child's input among the items' keys; children
+    whose key is not among them follow, in the order given (fetch: by start)."""
+    try:
+        items = json.loads(map_input or "")
+    except ValueError:
+        items = None
+    keys = [i.get("key") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    position: dict[str, int] = {}
+    for n, key in enumerate(keys):
+        if isinstance(key, str):
+            position.setdefault(key, n)
+
+    def rank(entry: tuple[int, ChildRun]) -> tuple[int, int]:
+        n, child = entry
+        given = child.input
+        key = given.get("key") if isinstance(given, dict) else None
+        return (position.get(key, len(keys)) if isinstance(key, str) else len(keys), n)
+
+    return [child for _, child in sorted(enumerate(children), key=rank)]
 
 
 def _container_of(visits: list[Visit], visit: int, frames: Frames, kind: str) -> tuple[int, Frames]:

@@ -27,9 +27,9 @@ from runledger_cli.report.history import (
     Visit,
     execution_status,
     iteration_labels,
+    run_visits,
     state_statuses,
     transitions_taken,
-    visits_from_history,
 )
 from runledger_cli.report.timeline import timeline_layout
 
@@ -85,7 +85,7 @@ def stylesheet() -> str:
 
 def render_report(data: RunData) -> str:
     """The HTML page for one run."""
-    visits = visits_from_history(data.definition, data.events)
+    visits = run_visits(data)  # the execution's and its children's
     status = execution_status(data)
     svg = _graph_svg(data, state_statuses(visits, status), transitions_taken(visits, status))
     page = environment().get_template("report.html.j2")

@@ -110,12 +110,17 @@ def test_transitions_choices_and_catches_are_edges(
     assert "DidAnyVariantSucceed->RecordResult" in titles
     assert "status = 'SUCCEEDED'" in text_of(edges["DidAnyVariantSucceed->RecordResult"])
     assert text_of(edges["DidAnyVariantSucceed->RecordRunFailed"]) == "Default"
-    # Inside the Map, and into and out of it.
+    # Inside the Map (each job's child execution: CollectMetrics records the job, its
+    # Catches record the failure), and into and out of it.
     assert "RunJob->CollectMetrics" in titles
-    assert "CollectMetrics->RecordVariant" in titles
+    assert text_of(edges["RunJob->RecordVariantFailure"]) == "States.ALL"
+    assert text_of(edges["CollectMetrics->RecordVariantFailure"]) == "States.ALL"
+    assert text_of(edges["RecordVariantFailure->VariantNotRecorded"]) == "States.ALL"
+    assert not any("RecordVariant->" in t or t.endswith("->RecordVariant") for t in titles)
     assert "StartRun->RunJob" in titles  # enters the Map at its StartAt
-    assert "RecordVariant->SummarizeRun" in titles  # leaves the Map
-    assert "RecordVariant->RecordFailure" in titles  # the Map's own Catch
+    # Leaves the Map from its first final state, CollectMetrics (the edge starts at the box).
+    assert edges["CollectMetrics->SummarizeRun"].get("class") == "edge"
+    assert "CollectMetrics->RecordFailure" in titles  # the Map's own Catch
 
 
 def test_start_and_end_markers_close_the_flow(definition: dict[str, Any], svg: ET.Element) -> None:

@@ -3,7 +3,8 @@
 The histories here are written event by event in the shape GetExecutionHistory returns
 (ids, previousEventId links, *EventDetails), for the paths the local run does not take:
 Step Functions retries, uncaught errors, a Fail state, an execution still running, a Map
-whose iteration fails, a Parallel state. tests/report/test_report_local.py reads real
+whose iteration fails, a Parallel state, a Distributed Map's child executions (each a
+history of its own, read as an iteration of its Map). tests/report/test_report_local.py reads real
 histories from the local cloud.
 """
 
@@ -14,7 +15,13 @@ import json
 from typing import Any
 
 from runledger_cli.graph import END, START, NodeStatus
-from runledger_cli.report import state_statuses, transitions_taken, visits_from_history
+from runledger_cli.report import (
+    ChildRun,
+    iteration_labels,
+    state_statuses,
+    transitions_taken,
+    visits_from_history,
+)
 
 
 class History:
@@ -223,3 +230,137 @@ def test_parallel_branches_close_back_into_the_parallel_state() -> None:
     assert both_visit.exited
     assert both_visit.next_state == "After"
     assert [v.frames for v in visits if v.name in {"Left", "Right"}] == [((0, None),)] * 2
+
+
+# --------------------------------------------------------------------------- Distributed Map
+MAP_RUN = "arn:aws:states:us-east-1:123456789012:mapRun:wf/Jobs:run-1"
+
+
+def distributed_map() -> dict[str, Any]:
+    """A Distributed Map (as RunVariants): each item a child execution of Work, its
+    failure caught inside the child by Record; the Map's own Catch leads to Handler."""
+    return {
+        "StartAt": "Jobs",
+        "States": {
+            "Jobs": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Work",
+                    "States": {
+                        "Work": {
+                            "Type": "Task",
+                            "Resource": "x",
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Record"}],
+                            "End": True,
+                        },
+                        "Record": {"Type": "Task", "Resource": "x", "End": True},
+                    },
+                },
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handler"}],
+                "Next": "After",
+            },
+            "Handler": {"Type": "Pass", "End": True},
+            "After": {"Type": "Succeed"},
+        },
+    }
+
+
+def child(key: str, map_run: str = MAP_RUN) -> tuple[History, ChildRun]:
+    """A child execution of the Map Run, its input the job ``key`` (as RunVariants'
+    ItemSelector gives it); its events are added to the History returned."""
+    h = History()
+    selected = json.dumps({"key": key, "variant": {"name": key.split("#")[0]}})
+    h.events[0]["executionStartedEventDetails"]["input"] = selected
+    return h, ChildRun(arn=f"arn:child:{key}", map_run_arn=map_run, status="", events=h.events)
+
+
+def map_run_started(h: History, keys: list[str]) -> int:
+    """The parent's Map state entered with its items, and its Map Run started."""
+    items = json.dumps([{"key": k} for k in keys])
+    entered = h.add("MapStateEntered", 1, name="Jobs", input=items)
+    started = h.add("MapStateStarted", entered, length=len(keys))
+    return h.add("MapRunStarted", started, mapRunArn=MAP_RUN)
+
+
+def test_children_are_the_map_iterations_in_item_order_each_labelled_by_its_job() -> None:
+    parent = History()
+    keys = ["a", "b#1", "b#2"]
+    run = map_run_started(parent, keys)
+    closed = parent.add("MapRunSucceeded", run)
+    parent.add("MapStateSucceeded", closed)
+    exited = parent.add("MapStateExited", closed, name="Jobs")
+    after = parent.add("SucceedStateEntered", exited, name="After")
+    parent.add("ExecutionSucceeded", parent.add("SucceedStateExited", after, name="After"))
+    h_a, a = child("a")
+    h_b1, b1 = child("b#1")
+    h_b2, b2 = child("b#2")
+    h_a.add(
+        "ExecutionSucceeded",
+        h_a.task("Work", 1, "ok"),
+    )
+    failed = h_b1.task("Work", 1, "States.TaskFailed")
+    h_b1.add("ExecutionSucceeded", h_b1.task("Record", failed, "ok"))
+    retried = h_b2.task("Work", 1, "Lambda.ServiceException", "ok")
+    h_b2.add("ExecutionSucceeded", retried)
+    _, stray = child("z", map_run="arn:another-map-run")  # not this history's: left out
+    stray.events.append(dict(h_a.events[1]))
+
+    # Listed by start (b#2 started first): read in the Map's item order all the same.
+    visits = visits_from_history(distributed_map(), parent.events, [b2, stray, a, b1])
+    statuses = state_statuses(visits, "SUCCEEDED")
+    work = [v for v in visits if v.name == "Work"]
+    assert [v.item_label for v in work] == keys
+    assert [v.frames for v in work] == [((0, 0),), ((0, 1),), ((0, 2),)]
+    assert set(iteration_labels(visits).values()) == set(keys)
+    assert statuses["Work"] == NodeStatus(
+        "caught", "3 runs: 2 ok · 1 caught · retried 1\N{MULTIPLICATION SIGN}"
+    )
+    assert statuses["Record"].status == "succeeded"
+    assert statuses["Jobs"] == NodeStatus("succeeded", "3 iterations")
+    assert "Handler" not in statuses
+    taken = transitions_taken(visits, "SUCCEEDED")
+    assert {("Work", "Record", "catch"), ("Jobs", "After", "next"), ("After", END, "next")} <= taken
+    # The children's event ids start at 1 again: the parent's events after the Map are
+    # still the parent's.
+    assert [v.name for v in visits if not v.frames] == ["Jobs", "After"]
+    assert visits[0].exited
+
+
+def test_a_failed_or_aborted_child_fails_its_state_and_the_map_run() -> None:
+    parent = History()
+    run = map_run_started(parent, ["a", "b"])
+    h_a, a = child("a")
+    h_b, b = child("b")
+    # a: an error Work's Catch does not catch (the child fails); b: aborted while Work ran.
+    failed = h_a.task("Work", 1, "States.Runtime", exited=False)
+    h_a.add("ExecutionFailed", failed, error="States.Runtime", cause="bad")
+    working = h_b.add("TaskStateEntered", 1, name="Work")
+    h_b.add("ExecutionAborted", h_b.add("TaskScheduled", working))
+    map_failed = parent.add("MapStateFailed", parent.add("MapRunFailed", run))
+    handler = parent.add("PassStateEntered", map_failed, name="Handler")
+    parent.add("ExecutionSucceeded", parent.add("PassStateExited", handler, name="Handler"))
+
+    visits = visits_from_history(distributed_map(), parent.events, [a, b])
+    statuses = state_statuses(visits, "SUCCEEDED")
+    work = {v.item_label: v for v in visits if v.name == "Work"}
+    assert {k: (v.outcome("SUCCEEDED"), v.error) for k, v in work.items()} == {
+        "a": ("failed", "States.Runtime"),
+        "b": ("failed", "ExecutionAborted"),
+    }
+    assert work["b"].left == h_b.events[-1]["timestamp"]  # ended with its child
+    assert statuses["Work"] == NodeStatus("failed", "2 runs · 2 failed")
+    assert statuses["Jobs"].status == "caught"
+    assert ("Jobs", "Handler", "catch") in transitions_taken(visits, "SUCCEEDED")
+    assert visits[0].error in {"States.Runtime", "ExecutionAborted"}
+
+
+def test_a_child_still_running_is_in_progress() -> None:
+    parent = History()
+    run = map_run_started(parent, ["a"])
+    assert run
+    h_a, a = child("a")
+    h_a.add("TaskScheduled", h_a.add("TaskStateEntered", 1, name="Work"))
+    statuses = state_statuses(visits_from_history(distributed_map(), parent.events, [a]), "RUNNING")
+    assert statuses["Work"] == NodeStatus("running", "in progress")
+    assert statuses["Jobs"].status == "running"

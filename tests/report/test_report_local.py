@@ -5,7 +5,9 @@ handlers -> Batch jobs as processes). Batch is told to fail one variant's job wi
 (a permanent failure: not retried) and to fail another's first attempt with exit 75 (the
 job definition retries it). The report is read back from the table and the execution
 history through the CLI, with an endpoint URL as it would be against AWS with a stack;
-then headless Chromium opens it.
+then headless Chromium opens it. Each job runs as a child execution of the run's
+Distributed Map (RunVariants): its states and its Batch job are in the child's history,
+which the report reads as an iteration of the Map.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from runledger_cli.report import (
     open_in_chromium,
     render_report,
     report_lines,
+    run_visits,
     state_statuses,
-    visits_from_history,
 )
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.cloud import LocalPipeline
@@ -83,29 +85,46 @@ def test_the_run_has_three_variants_and_one_failed(run: RunRecord, names: list[s
     assert run.variants[names[1]]["attempts"] == 2
 
 
+def test_the_jobs_ran_in_children_of_the_distributed_map(data: RunData, names: list[str]) -> None:
+    assert len(data.children) == len(names)  # one child execution per job
+    assert {c.input["key"] for c in data.children} == set(names)
+    assert all(c.status == "SUCCEEDED" for c in data.children)  # a failed job is caught
+    parent = {
+        e["stateEnteredEventDetails"]["name"]
+        for e in data.events
+        if "stateEnteredEventDetails" in e
+    }
+    assert "RunJob" not in parent
+
+
 def test_states_are_coloured_by_what_the_history_says(data: RunData) -> None:
-    visits = visits_from_history(data.definition, data.events)
+    visits = run_visits(data)
     statuses = state_statuses(visits, execution_status(data))
     entered = {
         e["stateEnteredEventDetails"]["name"]
-        for e in data.events
+        for events in (data.events, *(child.events for child in data.children))
+        for e in events
         if "stateEnteredEventDetails" in e
     }
     assert set(statuses) == entered
     assert statuses["RunJob"].status == "caught"  # one job failed, its Catch recorded it
     assert statuses["RunJob"].note == "3 runs: 2 ok · 1 caught · retried 1\N{MULTIPLICATION SIGN}"
+    assert statuses["CollectMetrics"].status == "succeeded"  # records the 2 that succeeded
+    assert statuses["CollectMetrics"].note == "2 runs: 2 ok"
     assert statuses["RecordVariantFailure"].status == "succeeded"
     assert statuses["RunVariants"].status == "succeeded"
+    assert "3 iterations" in statuses["RunVariants"].note  # one per child execution
     for name in ("StartRun", "SummarizeRun", "DidAnyVariantSucceed", "RecordResult"):
         assert statuses[name].status == "succeeded", name
     never = {"AlreadyClaimed", "RequestInvalid", "RecordRunFailed", "RecordFailure", "RunFailed"}
+    never |= {"VariantNotRecorded"}
     assert never.isdisjoint(statuses)
 
 
 def test_batch_jobs_come_from_the_sync_results_and_agree_with_the_table(
     data: RunData, names: list[str]
 ) -> None:
-    visits = visits_from_history(data.definition, data.events)
+    visits = run_visits(data)
     labels = iteration_labels(visits)
     jobs = {labels[v.frames]: v.job for v in visits if v.job}
     assert set(jobs) == set(names)
@@ -215,7 +234,9 @@ def test_chromium_renders_the_graph_with_status_colours(
     expected = {
         "state-RunJob": "caught",
         "state-StartRun": "succeeded",
+        "state-CollectMetrics": "succeeded",
         "state-RecordVariantFailure": "succeeded",
+        "state-VariantNotRecorded": "not-entered",
         "state-AlreadyClaimed": "not-entered",
         "state-RunFailed": "not-entered",
     }
