@@ -126,4 +126,12 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
     assert len(children) == jobs
     assert {c["status"] for c in children} == {"SUCCEEDED"}
     assert (counts["total"], counts["succeeded"], counts["failed"]) == (jobs, jobs, 0)
+    # SummarizeRun read 100 of the 1,000 children's histories and counted the others as
+    # those: every job took the same 3 transitions (start, RunJob, CollectMetrics).
+    usage = run.request["cost"]["usage"]
+    assert usage["stepfunctions"] == {"basis": "extrapolated", "transitions": 5 + 3 * jobs}
+    assert (usage["lambda"]["basis"], usage["lambda"]["invocations"]) == (
+        "extrapolated",
+        2 + jobs,
+    )
     assert wall_s <= BOUND_SECONDS
