@@ -20,10 +20,10 @@ round trip and any cold start: a little above the billed duration, never below.
 At most ``CHILD_HISTORIES_READ`` children's histories are read, spread evenly over the
 Map's children; each child not read is counted as one read (the i-th child not read as
 the (i mod read)-th read). A run of 1,000 jobs would otherwise make 1,000 history calls
-from one Lambda invocation, into GetExecutionHistory's account-wide throttling
-(step-functions/latest/dg/service-quotas.html, API action throttling), shared with the
-console and the report. The usage says how many it read (``children_read`` of
-``children``).
+from one Lambda invocation, past GetExecutionHistory's account-wide bucket of 400 calls
+(refilled at 20 a second; step-functions/latest/dg/service-quotas.html, API action
+throttling), which the console, the report and the other runs' summaries share. The
+usage says how many it read (``children_read`` of ``children``).
 """
 
 from __future__ import annotations
