@@ -10,6 +10,8 @@
   worker: see ``SharedCloud``.
 * Locations are S3 objects only, as on AWS; the ``local_paths`` fixture lets local files
   be locations, as the local cloud does for the functions it runs.
+* Every botocore session of a test process reads its models through one loader
+  (``SharedModels``), as the sessions of one local cloud do (the shared_models patch).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib.util
 import json
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,56 @@ def _no_network_in_unit_tests(
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "create_connection", _guarded_create_connection)
+
+
+class SharedModels:
+    """One botocore model loader per data path for every session a test process makes.
+
+    ``mock_aws`` gives each test a new boto3 default session, and its first client read
+    the service's model, the endpoints and the partitions again from JSON: 60-100 ms of
+    CPU a session, about 20 CPU-s of ``make test`` over some 500 sessions. A loader only
+    reads and caches those files, which botocore never changes once read
+    (runledger_local/patches/speed/shared_models.py shares one between the sessions of a
+    local cloud on the same grounds), so the sessions of every test share one; each
+    ``mock_aws`` still starts from empty backends. Installed once and never undone, so
+    patches that replace ``create_loader`` for a while (that one) undo onto it; the tests
+    of ``OWN_LOADERS`` check that sharing itself, and get a loader per session.
+    """
+
+    #: Test files that watch sessions read models (each session its own loader).
+    OWN_LOADERS = frozenset({REPO_ROOT / "tests/local/patches/test_shared_models.py"})
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self._loaders: dict[str | None, Any] = {}
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        import botocore.session
+
+        create_loader = botocore.session.create_loader
+
+        def shared_loader(search_path_string: str | None = None) -> Any:
+            if not self.enabled:
+                return create_loader(search_path_string)
+            with self._lock:
+                if search_path_string not in self._loaders:
+                    self._loaders[search_path_string] = create_loader(search_path_string)
+                return self._loaders[search_path_string]
+
+        botocore.session.create_loader = shared_loader
+
+
+SHARED_MODELS = SharedModels()
+SHARED_MODELS.install()
+
+
+@pytest.fixture(autouse=True)
+def _models_read_once(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Sessions share ``SHARED_MODELS``'s loader, but in ``SharedModels.OWN_LOADERS``."""
+    SHARED_MODELS.enabled = request.path not in SharedModels.OWN_LOADERS
+    yield
+    SHARED_MODELS.enabled = True
 
 
 @dataclass
