@@ -125,6 +125,10 @@ class SharedModels:
     ``mock_aws`` still starts from empty backends. Installed once and never undone, so
     patches that replace ``create_loader`` for a while (that one) undo onto it; the tests
     of ``OWN_LOADERS`` check that sharing itself, and get a loader per session.
+
+    Measured: ``make test``'s pytest command took 0.81x the wall time with it (two
+    alternated pairs of runs on 2 CPUs, 2026-12-07: 0.81x with both bytecode caches warm,
+    0.75x when the run without it also wrote its caches).
     """
 
     #: Test files that watch sessions read models (each session its own loader).
