@@ -10,6 +10,8 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,3 +45,24 @@ def record(variable: str, figures: dict[str, Any]) -> None:
     }
     with open(REPO_ROOT / target, "a") as results:
         results.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[list[float]]:
+    """Watch the peak PSS of this process tree (MB) from a process of its own
+    (bench/bench_local_runs.py's sampler); the list holds it once the block has ended."""
+    sampler = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench" / "bench_local_runs.py"),
+            "--watch-memory",
+            str(os.getpid()),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    peak: list[float] = []
+    try:
+        yield peak
+    finally:
+        peak.append(int(sampler.communicate(timeout=30)[0]) / 2**20)

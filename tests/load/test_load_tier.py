@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 
 import pytest
 import tier_figures
@@ -32,25 +30,16 @@ def test_every_request_of_a_load_ends_final_once_and_nothing_is_left_open(
 ) -> None:
     bound = f"bound {BOUND_SECONDS:.0f} s"
     tier_figures.say(request.config, f"load: {REQUESTS} requests x 3 variants, {bound}")
-    sampler = subprocess.Popen(  # the peak PSS of this process tree, from a process of its own
-        [
-            sys.executable,
-            str(REPO_ROOT / "bench" / "bench_local_runs.py"),
-            "--watch-memory",
-            str(os.getpid()),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
     log = REPO_ROOT / "reports" / "load.log"
     log.parent.mkdir(exist_ok=True)
     with (
+        tier_figures.peak_memory() as peak,
         log.open("w") as handlers,
         contextlib.redirect_stdout(handlers),
         LocalPipeline(stack_name="runledger-load") as pipeline,
     ):
         figures = load(pipeline, REQUESTS, "load", BOUND_SECONDS)
-    peak_mb = int(sampler.communicate(timeout=30)[0]) / 2**20
+    peak_mb = peak[0]
     tier_figures.say(
         request.config,
         f"load: final {figures.final} of {figures.requests}, lost {figures.lost}, "

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -65,19 +63,10 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
         request.config,
         f"scale: one run of {jobs} jobs, MaxConcurrency {CONCURRENCY}, bound {BOUND_SECONDS:.0f} s",
     )
-    sampler = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO_ROOT / "bench" / "bench_local_runs.py"),
-            "--watch-memory",
-            str(os.getpid()),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
     log = REPO_ROOT / "reports" / "scale.log"
     log.parent.mkdir(exist_ok=True)
     with (
+        tier_figures.peak_memory() as peak,
         log.open("w") as handlers,
         contextlib.redirect_stdout(handlers),
         LocalPipeline(
@@ -93,7 +82,7 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
         children = child_executions(sfn, execution)
         map_run = sfn.list_map_runs(executionArn=execution)["mapRuns"]
         counts = sfn.describe_map_run(mapRunArn=map_run[0]["mapRunArn"])["executionCounts"]
-    peak_mb = int(sampler.communicate(timeout=30)[0]) / 2**20
+    peak_mb = peak[0]
     tier_figures.say(
         request.config,
         f"scale: {run.request['status']} after {wall_s:.0f} s, {len(run.variants)} job items, "

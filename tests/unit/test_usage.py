@@ -93,7 +93,8 @@ def test_transitions_are_states_entered_plus_retries_and_lambda_time_is_per_call
     assert usage_from_history(history.events).lambda_seconds == (0.121, 0.05, 0.06, 0.01)
 
 
-def test_summarize_run_prices_the_measured_usage_and_counts_the_states_ahead() -> None:
+def one_failed_variant() -> SummarizeRunEvent:
+    """SummarizeRun's event for a run of one variant, which failed."""
     request = {
         "run_id": "r1",
         "workflow": "kmer-count",
@@ -102,9 +103,13 @@ def test_summarize_run_prices_the_measured_usage_and_counts_the_states_ahead() -
         "variants": [{"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"}],
     }
     failed = {"name": "a", "status": "FAILED", "error": "States.TaskFailed", "cause": "x"}
-    event = SummarizeRunEvent.model_validate(
+    return SummarizeRunEvent.model_validate(
         {"run_id": "r1", "request": request, "variants": [failed]}
     )
+
+
+def test_summarize_run_prices_the_measured_usage_and_counts_the_states_ahead() -> None:
+    event = one_failed_variant()
     history = HistoryUsage(transitions=7, lambda_seconds=(0.2, 0.1, 0.3))
     usage = summarize_run(event, lambda_memory_mb=512, history=history).cost.usage
     # All variants failed: DidAnyVariantSucceed, RecordRunFailed and RunFailed are ahead.
@@ -229,17 +234,7 @@ def test_the_histories_read_are_spread_evenly_over_the_children() -> None:
 
 
 def test_summarize_run_says_when_its_usage_was_extrapolated() -> None:
-    request = {
-        "run_id": "r1",
-        "workflow": "kmer-count",
-        "cost_center": "lab",
-        "input": {"uri": "s3://b/s.fq", "k": 21},
-        "variants": [{"name": "a", "vcpus": 1, "memory_mib": 2048, "capacity": "ON_DEMAND"}],
-    }
-    failed = {"name": "a", "status": "FAILED", "error": "States.TaskFailed", "cause": "x"}
-    event = SummarizeRunEvent.model_validate(
-        {"run_id": "r1", "request": request, "variants": [failed]}
-    )
+    event = one_failed_variant()
     history = HistoryUsage(transitions=7, lambda_seconds=(0.2,), children=300, children_read=100)
     usage = summarize_run(event, history=history).cost.usage
     assert (usage.stepfunctions.basis, usage.lambda_.basis) == ("extrapolated", "extrapolated")
