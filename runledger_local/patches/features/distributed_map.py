@@ -35,6 +35,9 @@ ListExecutions find it. The Map Run fails after its children end when the failed
 out) ones exceed both ``ToleratedFailureCount`` and ``ToleratedFailurePercentage`` (moto
 keeps an absent one as 0, so the default tolerates none). No moto issue found.
 
+When the parent is stopped its children end ABORTED and so does the Map Run (moto's
+engine records it SUCCEEDED once the aborted children have returned).
+
 Not AWS's: the threshold is checked when every child has ended (AWS stops the Map Run as
 soon as it is exceeded and aborts the children still running); the children of a nested
 Distributed Map are listed under the root execution's Map Runs (``ListMapRuns`` of a child
@@ -70,6 +73,12 @@ _MAP_RUN: Final = Seam(
     f"{_STATE_MAP}.distributed_iteration_component",
     "DistributedIterationComponent._map_run",
     ("self", "env", "eval_input"),
+)
+_SET_STOP: Final = Seam(
+    NAME,
+    f"{_STATE_MAP}.itemprocessor.map_run_record",
+    "MapRunRecord.set_stop",
+    ("self", "status"),
 )
 _DESCRIBE_EXECUTION: Final = Seam(
     NAME,
@@ -139,6 +148,7 @@ _TO_JSON_STR: Final = Seam(
 SEAMS: Final[tuple[Seam, ...]] = (
     _EVAL_JOB,
     _MAP_RUN,
+    _SET_STOP,
     _DESCRIBE_EXECUTION,
     _GET_EXECUTIONS,
     _DESCRIBE_RESPONSE,
@@ -222,6 +232,8 @@ class _MapRun:
 
     children: list[ChildExecution] = field(default_factory=list)
     batched: bool = False
+    #: The parent was stopped while the Map Run ran: it ends ABORTED, not SUCCEEDED.
+    aborted: bool = False
 
 
 def _run_of(record: Any) -> tuple[threading.RLock, _MapRun]:
@@ -247,6 +259,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     del cloud
     worker_class, job_attribute, original_eval_job = _EVAL_JOB.resolve()
     component_class, run_attribute, original_map_run = _MAP_RUN.resolve()
+    record_class, set_stop_attribute, original_set_stop = _SET_STOP.resolve()
     backend_class, describe_attribute, original_describe = _DESCRIBE_EXECUTION.resolve()
     get_executions = _GET_EXECUTIONS.value
     response_class, describe_response_attribute, original_describe_response = (
@@ -369,6 +382,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         original_map_run(self, env, eval_input)
         with lock:
             children = list(run.children)
+            run.aborted = isinstance(env.program_state(), stopped)
+        if run.aborted:
+            return  # the parent's stop ends it: no tolerance to judge
         failed = sum(child.status in _FAILED for child in children)
         count = int(record.tolerated_failure_count or 0)
         percentage = float(record.tolerated_failure_percentage or 0.0)
@@ -388,6 +404,14 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 ),
             )
         )
+
+    def set_stop(self: Any, status: Any) -> None:
+        lock, run = _run_of(self)
+        with lock:
+            aborted = run.aborted
+        if aborted and str(getattr(status, "value", status)) == "SUCCEEDED":
+            status = type(status)("ABORTED")  # moto's engine records a stopped run's end
+        original_set_stop(self, status)
 
     def map_runs(backend: Any) -> Iterator[Any]:
         for execution in get_executions(backend):
@@ -463,6 +487,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         enter = stack.enter_context
         enter(mock.patch.object(worker_class, job_attribute, eval_job))
         enter(mock.patch.object(component_class, run_attribute, map_run))
+        enter(mock.patch.object(record_class, set_stop_attribute, set_stop))
         enter(mock.patch.object(backend_class, describe_attribute, describe_execution))
         enter(mock.patch.object(response_class, describe_response_attribute, describe_response))
         enter(mock.patch.object(response_class, list_response_attribute, list_response))

@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +290,45 @@ def test_distributed_map_a_batch_child_counts_its_items(local_cloud: LocalCloud)
         {"Items": [1, 2]},
         {"Items": [3]},
     ]
+
+
+def test_distributed_map_run_of_a_stopped_parent_is_aborted(local_cloud: LocalCloud) -> None:
+    """StopExecution of the parent aborts its Map Run: its children end ABORTED and so does
+    the Map Run (DescribeMapRun's status: RUNNING, SUCCEEDED, FAILED or ABORTED, API
+    reference DescribeMapRun), not SUCCEEDED as moto's engine records it."""
+    sfn = aws("stepfunctions")
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Long",
+                    "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = create_state_machine(sfn, "dmap-stopped", definition)
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"items": [1, 2]}')["executionArn"]
+    deadline = time.monotonic() + 10
+    while not (runs := sfn.list_map_runs(executionArn=execution)["mapRuns"]) or not _children(
+        sfn, runs[0]["mapRunArn"]
+    ):
+        assert time.monotonic() < deadline, "no child started"
+        time.sleep(0.02)
+    map_run_arn = runs[0]["mapRunArn"]
+
+    sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
+
+    deadline = time.monotonic() + 10
+    while (map_run := sfn.describe_map_run(mapRunArn=map_run_arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the Map Run still runs"
+        time.sleep(0.02)
+    assert map_run["status"] == "ABORTED"
+    assert "stopDate" in map_run
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert {child["status"] for child in _children(sfn, map_run_arn)} == {"ABORTED"}
