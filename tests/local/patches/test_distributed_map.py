@@ -172,6 +172,10 @@ def test_distributed_map_child_is_described_and_has_its_own_history(
     assert json.loads(child["output"]) == second
     assert child["startDate"] <= child["stopDate"]
     assert [event["id"] for event in events] == list(range(1, len(events) + 1))
+    # Each event after the one before, but the first state's after none: AWS gives it
+    # previousEventId 0 as it does ExecutionStarted (LocalStack's AWS-recorded snapshots,
+    # e.g. intrinsic_functions/test_string_operations.snapshot.json).
+    assert [event.get("previousEventId", 0) for event in events] == [0, 0, *range(2, len(events))]
     types = [event["type"] for event in events]
     assert types == [
         "ExecutionStarted",
