@@ -4,10 +4,16 @@ Event (from the SummarizeRun state)::
 
     {"run_id": "kmer-2026-11-23-001",
      "request": {...as StartRun returned it...},
-     "variants": [<CollectMetrics' result, with or without "attributes">,
-                  {"name": "spot-2vcpu", "status": "FAILED", "error": "...", "cause": "..."}],
+     "jobs": [{"name": "od-1vcpu", "status": "SUCCEEDED"},   # what each child reported
+              {"name": "spot-2vcpu", "status": "FAILED", "error": "..."}],
+     "pk": "RUN#kmer-2026-11-23-001",       # with "jobs": where their VARIANT# items are
      "execution": "arn:aws:states:...:execution:...",  # optional: measure from its history
      "transitions_estimate": 14}            # optional; default 5 + 3 * len(variants)
+
+The outcomes are then the items ``execution`` wrote (RUNS_TABLE_NAME, dynamodb:Query); a
+job with none is taken as the Map reported it (a failure that could not be recorded).
+Instead of "jobs" the event may give the outcomes in full (events/summarize_run.json):
+``"variants": [<CollectMetrics' result>, {"name", "status": "FAILED", "error", "cause"}]``.
 
 Returns::
 
@@ -28,17 +34,17 @@ Returns::
               "price_region": "us-east-1", "prices_as_of": "..."},
      "attributes": {"summary": {"M": ...}, "cost": {"M": ...}}}
 
-With "execution", the execution's history (states:GetExecutionHistory) gives the Lambda
-invocations with their measured durations and the counted state transitions
-(runledger/usage.py); without it, or if the history cannot be read (logged), both are
-modelled. Each breakdown entry is its ``usage`` times the unit prices in
-runledger/prices.json. A
-failed variant is priced from the Batch job description in its ``cause`` when there is
-one, else named in ``unpriced_variants``. Lambda cost assumes every runledger function has
-this function's memory size (the template gives them all the same).
-When no variant succeeded the status is FAILED, with "error": "AllVariantsFailedError"
-and a "cause" naming each variant's error, and no fastest or cheapest; the run is priced
-all the same (its jobs ran) and recorded FAILED.
+With "execution", the execution's history and its Distributed Map's children's
+(states:GetExecutionHistory, ListMapRuns, ListExecutions) give the Lambda invocations
+with their measured durations and the counted state transitions (runledger/usage.py);
+without it, or if the history cannot be read (logged), both are modelled. Each breakdown
+entry is its ``usage`` times the unit prices in runledger/prices.json. A failed variant
+is priced from the Batch job description in its ``cause`` when there is one, else named
+in ``unpriced_variants``. Lambda cost assumes every runledger function has this
+function's memory size (the template gives them all the same). When no variant succeeded
+the status is FAILED, with "error": "AllVariantsFailedError" and a "cause" naming each
+variant's error, and no fastest or cheapest; the run is priced all the same (its jobs
+ran) and recorded FAILED.
 Metrics: RunCostUSD (None unit), VariantsFailed (Count).
 """
 

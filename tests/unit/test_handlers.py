@@ -548,3 +548,44 @@ def test_summarize_handler_prices_lambda_at_the_context_memory(
     lambda_context.memory_limit_in_mb = 1024
     large = handler(event, lambda_context)["cost"]["breakdown"]["lambda"]
     assert large > small
+
+
+@pytest.mark.parametrize("sample", ["summarize_run.json", "summarize_run_all_failed.json"])
+def test_summarize_run_reads_the_outcomes_the_map_reports_from_the_table(
+    sample: str,
+    load_handler: LoadHandler,
+    lambda_context: Any,
+    s3: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On AWS the Distributed Map hands SummarizeRun each child's {name, status} as
+    ``jobs`` with the run's key; the outcomes are the VARIANT# items its execution wrote.
+    The same sample, in that form with its items in the table, is summarized and priced
+    as the sample with its outcomes in full."""
+    import boto3
+
+    full = json.loads((EVENTS_DIR / sample).read_text())
+    module = load_handler("summarize_run")
+    handler = module.lambda_handler
+    expected = handler(full, lambda_context)
+    monkeypatch.setenv("RUNS_TABLE_NAME", "runs-test")
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(TableName="runs-test", **table_schema())
+    pk, execution = f"RUN#{full['run_id']}", "arn:aws:states:us-east-1:1:execution:w:e"
+    serializer = TypeSerializer()
+    for outcome in full["variants"]:
+        item = {"pk": pk, "sk": f"VARIANT#{outcome['name']}", "execution": execution}
+        item |= json.loads(json.dumps(outcome), parse_float=Decimal)
+        dynamodb.put_item(
+            TableName="runs-test", Item={k: serializer.serialize(v) for k, v in item.items()}
+        )
+    reports = [{"name": o["name"], "status": o["status"]} for o in full["variants"]]
+    from_map = {k: v for k, v in full.items() if k != "variants"}
+    from_map |= {"jobs": reports, "pk": pk}
+    # Not the execution's history (none here): the items of this execution are read.
+    monkeypatch.setattr(module, "read_usage", lambda arn: None)
+    result = handler(from_map | {"execution": execution}, lambda_context)
+    assert result["summary"] == expected["summary"]
+    assert result["cost"]["by_variant"] == expected["cost"]["by_variant"]
+    assert result["cost"]["unpriced_variants"] == expected["cost"]["unpriced_variants"]
+    assert result["status"] == expected["status"]
