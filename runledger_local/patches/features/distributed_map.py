@@ -86,12 +86,6 @@ _DESCRIBE_EXECUTION: Final = Seam(
     "StepFunctionsParserBackend.describe_execution",
     ("self", "execution_arn"),
 )
-_GET_EXECUTIONS: Final = Seam(
-    NAME,
-    "moto.stepfunctions.parser.models",
-    "StepFunctionsParserBackend._get_executions",
-    ("self", "execution_status"),
-)
 _DESCRIBE_RESPONSE: Final = Seam(
     NAME, "moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", ("self",)
 )
@@ -150,7 +144,6 @@ SEAMS: Final[tuple[Seam, ...]] = (
     _MAP_RUN,
     _SET_STOP,
     _DESCRIBE_EXECUTION,
-    _GET_EXECUTIONS,
     _DESCRIBE_RESPONSE,
     _LIST_RESPONSE,
     _ACTION_RESULT,
@@ -261,7 +254,6 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     component_class, run_attribute, original_map_run = _MAP_RUN.resolve()
     record_class, set_stop_attribute, original_set_stop = _SET_STOP.resolve()
     backend_class, describe_attribute, original_describe = _DESCRIBE_EXECUTION.resolve()
-    get_executions = _GET_EXECUTIONS.value
     response_class, describe_response_attribute, original_describe_response = (
         _DESCRIBE_RESPONSE.resolve()
     )
@@ -279,6 +271,21 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     failure_event, failure_exception = _FAILURE_EVENT.value, _FAILURE_EXCEPTION.value
     states_error_name, exceeded_type = _STATES_ERROR_NAME.value, _EXCEEDED_TYPE.value
     event_details, to_json_str = _EVENT_DETAILS.value, _TO_JSON_STR.value
+
+    # Map Runs and children by ARN, as they start: a lookup scanned every execution's Map
+    # Runs and their children, so each grew with the runs in the cloud (the load tier's
+    # 1,000 runs slowed down as they went). A hit counts only while its parent execution
+    # is still in the backend (a reset backend forgets it, as moto's lookups do).
+    index_lock = threading.Lock()
+    records_by_arn: dict[str, Any] = {}
+    children_by_arn: dict[str, tuple[Any, ChildExecution]] = {}
+
+    def indexed(backend: Any, record: Any) -> bool:
+        try:
+            original_describe(backend, record.execution_arn)
+        except no_execution:
+            return False
+        return True
 
     class ChildProgram:
         """The iteration's program, run as a child execution of ``record``'s Map Run."""
@@ -313,6 +320,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             self.child = child
             with lock:
                 run.children.append(child)
+            with index_lock:
+                records_by_arn[record.map_run_arn] = record
+                children_by_arn[child.execution_arn] = (record, child)
             env.event_manager = child.manager
             env.event_history_context = program_start()
             context["Execution"] = {
@@ -376,6 +386,8 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
 
     def map_run(self: Any, env: Any, eval_input: Any) -> None:
         record = eval_input.map_run_record
+        with index_lock:
+            records_by_arn[record.map_run_arn] = record  # listed before a child starts
         lock, run = _run_of(record)
         with lock:
             run.batched = getattr(self, _BATCHER_ATTRIBUTE, None) is not None
@@ -413,23 +425,16 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             status = type(status)("ABORTED")  # moto's engine records a stopped run's end
         original_set_stop(self, status)
 
-    def map_runs(backend: Any) -> Iterator[Any]:
-        for execution in get_executions(backend):
-            env = getattr(getattr(execution, "exec_worker", None), "env", None)
-            pool = getattr(env, "map_run_record_pool_manager", None)
-            if pool is not None:
-                yield from pool.get_all()
-
     def children_of(record: Any) -> list[ChildExecution]:
         lock, run = _run_of(record)
         with lock:
             return list(run.children)
 
     def child(backend: Any, arn: str) -> ChildExecution:
-        for record in map_runs(backend):
-            for each in children_of(record):
-                if each.execution_arn == arn:
-                    return each
+        with index_lock:
+            found = children_by_arn.get(arn)
+        if found is not None and indexed(backend, found[0]):
+            return found[1]
         raise no_execution("Execution Does Not Exist: '" + arn + "'")
 
     def describe_execution(self: Any, execution_arn: str) -> Any:
@@ -447,8 +452,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
     def list_children(
         backend: Any, map_run_arn: str, status_filter: str | None = None
     ) -> list[ChildExecution]:
-        record = next((r for r in map_runs(backend) if r.map_run_arn == map_run_arn), None)
-        if record is None:
+        with index_lock:
+            record = records_by_arn.get(map_run_arn)
+        if record is None or not indexed(backend, record):
             raise no_resource(f"Map Run Does Not Exist: '{map_run_arn}'")
         found = [c for c in children_of(record) if status_filter in (None, c.status)]
         return sorted(found, key=lambda c: c.start_date, reverse=True)
