@@ -182,6 +182,12 @@ def sdk_metadata(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Set on a Distributed Map child's environment (features/distributed_map): the start of
+#: the execution that started it, which orders the child's Lambda steps, so that a run's
+#: jobs are served in its place among the runs rather than after every run started since.
+ORDER_START: Final = "_runledger_order_start"
+
+
 @contextlib.contextmanager
 def apply(cloud: LocalCloud) -> Iterator[None]:
     for seam in (_SIMPLE_INVOKE, _GET_FUNCTION, _UNKNOWN_FUNCTION):
@@ -196,8 +202,11 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         env: Any, parameters: dict[str, Any], region: str, state_credentials: Any
     ) -> Any:
         # The execution's start time orders its Lambda steps against other executions'.
+        started = getattr(env, ORDER_START, None)
         try:
-            started = env.states.context_object.context_object_data["Execution"]["StartTime"]
+            started = (
+                started or env.states.context_object.context_object_data["Execution"]["StartTime"]
+            )
         except (AttributeError, KeyError, TypeError):
             started = None  # unordered: served by arrival
         if isinstance(started, str):  # AWS's text, to the millisecond (context_timestamps)
