@@ -57,7 +57,7 @@ from unittest import mock
 
 from runledger_local.patches import _per_execution as per_execution
 from runledger_local.patches._seams import Seam
-from runledger_local.patches.features.lambda_invoke import ORDER_START
+from runledger_local.patches.features.lambda_invoke import ORDER_STARTS
 from runledger_local.runtime.local_cloud import LocalCloud
 
 NAME: Final = "distributed_map"
@@ -334,7 +334,10 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
                 "StartTime": iso_milliseconds(child.start_date),  # AWS: 2019-03-26T20:14:13.192Z
             }
             env.variable_store = variable_store_class()  # AWS: no parent's variables
-            setattr(env, ORDER_START, getattr(env, ORDER_START, None) or parent.get("StartTime"))
+            # Its Lambda steps take its run's place in line (features/lambda_invoke).
+            ORDER_STARTS[child.execution_arn] = ORDER_STARTS.get(
+                parent.get("Id"), parent.get("StartTime")
+            )
             env._is_frame = False  # its program ends as an execution: terminal event
             child.manager.add_event(
                 context=env.event_history_context,

@@ -182,10 +182,11 @@ def sdk_metadata(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: Set on a Distributed Map child's environment (features/distributed_map): the start of
-#: the execution that started it, which orders the child's Lambda steps, so that a run's
-#: jobs are served in its place among the runs rather than after every run started since.
-ORDER_START: Final = "_runledger_order_start"
+#: Distributed Map child execution ARN -> the StartTime of the run that started it
+#: (features/distributed_map fills it): it orders the child's Lambda steps, so that a
+#: run's jobs are served in its place among the runs rather than after every run started
+#: since. Kept by ARN, as the context object carries it into every frame of the child.
+ORDER_STARTS: dict[str, str] = {}
 
 
 @contextlib.contextmanager
@@ -202,11 +203,9 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         env: Any, parameters: dict[str, Any], region: str, state_credentials: Any
     ) -> Any:
         # The execution's start time orders its Lambda steps against other executions'.
-        started = getattr(env, ORDER_START, None)
         try:
-            started = (
-                started or env.states.context_object.context_object_data["Execution"]["StartTime"]
-            )
+            execution = env.states.context_object.context_object_data["Execution"]
+            started = ORDER_STARTS.get(execution["Id"]) or execution["StartTime"]
         except (AttributeError, KeyError, TypeError):
             started = None  # unordered: served by arrival
         if isinstance(started, str):  # AWS's text, to the millisecond (context_timestamps)
@@ -221,6 +220,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
             env.stack[-1].update(sdk_metadata(env.stack[-1]))
 
     with contextlib.ExitStack() as stack:
+        stack.callback(ORDER_STARTS.clear)  # this cloud's children only
         stack.enter_context(routed_output())
         stack.enter_context(mock.patch.object(LocalLambdaBackend, "cloud", cloud))
         stack.enter_context(mock.patch.object(response_class, backend_attribute, property(backend)))

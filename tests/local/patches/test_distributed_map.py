@@ -336,3 +336,29 @@ def test_distributed_map_run_of_a_stopped_parent_is_aborted(local_cloud: LocalCl
     assert "stopDate" in map_run
     assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
     assert {child["status"] for child in _children(sfn, map_run_arn)} == {"ABORTED"}
+
+
+def test_distributed_map_children_call_lambda_in_their_runs_start_order(
+    local_cloud: LocalCloud, lambda_fixtures: Path
+) -> None:
+    """The in-process Lambda lock serves executions by start; a child is served by its
+    parent's start (features/lambda_invoke ORDER_START), not its own, which would put a
+    run's jobs behind every run started after it."""
+    from unittest import mock
+
+    from runledger_local.runtime.lambdas import LAMBDA_LOCK
+
+    priorities: list[float] = []
+    acquire = LAMBDA_LOCK.acquire
+
+    def recording_acquire(chain: str, priority: float = 0.0) -> None:
+        priorities.append(priority)
+        acquire(chain, priority)
+
+    with mock.patch.object(LAMBDA_LOCK, "acquire", recording_acquire):
+        sfn, described, map_run_arn = _run(local_cloud, lambda_fixtures, _definition(), ["a", "b"])
+    children = _children(sfn, map_run_arn)
+    assert len(priorities) == len(children) == 2
+    started = described["startDate"].timestamp()
+    assert priorities == [pytest.approx(started, abs=0.001)] * 2
+    assert all(child["startDate"].timestamp() > started for child in children)
