@@ -186,6 +186,9 @@ def sdk_metadata(result: dict[str, Any]) -> dict[str, Any]:
 #: (features/distributed_map fills it): it orders the child's Lambda steps, so that a
 #: run's jobs are served in its place among the runs rather than after every run started
 #: since. Kept by ARN, as the context object carries it into every frame of the child.
+#: Measured 2026-12-07, 200 runs of events/requests/kmer-valid-local.json at once through
+#: one LocalPipeline, two alternated pairs: 0.72x the wall time with it (45.0 and 46.7 s
+#: against 66.5 and 61.3 s).
 ORDER_STARTS: dict[str, str] = {}
 
 
