@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -137,3 +140,19 @@ def wait_for_job(batch: Any, job_id: str, timeout: float = 20.0) -> dict[str, An
         if time.monotonic() > deadline:
             pytest.fail(f"job {job_id} still {job['status']} after {timeout} s")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def lambda_priorities() -> Iterator[list[float]]:
+    """The priority each in-process Lambda call waits for the lock with, in call order."""
+    from runledger_local.runtime.lambdas import LAMBDA_LOCK
+
+    priorities: list[float] = []
+    acquire = LAMBDA_LOCK.acquire
+
+    def recording_acquire(chain: str, priority: float = 0.0) -> None:
+        priorities.append(priority)
+        acquire(chain, priority)
+
+    with mock.patch.object(LAMBDA_LOCK, "acquire", recording_acquire):
+        yield priorities

@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from patch_helpers import REGION, aws, create_state_machine, history, output, run_execution
+from patch_helpers import (
+    REGION,
+    aws,
+    create_state_machine,
+    history,
+    lambda_priorities,
+    output,
+    run_execution,
+)
 
 from runledger_local.patches import LocalCloud
 from runledger_local.patches.features.distributed_map import (
@@ -344,18 +352,7 @@ def test_distributed_map_children_call_lambda_in_their_runs_start_order(
     """The in-process Lambda lock serves executions by start; a child is served by its
     parent's start (features/lambda_invoke ORDER_START), not its own, which would put a
     run's jobs behind every run started after it."""
-    from unittest import mock
-
-    from runledger_local.runtime.lambdas import LAMBDA_LOCK
-
-    priorities: list[float] = []
-    acquire = LAMBDA_LOCK.acquire
-
-    def recording_acquire(chain: str, priority: float = 0.0) -> None:
-        priorities.append(priority)
-        acquire(chain, priority)
-
-    with mock.patch.object(LAMBDA_LOCK, "acquire", recording_acquire):
+    with lambda_priorities() as priorities:
         sfn, described, map_run_arn = _run(local_cloud, lambda_fixtures, _definition(), ["a", "b"])
     children = _children(sfn, map_run_arn)
     assert len(priorities) == len(children) == 2

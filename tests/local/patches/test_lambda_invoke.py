@@ -7,17 +7,17 @@ import os
 import threading
 import time
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from patch_helpers import (
     aws,
     create_state_machine,
+    lambda_priorities,
     run_execution,
 )
 
 from runledger_local.patches import LocalCloud
-from runledger_local.runtime.lambdas import LAMBDA_LOCK, ChainLock
+from runledger_local.runtime.lambdas import ChainLock
 
 
 # ------------------------------------------------------------------- lambda_in_process
@@ -182,14 +182,7 @@ def test_lambda_in_process_tasks_wait_for_the_lock_in_their_executions_start_ord
         },
     }
     arn = create_state_machine(sfn, "ordered", definition)
-    priorities: list[float] = []
-    acquire = LAMBDA_LOCK.acquire
-
-    def recording_acquire(chain: str, priority: float = 0.0) -> None:
-        priorities.append(priority)
-        acquire(chain, priority)
-
-    with mock.patch.object(LAMBDA_LOCK, "acquire", recording_acquire):
+    with lambda_priorities() as priorities:
         described = run_execution(sfn, arn, {"n": 1})
         aws("lambda").invoke(FunctionName="echo", Payload=b"{}")  # from outside: by arrival
         arrived = time.time()
