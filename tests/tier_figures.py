@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +67,21 @@ def peak_memory() -> Iterator[list[float]]:
         yield peak
     finally:
         peak.append(int(sampler.communicate(timeout=30)[0]) / 2**20)
+
+
+@contextlib.contextmanager
+def tier_pipeline(tier: str, **options: Any) -> Iterator[tuple[Any, list[float], Path]]:
+    """A LocalPipeline named ``runledger-<tier>`` (``options`` passed on), what its
+    handlers print sent to reports/<tier>.log, and the peak memory of this process tree
+    watched: ``(pipeline, peak, log)``, ``peak`` holding the MB once the block has ended."""
+    from runledger_local.cloud import LocalPipeline
+
+    log = REPO_ROOT / "reports" / f"{tier}.log"
+    log.parent.mkdir(exist_ok=True)
+    with (
+        peak_memory() as peak,
+        log.open("w") as handlers,
+        contextlib.redirect_stdout(handlers),
+        LocalPipeline(stack_name=f"runledger-{tier}", **options) as pipeline,
+    ):
+        yield pipeline, peak, log

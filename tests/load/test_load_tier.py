@@ -7,15 +7,11 @@ set, the figures are appended to that file (one JSON line)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
 import tier_figures
 from load_run import load
-
-from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline
 
 pytestmark = pytest.mark.load
 REQUESTS = int(os.environ.get("RUNLEDGER_LOAD_REQUESTS", "1000"))
@@ -30,14 +26,7 @@ def test_every_request_of_a_load_ends_final_once_and_nothing_is_left_open(
 ) -> None:
     bound = f"bound {BOUND_SECONDS:.0f} s"
     tier_figures.say(request.config, f"load: {REQUESTS} requests x 3 variants, {bound}")
-    log = REPO_ROOT / "reports" / "load.log"
-    log.parent.mkdir(exist_ok=True)
-    with (
-        tier_figures.peak_memory() as peak,
-        log.open("w") as handlers,
-        contextlib.redirect_stdout(handlers),
-        LocalPipeline(stack_name="runledger-load") as pipeline,
-    ):
+    with tier_figures.tier_pipeline("load") as (pipeline, peak, log):
         figures = load(pipeline, REQUESTS, "load", BOUND_SECONDS)
     peak_mb = peak[0]
     tier_figures.say(

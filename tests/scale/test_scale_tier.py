@@ -10,7 +10,6 @@ appended to that file (one JSON line)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -22,7 +21,6 @@ import tier_figures
 from runledger.models import MAX_JOBS, MAX_REPEATS
 from runledger.usage import child_executions
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_local.cloud import LocalPipeline
 from runledger_local.local_paths import localize_request
 
 pytestmark = pytest.mark.scale
@@ -63,15 +61,10 @@ def test_a_run_of_a_thousand_jobs_ends_succeeded_with_every_job_recorded_once(
         request.config,
         f"scale: one run of {jobs} jobs, MaxConcurrency {CONCURRENCY}, bound {BOUND_SECONDS:.0f} s",
     )
-    log = REPO_ROOT / "reports" / "scale.log"
-    log.parent.mkdir(exist_ok=True)
-    with (
-        tier_figures.peak_memory() as peak,
-        log.open("w") as handlers,
-        contextlib.redirect_stdout(handlers),
-        LocalPipeline(
-            stack_name="runledger-scale", parameters={"MaxConcurrency": CONCURRENCY}
-        ) as pipeline,
+    with tier_figures.tier_pipeline("scale", parameters={"MaxConcurrency": CONCURRENCY}) as (
+        pipeline,
+        peak,
+        log,
     ):
         started = time.monotonic()
         pk = pipeline.put_request(item)
