@@ -305,21 +305,18 @@ def recorded_outcomes(
     """Each job's outcome: its ``VARIANT#`` item (plain values) that ``execution`` wrote,
     else what the Map reported (a failure that could not be recorded). A job reported
     SUCCEEDED whose item is missing is an error of the workflow, not of the job."""
-    written = {
-        str(item.get("name")): item
-        for item in items
-        if execution is None or item.get("execution") == execution
-    }
-    others = {str(item.get("name")): item for item in items}
+    by_name = {str(item.get("name")): item for item in items}  # one VARIANT# item a job
     outcomes: list[VariantOutcome] = []
     for job in reported:
-        item = written.get(job.name)
-        if item is None and job.status == "SUCCEEDED" and job.name in others:
-            owner = others[job.name].get("execution")
-            raise RunClaimedAgain(
-                f"job {job.name} succeeded, but its item is now that of execution {owner}: "
-                "the run was claimed again while this execution ran"
-            )
+        item = by_name.get(job.name)
+        owner = None if item is None else item.get("execution")
+        if item is not None and execution is not None and owner != execution:
+            if job.status == "SUCCEEDED":
+                raise RunClaimedAgain(
+                    f"job {job.name} succeeded, but its item is now that of execution "
+                    f"{owner}: the run was claimed again while this execution ran"
+                )
+            item = None  # another claim's: not this execution's outcome
         if item is not None and item.get("status") == "SUCCEEDED":
             outcomes.append(VariantSucceeded.model_validate(item))
         elif item is not None:
