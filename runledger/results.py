@@ -241,10 +241,7 @@ def record_job(
             ConditionExpression="attribute_not_exists(claimed_at) OR claimed_at <= :claimed_at",
             ExpressionAttributeValues={":claimed_at": {"S": claim.claimed_at}},
         )
-    except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        if code != "ConditionalCheckFailedException":
-            raise
+    except dynamodb.exceptions.ConditionalCheckFailedException:
         raise ItemOwnedByLaterClaim(
             f"{claim.pk} VARIANT#{result.name}: a later claim of the run wrote it"
         ) from None
