@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling, slow_first
+from worker_exit import end_worker_at_once
 
 from runledger.storage import LOCAL_PATHS_ENV
 
@@ -311,6 +312,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_sessionfinish() -> None:
     for shared in SHARED_CLOUDS.values():
         shared.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    end_worker_at_once(config)  # the controller has every report: skip freeing the heap
 
 
 @pytest.fixture(scope="module")
