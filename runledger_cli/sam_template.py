@@ -320,8 +320,8 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
 
 def table_schema(logical_id: str = "RunsTable", path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """CreateTable arguments (keys, billing, stream) of a table of the template, so tests
-    that build a table by hand build the template's table."""
-    props = load_cfn(path)["Resources"][logical_id]["Properties"]
+    that build a table by hand build the template's table (read as ``load_both`` reads it)."""
+    props = load_both(path)[1]["Resources"][logical_id]["Properties"]
     schema = {key: props[key] for key in ("KeySchema", "AttributeDefinitions", "BillingMode")}
     if "StreamSpecification" in props:
         schema["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}

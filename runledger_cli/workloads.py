@@ -22,7 +22,7 @@ from typing import Any
 
 from runledger.compute import COMPUTE_FILE, EC2, FARGATE, Kind, platform_key
 from runledger.workflows import WORKLOADS_FILE, WorkloadError, workflow_from_declaration
-from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH, load_sam
+from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH, load_both
 
 #: Where the Lambda functions read the declarations (runledger is their layer's package).
 CATALOGUE = REPO_ROOT / "runledger" / WORKLOADS_FILE
@@ -164,12 +164,12 @@ def declared_compute(sam: dict[str, Any]) -> dict[str, Any]:
 
 def compute_text(template: Path = TEMPLATE_PATH) -> str:
     """``compute.json``'s text for ``template``."""
-    return json.dumps(declared_compute(load_sam(template)), indent=2, sort_keys=True) + "\n"
+    return json.dumps(declared_compute(load_both(template)[0]), indent=2, sort_keys=True) + "\n"
 
 
 def catalogue_text(template: Path = TEMPLATE_PATH) -> str:
     """``workloads.json``'s text for ``template``."""
-    return json.dumps(declared_workloads(load_sam(template)), indent=2, sort_keys=True) + "\n"
+    return json.dumps(declared_workloads(load_both(template)[0]), indent=2, sort_keys=True) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

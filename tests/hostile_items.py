@@ -67,7 +67,7 @@ from runledger.models import (
     Variant,
 )
 from runledger.workflows import get_workflow, workflows
-from runledger_cli.sam_template import REPO_ROOT, load_sam, resources_of_type
+from runledger_cli.sam_template import REPO_ROOT, load_both, resources_of_type
 from runledger_local.local_paths import localize_request
 from runledger_local.pipe_records import PipeFilter
 
@@ -526,7 +526,7 @@ def insert_record(image: Mapping[str, Any]) -> dict[str, Any]:
 
 def pipe_filter() -> PipeFilter:
     """The filter of template.yaml's pipe."""
-    ((pipe),) = resources_of_type(load_sam(), "AWS::Pipes::Pipe").values()
+    ((pipe),) = resources_of_type(load_both()[0], "AWS::Pipes::Pipe").values()
     return PipeFilter.of(pipe["Properties"].get("SourceParameters"))
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_both
 
 # ------------------------------------------------------------------ sources
 SFN_ERRORS = "https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html"
@@ -230,7 +230,7 @@ FUNCTION_ERRORS: dict[str, tuple[str, frozenset[str]]] = {
 
 # ------------------------------------------------------------------ the ASL
 def load_asl() -> dict[str, Any]:
-    definition = load_sam()["Resources"]["RunWorkflow"]["Properties"]["DefinitionUri"]
+    definition = load_both()[0]["Resources"]["RunWorkflow"]["Properties"]["DefinitionUri"]
     result: dict[str, Any] = json.loads((REPO_ROOT / definition).read_text())
     return result
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from runledger_cli.sam_template import REPO_ROOT, load_cfn
+from runledger_cli.sam_template import REPO_ROOT, load_both
 from runledger_local.pipe_runner import render_input_template
 
 EVENTS = REPO_ROOT / "events"
-PIPE = load_cfn()["Resources"]["RunsPipe"]["Properties"]
+PIPE = load_both()[1]["Resources"]["RunsPipe"]["Properties"]  # as the local cloud reads it
 
 
 def load(name: str) -> Any:

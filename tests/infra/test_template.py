@@ -6,6 +6,7 @@ Read through runledger_cli.sam_template: as written (SAM) and after the SAM tran
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,7 +18,6 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
-from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from runledger.closing import CLOSING_STATUSES, OPEN_RUN_STATUSES
@@ -25,15 +25,17 @@ from runledger_cli.sam_template import (
     REPO_ROOT,
     TEMPLATE_PATH,
     _load_both_in_child,
+    load_both,
     load_cfn,
     load_sam,
     resources_of_type,
 )
 
-SAM = load_sam()
-#: The template as written, its Fn::ForEach loops not expanded.
-WRITTEN = dict(decode(str(TEMPLATE_PATH))[0])
-CFN = load_cfn()
+#: The template as SAM and as CloudFormation, as the local cloud reads them (``load_both``:
+#: the on-disk cache make test fills before its workers start, so that collecting this
+#: file in every worker does not import cfn-lint and the SAM translator). The tests of
+#: ``load_both`` below compare it with ``load_sam``/``load_cfn`` in this process.
+SAM, CFN = load_both()
 RESOURCES = CFN["Resources"]
 STACK_TAGS = {"project", "stage", "cost-center"}
 _serialize = TypeSerializer().serialize
@@ -481,8 +483,19 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs(
 #: reference: runtimePlatform, fargatePlatformConfiguration and networkConfiguration are
 #: for jobs on Fargate resources).
 FARGATE_ONLY = {"RuntimePlatform", "FargatePlatformConfiguration", "NetworkConfiguration"}
+
+
 #: Mappings.Platforms: the platforms every workload has a job definition for.
-PLATFORMS = WRITTEN["Mappings"]["Platforms"]
+@functools.cache
+def written() -> dict[str, Any]:
+    """The template as written, its Fn::ForEach loops (and their FindInMap) not expanded."""
+    from cfnlint.decode import decode  # dev dependency
+
+    return dict(decode(str(TEMPLATE_PATH))[0])
+
+
+def platforms() -> dict[str, Any]:
+    return dict(written()["Mappings"]["Platforms"])
 
 
 def test_every_workload_has_a_job_definition_per_platform_fargate_properties_on_fargate() -> None:
@@ -493,15 +506,15 @@ def test_every_workload_has_a_job_definition_per_platform_fargate_properties_on_
         by_workload.setdefault(workload, {})[platform] = job
     assert set(by_workload) == {"kmer-count", "fastq-compress"}
     for jobs in by_workload.values():
-        assert set(jobs) == set(PLATFORMS) == {"FargateX8664", "FargateArm64", "Ec2"}
+        assert set(jobs) == set(platforms()) == {"FargateX8664", "FargateArm64", "Ec2"}
         for platform, job in jobs.items():
             container = job["ContainerProperties"]
-            assert job["PlatformCapabilities"] == [PLATFORMS[platform]["Capability"]]
-            if PLATFORMS[platform]["Capability"] == "FARGATE":
+            assert job["PlatformCapabilities"] == [platforms()[platform]["Capability"]]
+            if platforms()[platform]["Capability"] == "FARGATE":
                 assert set(container) >= FARGATE_ONLY
                 assert container["RuntimePlatform"] == {
                     "OperatingSystemFamily": "LINUX",
-                    "CpuArchitecture": PLATFORMS[platform]["CpuArchitecture"],
+                    "CpuArchitecture": platforms()[platform]["CpuArchitecture"],
                 }
                 assert container["NetworkConfiguration"] == {
                     "AssignPublicIp": {"Ref": "AssignPublicIp"}
@@ -611,7 +624,7 @@ def test_job_definition_is_named_after_the_stack_and_its_attempts_are_a_paramete
         workload = SAM["Resources"][logical_id]["Metadata"]["Workload"]["Name"]
         name = job["JobDefinitionName"]["Fn::Sub"]
         assert name.startswith("${AWS::StackName}-workload-" + workload + "-")
-        assert name.rsplit("-", 1)[1] in PLATFORMS
+        assert name.rsplit("-", 1)[1] in platforms()
     assert JOB["RetryStrategy"]["Attempts"] == {"Ref": "JobAttempts"}
     attempts = SAM["Parameters"]["JobAttempts"]
     assert (attempts["Type"], attempts["Default"]) == ("Number", 3)
@@ -1328,8 +1341,10 @@ def test_load_both_reads_the_template_in_a_child_and_keeps_cfn_lint_out_of_the_c
 ) -> None:
     assert first_reader["here"] == []
     sam, cfn = first_reader["result"][3]
-    assert sam == json.loads(json.dumps(SAM, default=str))
-    assert cfn == json.loads(json.dumps(CFN, default=str))
+    # The child's reading is this process's own (cfn-lint and the translator, here).
+    assert sam == json.loads(json.dumps(load_sam(), default=str))
+    assert cfn == json.loads(json.dumps(load_cfn(), default=str))
+    assert (sam, cfn) == (SAM, CFN)  # and the module's, read through the cache
 
 
 def test_read_ahead_starts_the_child_that_load_both_then_waits_for(
@@ -1340,8 +1355,8 @@ def test_read_ahead_starts_the_child_that_load_both_then_waits_for(
     assert reading == [True]  # read_ahead returned while its child was still reading
     assert children == 1  # load_both waited for that child instead of starting another
     assert left == 0
-    assert sam == json.loads(json.dumps(SAM, default=str))
-    assert cfn == json.loads(json.dumps(CFN, default=str))
+    assert sam == json.loads(json.dumps(load_sam(), default=str))
+    assert cfn == json.loads(json.dumps(load_cfn(), default=str))
 
 
 def test_reports_and_graphs_read_the_template_without_cfn_lint_in_the_process(
@@ -1368,22 +1383,23 @@ def test_the_template_loops_with_language_extensions_and_load_sam_expands_every_
     """CloudFormation runs AWS::LanguageExtensions before the SAM transform; load_sam does
     the same with cfn-lint's (private) expander, which must leave every other intrinsic
     (Fn::If, Ref of parameters, conditions) as written."""
-    assert WRITTEN["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
-    loops = [k for k in WRITTEN["Resources"] if k.startswith("Fn::ForEach::")]
+    sam, written_ = load_sam(), written()
+    assert written_["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+    loops = [k for k in written_["Resources"] if k.startswith("Fn::ForEach::")]
     assert sorted(loops) == [
         "Fn::ForEach::Ec2ComputeOptions",
         "Fn::ForEach::FastqCompressJobDefinitions",
         "Fn::ForEach::KmerCountJobDefinitions",
     ]
-    assert SAM["Transform"] == "AWS::Serverless-2016-10-31"
-    assert "Fn::ForEach" not in json.dumps(SAM, default=str)
-    assert "&{" not in json.dumps(SAM, default=str)
-    assert SAM["Conditions"] == WRITTEN["Conditions"]
-    assert SAM["Resources"]["RunsTable"] == WRITTEN["Resources"]["RunsTable"]
-    variables = SAM["Resources"]["StartRunFunction"]["Properties"]["Environment"]["Variables"]
+    assert sam["Transform"] == "AWS::Serverless-2016-10-31"
+    assert "Fn::ForEach" not in json.dumps(sam, default=str)
+    assert "&{" not in json.dumps(sam, default=str)
+    assert sam["Conditions"] == written_["Conditions"]
+    assert sam["Resources"]["RunsTable"] == written_["Resources"]["RunsTable"]
+    variables = sam["Resources"]["StartRunFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["INPUT_LOCATIONS"]["Fn::If"][0] == "HasInputBucket"
     # Each loop's fragment, once per item: 4 resources per EC2 option, 3 per workload.
-    assert len(SAM["Resources"]) == len(WRITTEN["Resources"]) - 3 + 2 * 4 + 2 * 3
+    assert len(sam["Resources"]) == len(written_["Resources"]) - 3 + 2 * 4 + 2 * 3
 
 
 def test_the_expander_load_sam_relies_on_is_the_pinned_cfn_lint() -> None:

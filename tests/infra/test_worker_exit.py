@@ -47,7 +47,9 @@ def run_suite(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[s
     marks.mkdir()
     (suite / "conftest.py").write_text(CONFTEST)
     (suite / "test_both.py").write_text(TESTS)
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR), "MARKS": str(marks)}
+    # Not this run's xdist variables: the suite's own run sets its own.
+    outer = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    env = {**outer, "PYTHONPATH": str(TESTS_DIR), "MARKS": str(marks)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(suite)],
         capture_output=True,

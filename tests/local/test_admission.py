@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_both
 from runledger_local.admission import request_problem
 
 VALID = json.loads((REPO_ROOT / "events" / "requests" / "kmer-valid-local.json").read_text())
@@ -24,7 +24,7 @@ def nested(levels: int) -> Any:
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return load_sam()
+    return load_both()[0]
 
 
 @pytest.mark.parametrize(

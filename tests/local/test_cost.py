@@ -23,12 +23,12 @@ from runledger.usage import child_executions, execution_history
 from runledger_cli.cli import main
 from runledger_cli.commands import cost as cost_command
 from runledger_cli.ledger import RunRecord
-from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_both
 from runledger_local.cloud import LocalPipeline
 
 BOOK = json.loads((REPO_ROOT / "runledger" / "prices.json").read_text())
 #: Lambda memory of every function: the template's Globals (no function overrides it).
-LAMBDA_MEMORY_MB = load_sam()["Globals"]["Function"]["MemorySize"]
+LAMBDA_MEMORY_MB = load_both()[0]["Globals"]["Function"]["MemorySize"]
 
 RETRIED, PLAIN, INVALID = "cost-retried", "cost-plain", "cost-invalid"
 
@@ -422,7 +422,7 @@ def test_summarize_runs_role_allows_each_history_it_reads(
 
     from runledger_local.intrinsics import resolve
 
-    policies = load_sam()["Resources"]["SummarizeRunFunction"]["Properties"]["Policies"]
+    policies = load_both()[0]["Resources"]["SummarizeRunFunction"]["Properties"]["Policies"]
     grants = [
         (action, resolve(statement["Resource"], pipeline.scope))
         for policy in policies

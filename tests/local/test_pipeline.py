@@ -18,7 +18,7 @@ from runledger.dynamo import to_attribute_value, to_dynamodb_json
 from runledger.pricing import estimated_transitions
 from runledger.usage import child_executions, execution_history
 from runledger_cli.ledger import RunRecord
-from runledger_cli.sam_template import REPO_ROOT, load_cfn, resources_of_type
+from runledger_cli.sam_template import REPO_ROOT, load_both, resources_of_type
 from runledger_local.cloud import LocalPipeline
 from runledger_local.local_paths import localize_request
 from runledger_local.logs import ENGINE_LOGGER
@@ -344,7 +344,7 @@ def test_jobs_that_fail_are_recorded_and_a_run_with_no_survivor_fails_priced(
 
 
 def job_definition_retry_attempts() -> int:
-    cfn = load_cfn()
+    cfn = load_both()[1]
     definition = resources_of_type(cfn, "AWS::Batch::JobDefinition")[
         "KmerCountFargateX8664JobDefinition"
     ]

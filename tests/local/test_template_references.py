@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runledger_cli.sam_template import TEMPLATE_PATH, load_cfn, schema_attributes
+from runledger_cli.sam_template import TEMPLATE_PATH, load_attributes, load_both
 from runledger_local.cloud import LocalPipeline
 from runledger_local.intrinsics import Scope, UnresolvableError, check_references
 
@@ -19,13 +19,13 @@ OLD_POLICY_LINE = "job-definition/${KmerCountFargateX8664JobDefinition.JobDefini
 
 
 def test_the_schemas_say_a_batch_job_definition_returns_only_its_arn() -> None:
-    attributes = schema_attributes(load_cfn())
+    attributes = load_attributes()  # as the local cloud reads them
     assert attributes["AWS::Batch::JobDefinition"] == ["JobDefinitionArn"]
     assert {"Arn", "StreamArn"} <= set(attributes["AWS::DynamoDB::Table"])
 
 
 def test_the_template_names_only_attributes_its_resources_return() -> None:
-    returns = check_references(load_cfn(), schema_attributes(load_cfn()))
+    returns = check_references(load_both()[1], load_attributes())
     assert returns["KmerCountFargateX8664JobDefinition"] == frozenset({"JobDefinitionArn"})
 
 

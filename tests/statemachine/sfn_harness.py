@@ -41,7 +41,7 @@ import boto3
 import pytest
 
 from runledger.usage import child_executions, execution_history
-from runledger_cli.sam_template import REPO_ROOT, load_cfn, load_sam, parameter_defaults
+from runledger_cli.sam_template import REPO_ROOT, load_both, parameter_defaults
 from runledger_local.cloud import LocalPipeline, state_machine_definition
 from runledger_local.intrinsics import Scope, UnresolvableError
 
@@ -301,10 +301,8 @@ class Workflow:
 
 # ------------------------------------------------------------------------- endpoints
 def _state_machine_resources() -> tuple[dict[str, Any], dict[str, Any]]:
-    return (
-        load_cfn()["Resources"][STATE_MACHINE_ID],
-        load_sam()["Resources"][STATE_MACHINE_ID],
-    )
+    sam, cfn = load_both()
+    return cfn["Resources"][STATE_MACHINE_ID], sam["Resources"][STATE_MACHINE_ID]
 
 
 class _PlaceholderScope(Scope):
@@ -326,7 +324,7 @@ class _PlaceholderScope(Scope):
 
 
 def _remote_workflow(endpoint: str) -> Workflow:
-    cfn = load_cfn()
+    cfn = load_both()[1]
     scope = _PlaceholderScope(
         parameters={**parameter_defaults(cfn), **PARAMETERS},
         conditions=cfn.get("Conditions", {}),

@@ -25,11 +25,11 @@ import runledger.starting
 from runledger.models import RunRequest, VariantSucceeded
 from runledger.starting import RunStarted, run_jobs
 from runledger.summary import SummarizeRunResult
-from runledger_cli.sam_template import REPO_ROOT, load_sam
+from runledger_cli.sam_template import REPO_ROOT, load_both
 
 ASL = json.loads(
     (
-        REPO_ROOT / load_sam()["Resources"][STATE_MACHINE_ID]["Properties"]["DefinitionUri"]
+        REPO_ROOT / load_both()[0]["Resources"][STATE_MACHINE_ID]["Properties"]["DefinitionUri"]
     ).read_text()
 )
 STATES = all_states(ASL)

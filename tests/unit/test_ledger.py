@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from runledger.dynamo import to_dynamodb_json
 from runledger_cli import ledger
 from runledger_cli.ledger import LedgerError, RunRecord, table_from_stack, table_output_key
-from runledger_cli.sam_template import load_sam
+from runledger_cli.sam_template import load_both
 
 TABLE = "runs-test"  # the dynamodb fixture's (conftest.py)
 
@@ -104,7 +104,7 @@ def test_statuses_are_read_by_key_in_batches_of_a_hundred(dynamodb: Any) -> None
 
 def test_the_stack_output_named_is_the_templates() -> None:
     assert table_output_key() == "RunsTableName"
-    assert table_output_key() in load_sam()["Outputs"]
+    assert table_output_key() in load_both()[0]["Outputs"]
 
 
 def test_table_comes_from_the_stack_output() -> None:
@@ -145,7 +145,7 @@ def test_table_comes_from_the_stack_output() -> None:
 
 def test_a_stack_name_resolves_the_table_through_its_outputs() -> None:
     key = table_output_key()
-    assert load_sam()["Outputs"][key]["Value"] == {"Ref": "RunsTable"}
+    assert load_both()[0]["Outputs"][key]["Value"] == {"Ref": "RunsTable"}
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     with Stubber(cloudformation) as stub:
         outputs = [

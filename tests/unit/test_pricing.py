@@ -198,9 +198,9 @@ def test_run_estimate_reports_the_usage_it_priced(book: dict[str, Any]) -> None:
 
 
 def test_priced_architectures_are_the_templates() -> None:
-    from runledger_cli.sam_template import load_sam
+    from runledger_cli.sam_template import load_both
 
-    template = load_sam()
+    template = load_both()[0]
     assert template["Globals"]["Function"]["Architectures"] == [pricing.LAMBDA_ARCH]
     jobs = [r for r in template["Resources"].values() if r["Type"] == "AWS::Batch::JobDefinition"]
     assert jobs

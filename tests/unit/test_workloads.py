@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from runledger.workflows import WorkloadError, workflow_from_declaration
-from runledger_cli.sam_template import load_sam
+from runledger_cli.sam_template import load_both
 from runledger_cli.workloads import declared_workloads, main
 
 
@@ -100,14 +100,15 @@ def test_a_declaration_the_functions_cannot_use_is_refused_naming_what(
 
 
 def test_a_workload_job_definition_must_be_named_for_its_workload_once() -> None:
-    sam = copy.deepcopy(load_sam())
+    sam = copy.deepcopy(load_both()[0])
     job = sam["Resources"]["KmerCountFargateArm64JobDefinition"]
     job["Properties"]["JobDefinitionName"] = {"Fn::Sub": "${AWS::StackName}-kmer-count"}
     with pytest.raises(WorkloadError, match="needs JobDefinitionName: !Sub"):
         declared_workloads(sam)
     # Its loop declares it once per platform, the same each time: one declaration.
-    assert [d["Name"] for d in declared_workloads(load_sam())] == ["fastq-compress", "kmer-count"]
-    sam = copy.deepcopy(load_sam())
+    declared = declared_workloads(load_both()[0])
+    assert [d["Name"] for d in declared] == ["fastq-compress", "kmer-count"]
+    sam = copy.deepcopy(load_both()[0])
     again = copy.deepcopy(sam["Resources"]["KmerCountEc2JobDefinition"])
     again["Metadata"]["Workload"]["Description"] = "another"
     sam["Resources"]["Again"] = again
