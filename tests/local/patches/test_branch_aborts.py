@@ -14,50 +14,50 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from patch_helpers import aws, create_state_machine, entered_states, history, history_when_ended
+import pytest
+from moto import mock_aws
+from patch_helpers import (
+    REGION,
+    aws,
+    create_state_machine,
+    entered_states,
+    history,
+    history_when_ended,
+)
 
-from runledger_local.patches import LocalCloud
+from runledger_local.patches import LocalCloud, local_aws
+
+#: A Map whose item 0 fails after 1 s while items 1 and 2 wait 3 s.
+MAP_FAILS_SOON: dict[str, Any] = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "StartAt": "Which",
+                "States": {
+                    "Which": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Soon"}],
+                        "Default": "Slow",
+                    },
+                    "Soon": {"Type": "Wait", "Seconds": 1, "Next": "Breaks"},
+                    "Breaks": {"Type": "Fail", "Error": "Broken", "Cause": "item 0"},
+                    "Slow": {"Type": "Wait", "Seconds": 3, "Next": "After"},
+                    "After": {"Type": "Pass", "End": True},
+                },
+            },
+            "End": True,
+        }
+    },
+}
 
 
 def test_map_iteration_aborts_the_running_iterations_before_the_map_fails(
-    local_cloud: LocalCloud,
+    aborted: dict[str, list[dict[str, Any]]],
 ) -> None:
-    sfn = aws("stepfunctions")
-    arn = create_state_machine(
-        sfn,
-        "map-aborts",
-        {
-            "StartAt": "Each",
-            "States": {
-                "Each": {
-                    "Type": "Map",
-                    "ItemsPath": "$.items",
-                    "ItemProcessor": {
-                        "StartAt": "Which",
-                        "States": {
-                            "Which": {
-                                "Type": "Choice",
-                                "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "Soon"}],
-                                "Default": "Slow",
-                            },
-                            "Soon": {"Type": "Wait", "Seconds": 1, "Next": "Breaks"},
-                            "Breaks": {"Type": "Fail", "Error": "Broken", "Cause": "item 0"},
-                            "Slow": {"Type": "Wait", "Seconds": 3, "Next": "After"},
-                            "After": {"Type": "Pass", "End": True},
-                        },
-                    },
-                    "End": True,
-                }
-            },
-        },
-    )
-    execution = sfn.start_execution(stateMachineArn=arn, input='{"items": [0, 1, 2]}')[
-        "executionArn"
-    ]
-
-    history_when_ended(sfn, execution)
-    time.sleep(2.5)  # the aborted iterations' Wait states are over by now
-    events = history(sfn, execution)
+    events = aborted["map-aborts"]
     types = [event["type"] for event in events]
 
     failed = types.index("MapIterationFailed")
@@ -69,13 +69,13 @@ def test_map_iteration_aborts_the_running_iterations_before_the_map_fails(
         "MapStateFailed",
         "ExecutionFailed",
     ]
-    aborted = [
+    details = [
         e["mapIterationAbortedEventDetails"]
         for e in events
         if "mapIterationAbortedEventDetails" in e
     ]
-    assert sorted(detail["index"] for detail in aborted) == [1, 2]
-    assert {detail["name"] for detail in aborted} == {"Each"}
+    assert sorted(detail["index"] for detail in details) == [1, 2]
+    assert {detail["name"] for detail in details} == {"Each"}
     assert "PassStateEntered" not in types  # the aborted iterations went no further
 
 
@@ -146,16 +146,38 @@ _FAILS_SOON: dict[str, Any] = {
 }
 
 
-def test_branch_aborts_the_running_branches_before_the_parallel_state_fails(
-    local_cloud: LocalCloud,
-) -> None:
-    sfn = aws("stepfunctions")
-    arn = create_state_machine(sfn, "parallel-aborts", _parallel("Both", _FAILS_SOON))
-    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+@pytest.fixture(scope="module")
+def aborted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    """The histories of the three executions that abort what still runs: a Map, a Parallel
+    state and a caught Parallel state. Each fails after a 1 s Wait while another
+    iteration or branch waits 3 s; they run side by side in one cloud, and are read 2.5 s
+    after they end, once the aborted Wait states would have ended, so that any event an
+    aborted branch wrote late is in them. The cloud is gone when the tests read them."""
+    machines = {
+        "map-aborts": (MAP_FAILS_SOON, '{"items": [0, 1, 2]}'),
+        "parallel-aborts": (_parallel("Both", _FAILS_SOON), "{}"),
+        "parallel-caught": (_parallel("Both", _FAILS_SOON, catch=True), "{}"),
+    }
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", REGION)  # mock_aws sets fake credentials
+        with mock_aws(), local_aws(batch_workdir=tmp_path_factory.mktemp("aborts")):
+            sfn = aws("stepfunctions")
+            executions = {
+                name: sfn.start_execution(
+                    stateMachineArn=create_state_machine(sfn, name, definition), input=given
+                )["executionArn"]
+                for name, (definition, given) in machines.items()
+            }
+            for execution in executions.values():
+                history_when_ended(sfn, execution)
+            time.sleep(2.5)  # the aborted iterations' and branches' Wait states are over
+            return {name: history(sfn, execution) for name, execution in executions.items()}
 
-    history_when_ended(sfn, execution)
-    time.sleep(2.5)  # the aborted branch's Wait state is over by now
-    events = history(sfn, execution)
+
+def test_branch_aborts_the_running_branches_before_the_parallel_state_fails(
+    aborted: dict[str, list[dict[str, Any]]],
+) -> None:
+    events = aborted["parallel-aborts"]
     types = [event["type"] for event in events]
 
     failed = types.index("FailStateEntered")
@@ -170,15 +192,9 @@ def test_branch_aborts_the_running_branches_before_the_parallel_state_fails(
 
 
 def test_branch_aborts_a_caught_parallel_state_and_its_branch_stays_stopped(
-    local_cloud: LocalCloud,
+    aborted: dict[str, list[dict[str, Any]]],
 ) -> None:
-    sfn = aws("stepfunctions")
-    arn = create_state_machine(sfn, "parallel-caught", _parallel("Both", _FAILS_SOON, catch=True))
-    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-
-    history_when_ended(sfn, execution)
-    time.sleep(2.5)
-    types = [event["type"] for event in history(sfn, execution)]
+    types = [event["type"] for event in aborted["parallel-caught"]]
 
     assert types[types.index("FailStateEntered") + 1 :] == [
         "WaitStateAborted",
