@@ -11,26 +11,25 @@ from typing import Any
 
 import pytest
 
-from runledger_cli.sam_template import REPO_ROOT, TEMPLATE_PATH
 from runledger_local.cloud import LocalPipeline
 
-ASL = "statemachines/run_workflow.asl.json"
 TIMEOUT_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
-def short_timeout_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
-    """The project's template and workflow, but the execution times out after 3 s."""
-    folder = tmp_path_factory.mktemp("short-timeout")
-    definition = json.loads((REPO_ROOT / ASL).read_text())
-    assert definition["TimeoutSeconds"] > 3600  # the real one
-    definition["TimeoutSeconds"] = TIMEOUT_SECONDS
-    (folder / "run_workflow.asl.json").write_text(json.dumps(definition))
-    text = TEMPLATE_PATH.read_text()
-    assert f"DefinitionUri: {ASL}" in text
-    template = folder / "template.yaml"
-    template.write_text(text.replace(ASL, str(folder / "run_workflow.asl.json")))
-    with LocalPipeline(template=template, stack_name="runledger-timeout") as local:
+def short_timeout_pipeline() -> Iterator[LocalPipeline]:
+    """The project's template and workflow, but the execution times out after 3 s: the
+    state machine is updated (UpdateStateMachine) before any run starts, so the template
+    is read as every local cloud reads it, from its cache."""
+    with LocalPipeline(stack_name="runledger-timeout") as local:
+        sfn = local.client("stepfunctions")
+        described = sfn.describe_state_machine(stateMachineArn=local.state_machine_arn)
+        definition = json.loads(described["definition"])
+        assert definition["TimeoutSeconds"] > 3600  # the real one
+        definition["TimeoutSeconds"] = TIMEOUT_SECONDS
+        sfn.update_state_machine(
+            stateMachineArn=local.state_machine_arn, definition=json.dumps(definition)
+        )
         yield local
 
 
