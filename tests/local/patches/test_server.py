@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import socketserver
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 from patch_helpers import (
     aws,
@@ -21,25 +22,17 @@ from runledger_local.patches import LocalCloud
 
 # ------------------------------------------------------------------------- server mode
 def test_the_local_server_looks_for_a_stop_request_every_50_ms_not_every_half_second() -> None:
-    # In a fresh interpreter: moto's state is process-wide, and this module's server is up.
-    script = (
-        "import json, socketserver\n"
-        "seen = []\n"
-        "serve = socketserver.BaseServer.serve_forever\n"
-        "def spy(self, poll_interval=0.5):\n"
-        "    seen.append(poll_interval)\n"
-        "    serve(self, poll_interval)\n"
-        "socketserver.BaseServer.serve_forever = spy\n"
-        "from runledger_local.server import moto_server\n"
-        "with moto_server() as url:\n"
-        "    pass\n"
-        "print(json.dumps(seen))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
+    seen: list[float] = []
+    serve = socketserver.BaseServer.serve_forever
+
+    def spy(self: Any, poll_interval: float = 0.5) -> None:
+        seen.append(poll_interval)
+        serve(self, poll_interval)
+
+    with mock.patch.object(socketserver.BaseServer, "serve_forever", spy), server.moto_server():
+        pass
     # werkzeug's default, 0.5 s, was how long every stop of the local cloud waited.
-    assert json.loads(done.stdout) == [server.SERVER_POLL_SECONDS]
+    assert seen == [server.SERVER_POLL_SECONDS]
     assert server.SERVER_POLL_SECONDS <= 0.05
 
 
