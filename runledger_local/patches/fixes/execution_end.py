@@ -7,6 +7,9 @@ moto 5.2.5 writes an execution's end in three places that disagree for a while:
   DescribeExecution could still say RUNNING after GetExecutionHistory had ended;
 - Map iterations and Parallel branches still running when their state failed went on
   writing events (TaskTimedOut, MapIterationFailed, ...) after ExecutionFailed;
+- after StopExecution (whose answer gives the stop's date) DescribeExecution still said
+  RUNNING until the engine's thread had written ExecutionAborted; a Distributed Map's
+  Map Run could read ABORTED before its stopped parent did;
 - an execution past its ``TimeoutSeconds`` was TIMED_OUT at once, but its
   ExecutionTimedOut event was written only when the state it was in finished (a task
   waiting an hour: an hour later).
@@ -15,7 +18,8 @@ AWS: the terminal event is the last of the history ("ExecutionSucceeded ... the
 execution ... ended", GetExecutionHistory / HistoryEvent API reference), and the
 execution's status is the one that event says. Here an event manager takes no event
 after the terminal one, DescribeExecution waits (a moment, at most two seconds) for the
-status the terminal event already recorded, and a timed-out execution gets its
+status the terminal event already recorded, or will record once the program is stopped
+or ended, and a timed-out execution gets its
 ExecutionTimedOut event when it times out. No moto issue found. Delete this module when
 moto ends executions in one step.
 """
@@ -46,6 +50,9 @@ _DESCRIBE_EXECUTION: Final = Seam(
     "StepFunctionsParserBackend.describe_execution",
     ("self", "execution_arn"),
 )
+_ENVIRONMENT_IS_RUNNING: Final = Seam(
+    NAME, "moto.stepfunctions.parser.asl.eval.environment", "Environment.is_running", ("self",)
+)
 _PROGRAM_EVAL: Final = Seam(
     NAME, "moto.stepfunctions.parser.asl.component.program.program", "Program.eval", ("self", "env")
 )
@@ -61,6 +68,7 @@ _EXECUTION_TIMED_OUT: Final = Seam(
 SEAMS: Final[tuple[Seam, ...]] = (
     _ADD_EVENT,
     _DESCRIBE_EXECUTION,
+    _ENVIRONMENT_IS_RUNNING,
     _PROGRAM_EVAL,
     _PROGRAM_TIMED_OUT,
     _EVENT_DETAILS,
@@ -124,9 +132,10 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         execution = original_describe(self, execution_arn)
         worker = getattr(execution, "exec_worker", None)
         env = getattr(worker, "env", None)
-        if env is None or not _end_of(env.event_manager)[1].ended:
+        if env is None or (not _end_of(env.event_manager)[1].ended and env.is_running()):
             return execution
-        # The terminal event is written; the engine's thread sets the status right after.
+        # The terminal event is written, or the program was stopped (StopExecution) or has
+        # ended: the engine's thread writes the event and sets the status right after.
         deadline = time.monotonic() + _REFLECTION_WAIT
         while execution.status == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.001)

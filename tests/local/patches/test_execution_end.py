@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from patch_helpers import TERMINAL_EVENTS, aws, create_state_machine, history, history_when_ended
@@ -42,6 +43,36 @@ def test_execution_end_describe_agrees_with_the_terminal_event_at_once(
 
     assert events[-1]["type"] == "ExecutionFailed"
     assert described["status"] == "FAILED"
+
+
+def test_execution_end_describe_says_aborted_as_soon_as_stop_execution_answers(
+    local_cloud: LocalCloud,
+) -> None:
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    add_event = EventManager.add_event  # the local cloud's
+
+    def late_abort(self: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(getattr(event_type, "value", event_type)) == "ExecutionAborted":
+            time.sleep(0.3)  # widen the race: the engine's thread writes the end late
+        return add_event(self, context, event_type, *args, **kwargs)
+
+    sfn = aws("stepfunctions")
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    arn = create_state_machine(sfn, "stopped", wait)
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    deadline = time.monotonic() + 10
+    while "WaitStateEntered" not in [event["type"] for event in history(sfn, execution)]:
+        assert time.monotonic() < deadline, "the Wait state was never entered"
+        time.sleep(0.01)
+
+    # Undone before the local cloud ends (it put back the add_event it patched).
+    with mock.patch.object(EventManager, "add_event", late_abort):
+        sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
+        described = sfn.describe_execution(executionArn=execution)
+
+    assert described["status"] == "ABORTED"
+    assert history(sfn, execution)[-1]["type"] == "ExecutionAborted"
 
 
 def test_execution_end_no_event_follows_the_terminal_one(local_cloud: LocalCloud) -> None:
