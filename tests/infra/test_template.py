@@ -485,7 +485,6 @@ def test_job_definition_is_fargate_with_timeout_retry_strategy_roles_and_logs(
 FARGATE_ONLY = {"RuntimePlatform", "FargatePlatformConfiguration", "NetworkConfiguration"}
 
 
-#: Mappings.Platforms: the platforms every workload has a job definition for.
 @functools.cache
 def written() -> dict[str, Any]:
     """The template as written, its Fn::ForEach loops (and their FindInMap) not expanded."""
@@ -495,6 +494,7 @@ def written() -> dict[str, Any]:
 
 
 def platforms() -> dict[str, Any]:
+    """Mappings.Platforms: the platforms every workload has a job definition for."""
     return dict(written()["Mappings"]["Platforms"])
 
 
