@@ -333,6 +333,9 @@ def test_distributed_map_run_of_a_stopped_parent_is_aborted(local_cloud: LocalCl
         assert time.monotonic() < deadline, "no child started"
         time.sleep(0.02)
     map_run_arn = runs[0]["mapRunArn"]
+    for child in _children(sfn, map_run_arn):  # a running child is described as one
+        assert sfn.describe_execution(executionArn=child["executionArn"])["status"] == "RUNNING"
+        assert history(sfn, child["executionArn"])[-1]["type"] != "ExecutionAborted"
 
     sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
 
