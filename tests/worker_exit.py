@@ -1,4 +1,4 @@
-"""A pytest-xdist worker ends its process at once once it has sent its last report.
+"""A pytest-xdist worker ends its process at once after sending its last report.
 
 At the end of a worker the controller has every report (xdist's ``workerfinished``
 event, sent in ``pytest_sessionfinish``), and what is left is Python freeing the worker's

@@ -19,9 +19,8 @@ execution ... ended", GetExecutionHistory / HistoryEvent API reference), and the
 execution's status is the one that event says. Here an event manager takes no event
 after the terminal one, DescribeExecution waits (a moment, at most two seconds) for the
 status the terminal event already recorded, or will record once the program is stopped
-or ended, and a timed-out execution gets its
-ExecutionTimedOut event when it times out. No moto issue found. Delete this module when
-moto ends executions in one step.
+or ended, and a timed-out execution gets its ExecutionTimedOut event when it times out.
+No moto issue found. Delete this module when moto ends executions in one step.
 """
 
 from __future__ import annotations
