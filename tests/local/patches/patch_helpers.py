@@ -76,6 +76,20 @@ def history_when_ended(sfn: Any, execution_arn: str, timeout: float = 10.0) -> l
     return events
 
 
+def history_with(
+    sfn: Any, execution_arn: str, event_type: str, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """The execution's history once it holds an ``event_type`` event (a state entered, an
+    iteration started: where a test then stops or checks the execution)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = history(sfn, execution_arn)
+        if any(event["type"] == event_type for event in events):
+            return events
+        assert time.monotonic() < deadline, f"no {event_type} in {execution_arn} after {timeout} s"
+        time.sleep(0.02)
+
+
 def entered_states(events: list[dict[str, Any]]) -> list[str]:
     return [
         e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e

@@ -14,7 +14,14 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from patch_helpers import TERMINAL_EVENTS, aws, create_state_machine, history, history_when_ended
+from patch_helpers import (
+    TERMINAL_EVENTS,
+    aws,
+    create_state_machine,
+    history,
+    history_when_ended,
+    history_with,
+)
 
 from runledger_local.patches import LocalCloud
 
@@ -61,10 +68,7 @@ def test_execution_end_describe_says_aborted_as_soon_as_stop_execution_answers(
     wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
     arn = create_state_machine(sfn, "stopped", wait)
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-    deadline = time.monotonic() + 10
-    while "WaitStateEntered" not in [event["type"] for event in history(sfn, execution)]:
-        assert time.monotonic() < deadline, "the Wait state was never entered"
-        time.sleep(0.01)
+    history_with(sfn, execution, "WaitStateEntered")
 
     # Undone before the local cloud ends (it put back the add_event it patched).
     with mock.patch.object(EventManager, "add_event", late_abort):

@@ -10,6 +10,7 @@ from patch_helpers import (
     create_state_machine,
     history,
     history_when_ended,
+    history_with,
 )
 
 from runledger_local.patches import AdaptationBrokenError, LocalCloud, local_aws
@@ -37,10 +38,7 @@ def test_stop_execution_inside_a_map_ends_the_execution_aborted(local_cloud: Loc
         },
     )
     execution = sfn.start_execution(stateMachineArn=arn, input='{"items": [1, 2]}')["executionArn"]
-    deadline = time.monotonic() + 10
-    while "MapIterationStarted" not in {e["type"] for e in history(sfn, execution)}:
-        assert time.monotonic() < deadline, "no Map iteration started"
-        time.sleep(0.02)
+    history_with(sfn, execution, "MapIterationStarted")
 
     sfn.stop_execution(executionArn=execution, error="Stopped", cause="by the test")
 
@@ -63,10 +61,7 @@ def test_stop_execution_keeps_the_callers_error_and_cause(local_cloud: LocalClou
         {"StartAt": "Long", "States": {"Long": {"Type": "Wait", "Seconds": 60, "End": True}}},
     )
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-    deadline = time.monotonic() + 10
-    while "WaitStateEntered" not in {e["type"] for e in history(sfn, execution)}:
-        assert time.monotonic() < deadline, "the wait never started"
-        time.sleep(0.02)
+    history_with(sfn, execution, "WaitStateEntered")
 
     stopped = sfn.stop_execution(executionArn=execution, error="Operator.Stop", cause="by hand")
 
