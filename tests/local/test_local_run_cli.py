@@ -8,43 +8,23 @@ code of the console script and its escaping of what reaches the terminal.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 from pathlib import Path
-from unittest import mock
 
 import pytest
+import runledger_process
 from runledger_process import local_run
 
-from runledger_cli.cli import main
 from runledger_cli.sam_template import REPO_ROOT
-from runledger_cli.terminal import EscapingStream
 
 REQUESTS = REPO_ROOT / "events" / "requests"
 
 
-class CloudStarted(Exception):
-    """Raised instead of starting the local cloud: the command admitted its files."""
-
-
 def in_process(*args: str) -> tuple[object, str, str]:
-    """``runledger local run ARGS`` through ``runledger_cli.cli.main`` in this process:
-    (exit code, stdout, stderr), its output escaped as the console script escapes it. The
-    local cloud is a stand-in that raises ``CloudStarted``: a refusal never gets there."""
-    out, err = io.StringIO(), io.StringIO()
-    code: object
-    with (
-        mock.patch("runledger_local.cloud.LocalPipeline", side_effect=CloudStarted),
-        contextlib.redirect_stdout(EscapingStream(out)),  # type: ignore[type-var]
-        contextlib.redirect_stderr(EscapingStream(err)),  # type: ignore[type-var]
-    ):
-        try:
-            code = main(["local", "run", *args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
+    """``runledger local run ARGS`` through ``main()`` in this process, the local cloud a
+    stand-in (runledger_process.in_process)."""
+    return runledger_process.in_process("local", "run", *args)
 
 
 def request_file(tmp_path: Path, name: str, uri: str | None = None, **changes: object) -> Path:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from runledger_process import in_process
 
-from runledger_cli.cli import main
 from runledger_cli.sam_template import REPO_ROOT
 from runledger_local.local_paths import localize_request
 
@@ -119,18 +118,13 @@ def test_ctrl_c_stops_the_server_cleanly_and_frees_the_port(
         sock.bind(("127.0.0.1", port))  # free again
 
 
-def test_a_taken_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_taken_port_is_a_clear_error() -> None:
     # Through the command's main() in this process: refused before the local cloud starts,
-    # which here is a stand-in that fails the test if anything starts it.
-    started = AssertionError("the local cloud was started")
-    with (
-        socket.socket() as taken,
-        mock.patch("runledger_local.cloud.LocalPipeline", side_effect=started),
-    ):
+    # which here is a stand-in that would raise CloudStarted.
+    with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        code = main(["local", "serve", "--port", str(taken.getsockname()[1])])
-    stdout, stderr = capsys.readouterr()
+        code, stdout, stderr = in_process("local", "serve", "--port", str(taken.getsockname()[1]))
     assert code == 1
     assert "cannot listen on" in stderr
     assert "already in use" in stderr
