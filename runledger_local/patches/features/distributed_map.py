@@ -182,9 +182,15 @@ class _Worker:
 
 @dataclass(eq=False)
 class _Env:
-    """The part of a child's environment the other patches read: its event manager."""
+    """The part of a child's environment the other patches read: its event manager, and
+    whether its program runs (execution_end)."""
 
     event_manager: Any
+
+    def is_running(self) -> bool:
+        """Always: a child has no program of its own to stop or end. Its status is this
+        feature's to set, and DescribeExecution waits only on its terminal event."""
+        return True
 
 
 @dataclass(eq=False)

@@ -131,13 +131,7 @@ def apply(cloud: LocalCloud) -> Iterator[None]:
         execution = original_describe(self, execution_arn)
         worker = getattr(execution, "exec_worker", None)
         env = getattr(worker, "env", None)
-        if env is None:
-            return execution
-        # A Distributed Map child's stand-in environment has no program: its status is
-        # the distributed_map feature's to set.
-        is_running = getattr(env, "is_running", None)
-        stopped = is_running is not None and not is_running()
-        if not _end_of(env.event_manager)[1].ended and not stopped:
+        if env is None or (not _end_of(env.event_manager)[1].ended and env.is_running()):
             return execution
         # The terminal event is written, or the program was stopped (StopExecution) or has
         # ended: the engine's thread writes the event and sets the status right after.
