@@ -141,7 +141,7 @@ WAITING = frozenset(
 
 class GroupedFileScheduling(LoadFileScheduling):
     """pytest-xdist's ``loadfile``, with each shared cloud's files as one unit of work, and
-    at most one ``WAITING`` file at a time on the workers while other files are left."""
+    ``WAITING`` files on one worker at a time (in turn on it) while other files are left."""
 
     def _assign_work_unit(self, node: Any) -> None:
         self.workqueue.move_to_end(self._next_scope(node), last=False)
