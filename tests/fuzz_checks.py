@@ -22,7 +22,6 @@ Each returns the outcomes it saw (by kind) and the problems (empty: the invarian
 
 from __future__ import annotations
 
-import contextlib
 import io
 import itertools
 import json
@@ -33,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from botocore.exceptions import ClientError
 from hostile_items import (
@@ -45,7 +43,7 @@ from hostile_items import (
     tag,
     unreadable,
 )
-from runledger_process import local_run
+from runledger_process import CloudStarted, local_run, stand_in_cloud
 
 from runledger.dynamo import from_dynamodb_json
 from runledger.models import VARIANT_SK_PREFIX
@@ -217,10 +215,6 @@ def _running_executions(pipeline: LocalPipeline, wait: float = 10.0) -> list[str
 
 
 # ------------------------------------------------------------------ runledger local run
-class Admitted(Exception):
-    """Raised instead of starting the local cloud: the command admitted its files."""
-
-
 def unescaped(text: str) -> list[str]:
     """Characters of terminal output that could change what it shows (all but printable
     ones, newline and tab)."""
@@ -277,20 +271,15 @@ def request_file(directory: Path, hostile: Hostile, stem: str) -> tuple[Path, st
 
 
 def cli_in_process(path: Path) -> tuple[object, str, str]:
-    """``runledger local run PATH`` through ``runledger_cli.cli.main``: (exit code, or
-    "admitted"; stdout; stderr), its output escaped as the console script escapes it."""
-    out, err = io.StringIO(), io.StringIO()
+    """``runledger local run PATH`` through ``runledger_cli.cli.main``, with the
+    ``stand_in_cloud``: (exit code, or "admitted"; stdout; stderr)."""
     code: object
-    with (
-        mock.patch("runledger_local.cloud.LocalPipeline", side_effect=Admitted),
-        contextlib.redirect_stdout(EscapingStream(out)),  # type: ignore[type-var]
-        contextlib.redirect_stderr(EscapingStream(err)),  # type: ignore[type-var]
-    ):
+    with stand_in_cloud() as (out, err):
         try:
             code = main(["local", "run", str(path), "--reports", str(path.parent / "reports")])
         except SystemExit as exc:
             code = exc.code
-        except Admitted:
+        except CloudStarted:
             code = "admitted"
         except Exception as exc:  # what the user would see as a traceback
             code = f"crashed: {type(exc).__name__}: {exc}"[:300]
