@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from shared_clouds import SHARED_CLOUDS, GroupedFileScheduling, slow_first
 from worker_exit import end_worker_at_once, is_worker
+from worker_gc import collect_less_often
 
 from runledger.storage import LOCAL_PATHS_ENV
 from runledger_cli.sam_template import load_both
@@ -293,6 +294,7 @@ def runs_table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    collect_less_often(config)  # a worker's heap is large: fewer walks of it
     if not is_worker(config):
         # Tests read the template as the local cloud does (load_both: its on-disk cache, or
         # a child that fills it). Filled here once, before the workers start, they read it
