@@ -24,12 +24,6 @@ NAME: Final = "moto_server"
 SERVER_POLL_SECONDS: Final[float] = 0.05
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 _BASE_WSGISERVER_SERVE_FOREVER: Final = Seam(
     NAME, "werkzeug.serving", "BaseWSGIServer.serve_forever", ("self", "poll_interval")
 )
@@ -51,7 +45,9 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
             probe.bind((host, port))  # OSError: address already in use
-    port = port or _free_port(host)
+    # Port 0 goes to the server, which binds a free port itself: a port taken and let go
+    # beforehand could be taken again by another process before the server binds it,
+    # leaving the server thread dead and this block talking to the other process's server.
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     # werkzeug's server looks for a stop request between two waits for a connection, each
     # up to 0.5 s long (serve_forever's poll_interval), so every stop waited for one.
@@ -65,7 +61,7 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     werkzeug_log.setLevel(logging.WARNING)
     with mock.patch.object(owner, attribute, serve_forever):  # until it has stopped
         server.start()
-        url = f"http://{host}:{port}"
+        url = f"http://{host}:{server.get_host_and_port()[1]}"
         try:
             _reset_moto(url)
             yield url

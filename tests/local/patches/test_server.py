@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import socketserver
+import urllib.request
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -34,6 +36,23 @@ def test_the_local_server_looks_for_a_stop_request_every_50_ms_not_every_half_se
     # werkzeug's default, 0.5 s, was how long every stop of the local cloud waited.
     assert seen == [server.SERVER_POLL_SECONDS]
     assert server.SERVER_POLL_SECONDS <= 0.05
+
+
+def test_the_local_server_binds_its_free_port_itself_and_answers_where_it_says() -> None:
+    # A free port looked up first and bound later can be taken meanwhile by another
+    # process: the server's thread then dies and the block talks to the other's server.
+    binds: list[Any] = []
+    bind = socket.socket.bind
+
+    def spy(self: socket.socket, address: Any) -> None:
+        binds.append(address)
+        bind(self, address)
+
+    with mock.patch.object(socket.socket, "bind", spy), server.moto_server() as url:
+        request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            assert answer.status == 200
+    assert binds == [("127.0.0.1", 0)]
 
 
 def test_server_mode_runs_lambda_and_batch_tasks_against_a_threaded_moto_server(
