@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from patch_helpers import (
@@ -49,6 +50,23 @@ def test_stop_execution_inside_a_map_ends_the_execution_aborted(local_cloud: Loc
     assert described["status"] == "ABORTED", (described.get("error"), described.get("cause"))
     # The iterations notice the stop on their own threads: read the history once it ended.
     assert "MapIterationAborted" in {e["type"] for e in history_when_ended(sfn, execution)}
+
+
+def test_a_program_stopped_meanwhile_takes_its_next_state_quietly(local_cloud: LocalCloud) -> None:
+    """A Map iteration whose start state was set just after the stop ended FAILED: moto
+    raised on the setter. Any other ended program still refuses a next state."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramStopped
+
+    stopped = Environment.__new__(Environment)
+    stopped._program_state = ProgramStopped(stop_date=datetime.now(UTC), cause=None, error=None)
+    stopped.next_state_name = "Long"
+    assert isinstance(stopped.program_state(), ProgramStopped)
+
+    ended = Environment.__new__(Environment)
+    ended._program_state = ProgramEnded()
+    with pytest.raises(RuntimeError, match="Could not set NextState"):
+        ended.next_state_name = "Long"
 
 
 def test_stop_execution_keeps_the_callers_error_and_cause(local_cloud: LocalCloud) -> None:
