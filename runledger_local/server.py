@@ -46,8 +46,9 @@ def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
             probe.bind((host, port))  # OSError: address already in use
     # Port 0 goes to the server, which binds a free port itself: a port taken and let go
-    # beforehand could be taken again by another process before the server binds it,
-    # leaving the server thread dead and this block talking to the other process's server.
+    # beforehand could be taken by another process before the server binds it, and then
+    # the server thread dies and start() waits for ever (moto sets its ready event only
+    # after a successful bind).
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     # werkzeug's server looks for a stop request between two waits for a connection, each
     # up to 0.5 s long (serve_forever's poll_interval), so every stop waited for one.
