@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from runledger.pricing import InstanceSpec, price_book
+if TYPE_CHECKING:
+    from runledger.pricing import InstanceSpec
 
 #: The catalogue file's name, beside this module, and the variable naming another one.
 COMPUTE_FILE = "compute.json"
@@ -82,6 +83,10 @@ class ComputeOption:
         """The EC2 instance type's vCPUs, memory and architecture (prices.json)."""
         if self.instance_type is None:
             raise ValueError(f"{self.name} is not an EC2 compute option")
+        # The price book (pydantic models and prices.json) only for an EC2 option: a run of
+        # Fargate variants never reads it, so StartRun's cold import leaves it out.
+        from runledger.pricing import price_book
+
         return price_book().instance(self.instance_type)
 
 
