@@ -40,7 +40,7 @@ def test_the_local_server_looks_for_a_stop_request_every_50_ms_not_every_half_se
 
 def test_the_local_server_binds_its_free_port_itself_and_answers_where_it_says() -> None:
     # A free port looked up first and bound later can be taken meanwhile by another
-    # process: the server's thread then dies and the block talks to the other's server.
+    # process: the server's thread then dies and start() waits for ever.
     binds: list[Any] = []
     bind = socket.socket.bind
 
