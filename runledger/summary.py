@@ -11,19 +11,15 @@ records it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
 from runledger import pricing
 from runledger.compute import catalogue
@@ -94,52 +90,54 @@ class SummarizeRunEvent(StepEvent):
     )
 
 
-class Fastest(BaseModel):
+#: The results below are plain dataclasses, not pydantic models: summarize_run builds them
+#: from values already validated (the event's), so they need no validation, and 13 model
+#: classes cost about 17 ms of SummarizeRun's cold import (docs/cold-start.md).
+#: ``json_value`` gives the handler's JSON; a field's ``alias`` (dataclass metadata, which
+#: pydantic reads too) is its JSON name.
+
+
+@dataclass(kw_only=True, slots=True)
+class Fastest:
     """The succeeded variant with the shortest Batch duration."""
 
     name: str
     duration_seconds: float
 
 
-class Cheapest(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class Cheapest:
     """The succeeded variant with the lowest Batch cost."""
 
     name: str
     batch_usd: float
 
 
-class RepeatSpread(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class RepeatSpread:
     """How a repeated variant's jobs spread: their Batch durations and mean cost."""
 
     jobs: int
     succeeded: int
-    duration_min_seconds: float | None = Field(description="None when none succeeded.")
+    duration_min_seconds: float | None  #: None when none succeeded.
     duration_median_seconds: float | None
     duration_max_seconds: float | None
-    batch_usd_mean: float | None = Field(description="Mean over the succeeded jobs.")
+    batch_usd_mean: float | None  #: Mean over the succeeded jobs.
 
 
-class RunSummary(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class RunSummary:
     """How the jobs did: one per variant, or one per repeat of a repeated variant (named
     ``<variant>#<repeat>``); fastest and cheapest are jobs."""
 
-    variants_total: int = Field(description="Jobs in all (a repeated variant counts each).")
+    variants_total: int  #: Jobs in all (a repeated variant counts each).
     variants_succeeded: int
     variants_failed: int
     failed_variants: list[str]
-    fastest: Fastest | None = Field(description="None when no variant succeeded.")
-    cheapest: Cheapest | None = Field(description="None when no variant succeeded.")
-    repeats: dict[str, RepeatSpread] = Field(
-        default_factory=dict,
-        description="Each repeated variant's spread, by its name (absent when none repeats).",
-    )
-
-    @model_serializer(mode="wrap")
-    def _without_empty_repeats(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not data.get("repeats"):
-            data.pop("repeats", None)
-        return data
+    fastest: Fastest | None  #: None when no variant succeeded.
+    cheapest: Cheapest | None  #: None when no variant succeeded.
+    #: Each repeated variant's spread, by its name (left out of the JSON when none repeats).
+    repeats: dict[str, RepeatSpread] = field(default_factory=dict)
 
 
 def repeat_spreads(
@@ -165,14 +163,13 @@ def repeat_spreads(
     return spreads
 
 
-class CostBreakdown(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class CostBreakdown:
     """The run's estimated cost by service, USD."""
-
-    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
 
     batch: float
     stepfunctions: float
-    lambda_: float = Field(alias="lambda")
+    lambda_: float = field(metadata={"alias": "lambda"})
     pipes: float
     dynamodb: float
 
@@ -182,7 +179,8 @@ class CostBreakdown(BaseModel):
 Basis = Literal["measured", "modelled", "counted", "extrapolated"]
 
 
-class BatchUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class BatchUsage:
     """Fargate usage of the run's priced jobs (measured: Batch start/stop of every attempt)."""
 
     basis: Basis = "measured"
@@ -193,7 +191,8 @@ class BatchUsage(BaseModel):
     gib_seconds: float
 
 
-class LambdaUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class LambdaUsage:
     """Lambda usage: invocations x configured memory x billed seconds per invocation."""
 
     basis: Basis = "modelled"
@@ -204,77 +203,96 @@ class LambdaUsage(BaseModel):
     arch: str
 
 
-class TransitionUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class TransitionUsage:
     """Step Functions Standard state transitions."""
 
     basis: Basis
     transitions: int
 
 
-class PipesUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class PipesUsage:
     """EventBridge Pipes requests (events that passed the filter, per 64 KB chunk)."""
 
     basis: Basis = "modelled"
     requests: int
 
 
-class DynamoDBUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class DynamoDBUsage:
     """DynamoDB on-demand write request units of the workflow's write-backs."""
 
     basis: Basis = "modelled"
     write_request_units: int
 
 
-class RunUsage(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class RunUsage:
     """What the run used, per service, as priced in ``RunCost.breakdown``."""
 
-    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
-
     batch: BatchUsage
-    lambda_: LambdaUsage = Field(alias="lambda")
+    lambda_: LambdaUsage = field(metadata={"alias": "lambda"})
     stepfunctions: TransitionUsage
     pipes: PipesUsage
     dynamodb: DynamoDBUsage
 
 
-class RunCost(BaseModel):
+@dataclass(kw_only=True, slots=True)
+class RunCost:
     """The run's estimated cost: unit prices from runledger/prices.json times ``usage``."""
 
     currency: Literal["USD"] = "USD"
     total_usd: float
     breakdown: CostBreakdown
-    by_variant: dict[str, float] = Field(
-        description="Batch USD per variant whose job times are known: every succeeded "
-        "variant, and failed ones whose Batch failure carried its attempts."
-    )
-    unpriced_variants: list[str] = Field(
-        default_factory=list,
-        description="Failed variants whose job times are unknown: if their job ran, its "
-        "cost is missing from the estimate.",
-    )
+    #: Batch USD per variant whose job times are known: every succeeded variant, and
+    #: failed ones whose Batch failure carried its attempts.
+    by_variant: dict[str, float]
+    #: Failed variants whose job times are unknown: if their job ran, its cost is missing
+    #: from the estimate.
+    unpriced_variants: list[str] = field(default_factory=list)
     usage: RunUsage
     price_region: str
     prices_as_of: str
 
 
-class SummarizeRunResult(BaseModel):
-    """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON."""
+@dataclass(kw_only=True, slots=True)
+class SummarizeRunResult:
+    """summarize_run's result; ``attributes`` holds summary and cost as DynamoDB JSON.
+
+    ``error`` and ``cause`` belong to FAILED results only: a SUCCEEDED one has neither key.
+    """
 
     status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
-    error: str | None = Field(default=None, description="FAILED: AllVariantsFailedError.")
-    cause: str | None = Field(default=None, description="FAILED: each variant and its error.")
+    error: str | None = None  #: FAILED: AllVariantsFailedError.
+    cause: str | None = None  #: FAILED: each variant and its error.
     summary: RunSummary
     cost: RunCost
     attributes: dict[str, Any]
 
-    @model_serializer(mode="wrap")
-    def _without_unset_failure(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # error and cause belong to FAILED results only; a SUCCEEDED one has neither key.
-        data: dict[str, Any] = handler(self)
-        for key in ("error", "cause"):
-            if data.get(key) is None:
-                data.pop(key, None)
-        return data
+
+#: Fields left out of the JSON when None or empty, by class.
+_OMITTED_WHEN_EMPTY = {RunSummary: {"repeats"}, SummarizeRunResult: {"error", "cause"}}
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as the handler returns it: a result dataclass as a dict of its fields in
+    order, each under its ``alias`` when it has one, without the empty ones
+    ``_OMITTED_WHEN_EMPTY`` names; dicts and lists member by member; anything else as is."""
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if not dataclasses.is_dataclass(value):
+        return value
+    omitted = _OMITTED_WHEN_EMPTY.get(type(value), set())
+    found: dict[str, Any] = {}
+    for spec in dataclasses.fields(value):
+        item = getattr(value, spec.name)
+        if spec.name in omitted and (item is None or item == {}):
+            continue
+        found[spec.metadata.get("alias", spec.name)] = json_value(item)
+    return found
 
 
 ALL_VARIANTS_FAILED = "AllVariantsFailedError"
@@ -433,21 +451,29 @@ def summarize_run(
 
     succeeded = [o for o in outcomes if isinstance(o, VariantSucceeded)]
     failed = [o for o in outcomes if isinstance(o, VariantFailed)]
-    fastest = min(succeeded, key=lambda o: o.duration_seconds, default=None)
-    cheapest = min(succeeded, key=lambda o: o.cost.batch_usd, default=None)
+    fastest: Fastest | None = None
+    cheapest: Cheapest | None = None
+    if succeeded:
+        quick = min(succeeded, key=lambda o: o.duration_seconds)
+        cheap = min(succeeded, key=lambda o: o.cost.batch_usd)
+        fastest = Fastest(name=quick.name, duration_seconds=quick.duration_seconds)
+        cheapest = Cheapest(name=cheap.name, batch_usd=cheap.cost.batch_usd)
     summary = RunSummary(
         variants_total=len(outcomes),
         variants_succeeded=len(succeeded),
         variants_failed=len(failed),
         failed_variants=[o.name for o in failed],
-        fastest=fastest and Fastest(name=fastest.name, duration_seconds=fastest.duration_seconds),
-        cheapest=cheapest and Cheapest(name=cheapest.name, batch_usd=cheapest.cost.batch_usd),
+        fastest=fastest,
+        cheapest=cheapest,
         repeats=repeat_spreads(event.request.variants, outcomes),
     )
 
     by_variant: dict[str, float] = {}
     unpriced: list[str] = []
-    batch = BatchUsage(jobs=0, attempts=0, billed_seconds=0, vcpu_seconds=0, gib_seconds=0)
+    # A float field holds a float, as pydantic's coercion made it: 0.0, not 0, in the JSON
+    # and in DynamoDB (a job none of whose attempts ran costs 0; an int vCPU count gives
+    # int seconds).
+    batch = BatchUsage(jobs=0, attempts=0, billed_seconds=0, vcpu_seconds=0.0, gib_seconds=0.0)
     for outcome in outcomes:
         if isinstance(outcome, VariantSucceeded):
             job = outcome.cost
@@ -460,7 +486,7 @@ def summarize_run(
                 continue
             usd, attempts, billed = priced.usd, priced.attempts, priced.billed_seconds
             vcpu_seconds, gib_seconds = priced.vcpu_seconds, priced.gib_seconds
-        by_variant[outcome.name] = usd
+        by_variant[outcome.name] = float(usd)
         batch.jobs += 1
         batch.attempts += attempts
         batch.billed_seconds += billed
@@ -473,7 +499,7 @@ def summarize_run(
             history.transitions + REMAINING_TRANSITIONS["SUCCEEDED" if succeeded else "FAILED"]
         )
     estimate = pricing.estimate_run_cost(
-        batch_usd=sum(by_variant.values()),
+        batch_usd=sum(by_variant.values(), 0.0),
         n_variants=len(outcomes),
         transitions=transitions,
         lambda_memory_mb=lambda_memory_mb,
@@ -538,7 +564,7 @@ def summarize_run(
         summary=summary,
         cost=cost,
         attributes={
-            "summary": to_attribute_value(summary.model_dump(mode="json")),
-            "cost": to_attribute_value(cost.model_dump(mode="json")),
+            "summary": to_attribute_value(json_value(summary)),
+            "cost": to_attribute_value(json_value(cost)),
         },
     )

@@ -58,6 +58,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runledger.summary import (
     SummarizeRunEvent,
+    json_value,
     read_job_items,
     recorded_outcomes,
     summarize_run,
@@ -84,4 +85,4 @@ def lambda_handler(event: SummarizeRunEvent, context: LambdaContext) -> dict[str
     metrics.add_metric(
         name="VariantsFailed", unit=MetricUnit.Count, value=result.summary.variants_failed
     )
-    return result.model_dump(mode="json")
+    return json_value(result)

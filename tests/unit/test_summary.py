@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from runledger.summary import (
     RunClaimedAgain,
     SummarizeRunEvent,
     VariantMismatchError,
+    json_value,
     recorded_outcomes,
     summarize_run,
 )
@@ -100,7 +103,7 @@ def test_summary_names_fastest_cheapest_and_failures() -> None:
     result = summarize_run(
         event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c")])
     )
-    assert result.model_dump(mode="json")["summary"] == {
+    assert json_value(result)["summary"] == {
         "variants_total": 3,
         "variants_succeeded": 2,
         "variants_failed": 1,
@@ -131,7 +134,7 @@ def test_run_cost_is_batch_plus_orchestration_priced_by_hand() -> None:
         "pipes": 1 * UNIT["pipes_request"],
         "dynamodb": (4 + n) * UNIT["dynamodb_on_demand_write_request_unit"],
     }
-    cost = result.model_dump(mode="json")["cost"]
+    cost = json_value(result)["cost"]
     assert cost["currency"] == "USD"
     assert cost["breakdown"] == pytest.approx(expected, rel=1e-12)
     assert cost["total_usd"] == pytest.approx(sum(expected.values()), rel=1e-12)
@@ -172,7 +175,7 @@ def test_all_variants_failed_is_a_failed_run_priced_like_any_other() -> None:
         failed("c", "States.TaskFailed", timed_out),
     ]
     result = summarize_run(event(variants))
-    dumped = result.model_dump(mode="json")
+    dumped = json_value(result)
     assert (dumped["status"], dumped["error"]) == ("FAILED", "AllVariantsFailedError")
     assert dumped["cause"] == (
         "all 3 variants failed: a (States.TaskFailed), b (MetricsNotFoundError), "
@@ -198,9 +201,7 @@ def test_all_variants_failed_is_a_failed_run_priced_like_any_other() -> None:
 
 
 def test_a_succeeded_result_has_no_error_or_cause_keys() -> None:
-    dumped = summarize_run(event([succeeded("a", 1, 0.1), failed("b"), failed("c")])).model_dump(
-        mode="json"
-    )
+    dumped = json_value(summarize_run(event([succeeded("a", 1, 0.1), failed("b"), failed("c")])))
     assert "error" not in dumped
     assert "cause" not in dumped
 
@@ -225,7 +226,7 @@ def test_usage_records_what_was_priced_and_how_it_is_known() -> None:
     result = summarize_run(
         event([succeeded("a", 190, 0.004), succeeded("b", 125, 0.005), failed("c")])
     )
-    usage = result.model_dump(mode="json")["cost"]["usage"]
+    usage = json_value(result)["cost"]["usage"]
     assert usage["batch"] == {
         "basis": "measured",
         "jobs": 2,
@@ -248,7 +249,7 @@ def test_usage_records_what_was_priced_and_how_it_is_known() -> None:
     counted = summarize_run(
         event([succeeded("a", 1, 0), succeeded("b", 1, 0), failed("c")], transitions_estimate=23)
     )
-    assert counted.cost.usage.stepfunctions.model_dump() == {"basis": "counted", "transitions": 23}
+    assert json_value(counted.cost.usage.stepfunctions) == {"basis": "counted", "transitions": 23}
 
 
 @pytest.mark.parametrize("style", ["Pascal", "camel"])
@@ -267,6 +268,46 @@ def test_a_failed_batch_job_is_priced_from_the_attempts_in_its_cause(style: str)
     assert (batch.jobs, batch.attempts, batch.billed_seconds) == (3, 4, 190 + 125 + 60 + 90)
     # The cheapest is still chosen among succeeded variants only.
     assert result.summary.cheapest.name == "a"
+
+
+def not_floats(value: Any, path: str = "result") -> list[str]:
+    """Where a field declared ``float`` (bare, optional or a dict's values) holds another type."""
+    if not dataclasses.is_dataclass(value):
+        return []
+    found: list[str] = []
+    hints = typing.get_type_hints(type(value))
+    for spec in dataclasses.fields(value):
+        item, hint, where = getattr(value, spec.name), hints[spec.name], f"{path}.{spec.name}"
+        if hint in (float, float | None) and item is not None and type(item) is not float:
+            found.append(f"{where} = {item!r}")
+        elif hint == dict[str, float]:
+            found += [f"{where}[{k!r}] = {v!r}" for k, v in item.items() if type(v) is not float]
+        elif isinstance(item, dict):
+            found += [p for k, v in item.items() for p in not_floats(v, f"{where}[{k!r}]")]
+        else:
+            found += not_floats(item, where)
+    return found
+
+
+@pytest.mark.parametrize(
+    "outcomes",
+    [
+        [succeeded("a", 1, 0.001), succeeded("b", 2, 0.002), succeeded("c", 3, 0.003)],
+        # c's one attempt never started: priced at 0 USD from no attempts
+        [
+            succeeded("a", 1, 0.001),
+            succeeded("b", 1, 0.001),
+            failed("c", cause=json.dumps({"Attempts": [{"StatusReason": "never started"}]})),
+        ],
+        # nothing succeeded and nothing could be priced: Batch sums no job at all
+        [failed("a"), failed("b"), failed("c")],
+    ],
+    ids=["all succeeded", "a job that never started", "all failed unpriced"],
+)
+def test_a_float_field_holds_a_float_even_when_its_sum_is_whole(outcomes: list[Any]) -> None:
+    # As pydantic models these results coerced 0 to 0.0; as dataclasses they keep what they
+    # are given, and a float's JSON and DynamoDB number ("0.0") must stay as it was.
+    assert not_floats(summarize_run(event(outcomes))) == []
 
 
 def test_a_batch_attempt_that_never_started_costs_nothing() -> None:

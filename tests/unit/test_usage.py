@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from runledger import clients
-from runledger.summary import SummarizeRunEvent, summarize_run
+from runledger.summary import SummarizeRunEvent, json_value, summarize_run
 from runledger.usage import (
     CHILD_HISTORIES_READ,
     HistoryUsage,
@@ -113,7 +113,7 @@ def test_summarize_run_prices_the_measured_usage_and_counts_the_states_ahead() -
     history = HistoryUsage(transitions=7, lambda_seconds=(0.2, 0.1, 0.3))
     usage = summarize_run(event, lambda_memory_mb=512, history=history).cost.usage
     # All variants failed: DidAnyVariantSucceed, RecordRunFailed and RunFailed are ahead.
-    assert usage.stepfunctions.model_dump() == {"basis": "counted", "transitions": 10}
+    assert json_value(usage.stepfunctions) == {"basis": "counted", "transitions": 10}
     assert usage.lambda_.basis == "measured"
     assert usage.lambda_.invocations == 3
     assert usage.lambda_.gb_seconds == pytest.approx(0.6 * 0.5, rel=1e-12)
