@@ -16,7 +16,8 @@ import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Literal
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,7 +96,12 @@ class SummarizeRunEvent(StepEvent):
 #: 13 classes took 9-20 ms of SummarizeRun's cold import as models, 5 ms as dataclasses
 #: (docs/cold-start.md).
 #: ``json_value`` gives the handler's JSON; a field's ``alias`` (dataclass metadata, which
-#: pydantic reads too) is its JSON name.
+#: pydantic reads too) is its JSON name, and one marked ``OMIT_EMPTY`` is left out when None
+#: or empty.
+
+
+#: Field metadata: left out of the JSON when None or empty (pydantic ignores the key).
+OMIT_EMPTY: Final = MappingProxyType({"omit_empty": True})
 
 
 @dataclass(kw_only=True, slots=True)
@@ -138,7 +144,7 @@ class RunSummary:
     fastest: Fastest | None  #: None when no variant succeeded.
     cheapest: Cheapest | None  #: None when no variant succeeded.
     #: Each repeated variant's spread, by its name (left out of the JSON when none repeats).
-    repeats: dict[str, RepeatSpread] = field(default_factory=dict)
+    repeats: dict[str, RepeatSpread] = field(default_factory=dict, metadata=OMIT_EMPTY)
 
 
 def repeat_spreads(
@@ -265,32 +271,27 @@ class SummarizeRunResult:
     """
 
     status: Literal["SUCCEEDED", "FAILED"] = "SUCCEEDED"
-    error: str | None = None  #: FAILED: AllVariantsFailedError.
-    cause: str | None = None  #: FAILED: each variant and its error.
+    error: str | None = field(default=None, metadata=OMIT_EMPTY)  #: AllVariantsFailedError.
+    cause: str | None = field(default=None, metadata=OMIT_EMPTY)  #: each variant and its error
     summary: RunSummary
     cost: RunCost
     attributes: dict[str, Any]
 
 
-#: Fields left out of the JSON when None or empty, by class.
-_OMITTED_WHEN_EMPTY = {RunSummary: {"repeats"}, SummarizeRunResult: {"error", "cause"}}
-
-
 def json_value(value: Any) -> Any:
     """``value`` as the handler returns it: a result dataclass as a dict of its fields in
-    order, each under its ``alias`` when it has one, without the empty ones
-    ``_OMITTED_WHEN_EMPTY`` names; dicts and lists member by member; anything else as is."""
+    order, each under its ``alias`` when it has one, without the empty ones marked
+    ``OMIT_EMPTY``; dicts and lists member by member; anything else as is."""
     if isinstance(value, dict):
         return {key: json_value(item) for key, item in value.items()}
     if isinstance(value, list):
         return [json_value(item) for item in value]
     if not dataclasses.is_dataclass(value):
         return value
-    omitted = _OMITTED_WHEN_EMPTY.get(type(value), set())
     found: dict[str, Any] = {}
     for spec in dataclasses.fields(value):
         item = getattr(value, spec.name)
-        if spec.name in omitted and (item is None or item == {}):
+        if spec.metadata.get("omit_empty") and (item is None or item == {}):
             continue
         found[spec.metadata.get("alias", spec.name)] = json_value(item)
     return found
